@@ -1,0 +1,274 @@
+"""The study file: YAML → frozen pydantic models, validated (and pre-flighted) before anything runs.
+
+Every error names the YAML field it comes from (``mixtures[3].ratios: sums to 0.9, must sum to 1``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from training.errors import ConfigError, PolymixError
+from training.languages import ALL_LANGUAGES, LANGUAGES, TRAINABLE_LANGUAGES
+from training.models import TINY_SIZES, check_model_source
+from training.tasks import TASKS
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_languages(languages, allowed: tuple[str, ...], role: str) -> None:
+    for lang in languages:
+        if lang not in LANGUAGES:
+            raise ValueError(f"unknown language {lang!r}; use one of {', '.join(ALL_LANGUAGES)}")
+        if lang not in allowed:
+            raise ValueError(f"{lang!r} is {LANGUAGES[lang].role.replace('_', '-')} and cannot be a {role} language")
+    if len(set(languages)) != len(languages):
+        raise ValueError("lists a language twice")
+
+
+class ModelSpec(Frozen):
+    name: str
+    path: str | None = None  # hub id or local directory, loaded with from_pretrained
+    tiny: Literal["s", "m"] | None = None  # a tiny random-init model built locally (embedded default)
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.path is None) == (self.tiny is None):
+            raise ValueError(f"give exactly one of 'path' (hub id or directory) or 'tiny' ({' or '.join(TINY_SIZES)})")
+        return self
+
+
+class MixtureSpec(Frozen):
+    """Augmentation design (``languages`` + ``per_language``) or ratio design (``total`` + ``ratios``)."""
+
+    name: str
+    languages: list[str] | None = None
+    per_language: int | None = Field(None, ge=1)
+    total: int | None = Field(None, ge=1)
+    ratios: dict[str, float] | None = None
+
+    @model_validator(mode="after")
+    def _one_design(self):
+        augmentation = self.languages is not None or self.per_language is not None
+        ratio = self.total is not None or self.ratios is not None
+        if augmentation == ratio:
+            raise ValueError("give either 'languages' + 'per_language' (augmentation) or 'total' + 'ratios' (ratio design)")
+        if augmentation and (self.languages is None or self.per_language is None):
+            raise ValueError("the augmentation design needs both 'languages' and 'per_language'")
+        if ratio and (self.total is None or self.ratios is None):
+            raise ValueError("the ratio design needs both 'total' and 'ratios'")
+        return self
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, languages):
+        if languages is not None:
+            if not languages:
+                raise ValueError("is empty; list at least one training language")
+            _check_languages(languages, TRAINABLE_LANGUAGES, "training")
+        return languages
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratios(cls, ratios):
+        if ratios is not None:
+            if not ratios:
+                raise ValueError("is empty; give at least one language a ratio")
+            _check_languages(list(ratios), TRAINABLE_LANGUAGES, "training")
+            if any(not 0 <= r <= 1 for r in ratios.values()):
+                raise ValueError("every ratio must lie in [0, 1]")
+            if not math.isclose(sum(ratios.values()), 1.0, abs_tol=1e-6):
+                raise ValueError(f"sums to {sum(ratios.values()):.6g}, must sum to 1")
+        return ratios
+
+    def counts(self) -> dict[str, int]:
+        from training.mixture import augmentation_counts, ratio_counts
+
+        if self.ratios is not None:
+            return ratio_counts(self.ratios, self.total)
+        return augmentation_counts(self.languages, self.per_language)
+
+
+class TrainConfig(Frozen):
+    epochs: int = Field(3, ge=1)
+    lr: float = Field(1e-5, gt=0)
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    global_batch: int = Field(512, ge=1)
+    micro_batch: int = Field(8, ge=1)
+    max_seq_len: int = Field(512, ge=8)
+    engine: Literal["ddp", "deepspeed"] = "ddp"
+    zero_stage: Literal[0, 1, 2] = 1
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    validation_examples: int | None = Field(None, ge=1)  # per language, for per-epoch validation
+
+    @model_validator(mode="after")
+    def _batches(self):
+        if self.global_batch % self.micro_batch:
+            raise ValueError(f"global_batch={self.global_batch} must be a multiple of micro_batch={self.micro_batch}")
+        return self
+
+
+class EvalConfig(Frozen):
+    languages: list[str] | Literal["all"] = "all"
+    test_examples: int | None = Field(None, ge=1)  # per language; None = the whole test split
+    baseline: bool = False  # also evaluate every model untrained (the "pretrained-only" runs)
+    batch_size: int = Field(64, ge=1)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, languages):
+        if languages != "all":
+            if not languages:
+                raise ValueError("is empty; list evaluation languages or write 'all'")
+            _check_languages(languages, ALL_LANGUAGES, "evaluation")
+        return languages
+
+    def language_list(self) -> list[str]:
+        return list(ALL_LANGUAGES) if self.languages == "all" else list(self.languages)
+
+
+class DataConfig(Frozen):
+    path: str | None = None  # DATA_DIR/{task}/{lang}/{split}.jsonl; None = the generated sample data
+    sample_seed: int = 0
+
+
+class ResourcesConfig(Frozen):
+    workers_per_trial: int = Field(1, ge=1)
+    cpus_per_worker: float = Field(1, gt=0)
+    gpus_per_worker: float = Field(0, ge=0)
+    max_concurrent_trials: int | None = Field(None, ge=1)
+    local_cpus: int | None = Field(None, ge=2)  # logical CPUs of the local Ray instance (embedded default)
+
+
+class TrackingConfig(Frozen):
+    uri: str | None = None  # default: sqlite file in the work directory; MLFLOW_TRACKING_URI wins over both
+    experiment: str | None = None  # default: the study name
+
+
+class Study(Frozen):
+    name: str
+    seed: int = 0
+    tasks: list[str]
+    models: list[ModelSpec]
+    mixtures: list[MixtureSpec]
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+    data: DataConfig = DataConfig()
+    resources: ResourcesConfig = ResourcesConfig()
+    tracking: TrackingConfig = TrackingConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            raise ValueError("use letters, digits, '_', '.' and '-' only")
+        return name
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks(cls, tasks):
+        if not tasks:
+            raise ValueError("is empty; list at least one of " + ", ".join(TASKS))
+        for task in tasks:
+            if task not in TASKS:
+                raise ValueError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
+        if len(set(tasks)) != len(tasks):
+            raise ValueError("lists a task twice")
+        return tasks
+
+    @field_validator("models", "mixtures")
+    @classmethod
+    def _unique_names(cls, items, info):
+        if not items:
+            raise ValueError(f"is empty; declare at least one of the study's {info.field_name}")
+        names = [item.name for item in items]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate name(s) {', '.join(duplicates)}; every entry needs its own name")
+        return items
+
+
+def _format_location(location: tuple) -> str:
+    text = ""
+    for part in location:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part not in ("function-after[_one_source()]",) and not str(part).startswith(("function-", "literal[")):
+            text += f".{part}" if text else str(part)
+    return text or "<top level>"
+
+
+def _format_errors(error: ValidationError, source: str) -> str:
+    lines = []
+    for item in error.errors():
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key; check its spelling against the study schema (README)"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        lines.append(f"{source}: {_format_location(item['loc'])}: {message}")
+    return "\n".join(lines)
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """``--set train.lr=2e-5`` → raw["train"]["lr"] = 2e-5 (values parsed as YAML)."""
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {override!r}: write KEY.PATH=VALUE, e.g. --set train.lr=2e-5")
+        node = raw
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {override!r}: {part} is not a section")
+        node[leaf] = yaml.safe_load(value)
+    return raw
+
+
+def parse_study(raw: object, source: str = "<study>") -> Study:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the study must be a YAML mapping with keys name, tasks, models, mixtures, ...")
+    try:
+        return Study.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_format_errors(error, source)) from None
+
+
+def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: study file not found; pass the path of a study YAML such as configs/smoke.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save the study file as UTF-8") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: malformed YAML{where} ({getattr(error, 'problem', error)}); fix the syntax") from None
+    if isinstance(raw, dict):
+        raw = apply_overrides(raw, list(overrides))
+    return parse_study(raw, str(path))
+
+
+def preflight(study: Study, source: str = "<study>") -> None:
+    """Checks that touch the file system (models, data), still before any Ray job starts."""
+    for index, model in enumerate(study.models):
+        if model.path is not None:
+            try:
+                check_model_source(model.path)
+            except PolymixError as error:
+                raise ConfigError(f"{source}: models[{index}].path: {error}") from None
+    if study.data.path is not None and not Path(study.data.path).is_dir():
+        raise ConfigError(f"{source}: data.path: {study.data.path} is not a directory; give a directory laid out as "
+                          "{task}/{lang}/{split}.jsonl, or remove data.path to use the generated sample data")

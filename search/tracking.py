@@ -1,0 +1,116 @@
+"""MLflow tracking: experiment = study, parent run = sweep, child run = trial (keyed by the spec hash).
+
+Runs are created with MLflow's client (not MLflowLoggerCallback, which makes flat runs and duplicates
+them after restarts): a resubmitted sweep finds its parent and its finished children by tag and reuses them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+from ray.train.v2.api.callback import UserCallback
+
+SPEC_HASH_TAG = "polymix.spec_hash"
+STUDY_HASH_TAG = "polymix.study_hash"
+KIND_TAG = "polymix.kind"
+
+
+def default_tracking_uri(workdir: Path) -> str:
+    return f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
+
+
+class Tracker:
+    def __init__(self, uri: str):
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri)
+
+    def experiment_id(self, name: str, artifact_root: Path | None = None) -> str:
+        experiment = self.client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        location = artifact_root.resolve().as_uri() if artifact_root else None
+        return self.client.create_experiment(name, artifact_location=location)
+
+    def _search(self, experiment_id: str, tag: str, value: str, extra: str = ""):
+        return self.client.search_runs(
+            [experiment_id], f"tags.`{tag}` = '{value}'{extra}", order_by=["attributes.start_time DESC"], max_results=50
+        )
+
+    def parent_run(self, experiment_id: str, study_hash: str, study_name: str, params: dict[str, Any]) -> tuple[str, bool]:
+        """The sweep's parent run: reused when the same study (same trial hashes) ran before."""
+        existing = self._search(experiment_id, STUDY_HASH_TAG, study_hash)
+        if existing:
+            run_id = existing[0].info.run_id
+            self.client.update_run(run_id, status="RUNNING")
+            return run_id, True
+        run = self.client.create_run(
+            experiment_id,
+            run_name=f"{study_name}-sweep",
+            tags={STUDY_HASH_TAG: study_hash, KIND_TAG: "sweep"},
+        )
+        self.log_params(run.info.run_id, params)
+        return run.info.run_id, False
+
+    def finished_child(self, experiment_id: str, spec_hash: str):
+        runs = self._search(experiment_id, SPEC_HASH_TAG, spec_hash, " and attributes.status = 'FINISHED'")
+        return runs[0] if runs else None
+
+    def start_child(self, experiment_id: str, parent_run_id: str, spec_hash: str, name: str, params: dict, tags: dict) -> str:
+        """A trial's run; an unfinished run of the same spec (a crashed attempt) is reused, not duplicated."""
+        unfinished = self._search(experiment_id, SPEC_HASH_TAG, spec_hash)
+        if unfinished:
+            run_id = unfinished[0].info.run_id
+            self.client.update_run(run_id, status="RUNNING")
+            return run_id
+        run = self.client.create_run(
+            experiment_id,
+            run_name=name,
+            tags={MLFLOW_PARENT_RUN_ID: parent_run_id, SPEC_HASH_TAG: spec_hash, KIND_TAG: "trial", **tags},
+        )
+        self.log_params(run.info.run_id, params)
+        return run.info.run_id
+
+    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        items = [Param(k, v if isinstance(v, str) else json.dumps(v)) for k, v in params.items()]
+        self.client.log_batch(run_id, params=items)
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+        numeric = [Metric(k, float(v), 0, step) for k, v in metrics.items() if isinstance(v, (int, float))]
+        for start in range(0, len(numeric), 500):
+            self.client.log_batch(run_id, metrics=numeric[start : start + 500])
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self.client.log_text(run_id, text, artifact_file)
+
+    def finish(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status=status)
+
+    def trial_runs(self, experiment: str, parent_run_id: str | None = None):
+        """Finished trial runs of an experiment (optionally of one sweep), newest first."""
+        experiment_obj = self.client.get_experiment_by_name(experiment)
+        if experiment_obj is None:
+            return []
+        query = f"tags.`{KIND_TAG}` = 'trial' and attributes.status = 'FINISHED'"
+        if parent_run_id:
+            query += f" and tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}'"
+        return self.client.search_runs([experiment_obj.experiment_id], query, max_results=5000)
+
+
+class MLflowEpochLogger(UserCallback):
+    """Ray Train callback: every epoch's report (rank 0's metrics) goes to the trial's MLflow run."""
+
+    def __init__(self, tracking_uri: str, run_id: str):
+        self.tracking_uri, self.run_id = tracking_uri, run_id
+
+    def after_report(self, run_context, metrics, checkpoint) -> None:
+        report = metrics[0]
+        Tracker(self.tracking_uri).log_metrics(self.run_id, report, step=int(report.get("epoch", 0)))

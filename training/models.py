@@ -1,0 +1,108 @@
+"""Model loading (hub id or local path, always through ``from_pretrained``) and the tiny-model factory.
+
+The tiny models stand in for model scale on a machine without GPUs: a Qwen3 architecture with random
+weights and a byte-level BPE tokenizer trained on the parallel sample data (byte fallback covers every
+script, digits are split one by one so arithmetic stays learnable). They are written in HF format, so
+the training and evaluation code cannot tell them from a hub checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+
+from training.errors import ModelError
+
+TINY_VOCAB_SIZE = 4096
+# name → Qwen3 shape; two sizes so "model scale" is a real variable in smoke studies.
+TINY_SIZES: dict[str, dict] = {
+    "s": dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
+    "m": dict(hidden_size=128, intermediate_size=512, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2),
+}
+SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>"}
+
+
+def load_tokenizer(name_or_path: str):
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    if tokenizer.pad_token is None:  # many base checkpoints ship without one
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(name_or_path: str, dtype: torch.dtype = torch.float32, gradient_checkpointing: bool = False):
+    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype)
+    if gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.config.use_cache = False
+    return model
+
+
+def check_model_source(name_or_path: str) -> None:
+    """Fail early, before any job starts, for a local path that is not a model or an unreachable hub id."""
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{name_or_path}: no config.json there; give a directory written by save_pretrained or a hub id")
+        return
+    looks_local = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") != 1
+    if looks_local:
+        raise ModelError(f"{name_or_path}: path does not exist; give an existing model directory or a hub id like 'Qwen/Qwen3-0.6B'")
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        from huggingface_hub import try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(name_or_path, "config.json"), str):
+            raise ModelError(f"{name_or_path}: not in the local HF cache and HF_HUB_OFFLINE=1; download it first or unset HF_HUB_OFFLINE")
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int = TINY_VOCAB_SIZE) -> PreTrainedTokenizerFast:
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS.values()),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **SPECIAL_TOKENS)
+
+
+def make_tiny_model(out_dir: str | Path, size: str, corpus: Iterable[str], seed: int = 0) -> Path:
+    """Write a randomly initialised tiny Qwen3 and its tokenizer to ``out_dir`` (atomically, once)."""
+    out_dir = Path(out_dir)
+    if (out_dir / "config.json").exists():
+        return out_dir
+    if size not in TINY_SIZES:
+        raise ModelError(f"unknown tiny model size {size!r}; choose one of {', '.join(TINY_SIZES)}")
+    tokenizer = train_tokenizer(corpus)
+    config = Qwen3Config(
+        vocab_size=len(tokenizer),
+        head_dim=TINY_SIZES[size]["hidden_size"] // TINY_SIZES[size]["num_attention_heads"],
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **TINY_SIZES[size],
+    )
+    torch.manual_seed(seed)
+    model = Qwen3ForCausalLM(config)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=".staging-"))
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    try:
+        os.rename(staging, out_dir)
+    except OSError:  # built concurrently by another process: keep the first
+        shutil.rmtree(staging, ignore_errors=True)
+    return out_dir

@@ -1,0 +1,234 @@
+"""Supervised fine-tuning: the per-worker loop that Ray Train's TorchTrainer runs.
+
+Reads top to bottom: build the mixture → tokenise (loss on target tokens only) → DDP or DeepSpeed →
+AdamW + cosine schedule with warmup, gradient accumulation to the global batch → after every epoch,
+per-language validation loss and accuracy (by generation, through an injected validator) → report a
+checkpoint; Ray keeps the one with the best average validation accuracy over the mixture's languages.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import datasets
+import ray.train
+import ray.train.torch
+import torch
+from torch.utils.data import DataLoader
+from transformers import get_cosine_schedule_with_warmup
+
+from training.errors import ConfigError
+from training.mixture import build_mixture
+from training.models import load_model, load_tokenizer
+from training.sources import load_parallel
+from training.tasks import get_task
+
+SELECTION_METRIC = "val/selection_score"
+DEEPSPEED_CONFIGS = Path(__file__).parent / "deepspeed"
+
+# validator(model, tokenizer, task, {lang: validation rows}) → {lang: accuracy}
+Validator = Callable[[torch.nn.Module, object, str, dict[str, datasets.Dataset]], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class SFTJob:
+    model_path: str
+    task: str
+    data_dir: str
+    counts: dict[str, int]
+    seed: int = 0
+    epochs: int = 3
+    lr: float = 1e-5
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.01
+    global_batch: int = 512
+    micro_batch: int = 8
+    max_seq_len: int = 512
+    engine: str = "ddp"  # "ddp" | "deepspeed"
+    zero_stage: int = 1
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    validation_examples: int | None = None  # per language; None = the whole validation split
+    extra: dict = field(default_factory=dict)
+
+
+def tokenize(tokenizer, prompt: str, target: str, max_seq_len: int) -> dict[str, list[int]]:
+    """Prompt tokens are masked out of the loss (label -100); the target ends with EOS."""
+    prompt_ids = tokenizer(prompt).input_ids  # with the model's own BOS if it uses one, as at generation
+    target_ids = tokenizer(target, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
+    input_ids = (prompt_ids + target_ids)[:max_seq_len]
+    labels = ([-100] * len(prompt_ids) + target_ids)[:max_seq_len]
+    return {"input_ids": input_ids, "labels": labels}
+
+
+def tokenized_mixture(job: SFTJob, tokenizer) -> datasets.Dataset:
+    task = get_task(job.task)
+    sources = load_parallel(job.data_dir, job.task, "train", list(job.counts))
+    mixture = build_mixture(sources, job.counts, job.seed)
+    return mixture.map(
+        lambda row: tokenize(tokenizer, task.prompt(row, row["lang"]), task.target(row), job.max_seq_len),
+        remove_columns=mixture.column_names,
+    )
+
+
+def make_collate(pad_token_id: int):
+    def collate(rows: list[dict]) -> dict[str, torch.Tensor]:
+        width = max(len(row["input_ids"]) for row in rows)
+        input_ids = torch.full((len(rows), width), pad_token_id)
+        labels = torch.full((len(rows), width), -100)
+        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            n = len(row["input_ids"])
+            input_ids[i, :n] = torch.tensor(row["input_ids"])
+            labels[i, :n] = torch.tensor(row["labels"])
+            attention_mask[i, :n] = 1
+        return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
+
+    return collate
+
+
+@torch.no_grad()
+def validation_loss(model, tokenizer, job: SFTJob, by_lang: dict[str, datasets.Dataset]) -> dict[str, float]:
+    """Mean target-token loss per language (the quantity Climb's loss laws are fitted to)."""
+    task, collate = get_task(job.task), make_collate(tokenizer.pad_token_id)
+    model.eval()
+    losses = {}
+    for lang, rows in by_lang.items():
+        examples = [tokenize(tokenizer, task.prompt(r, lang), task.target(r), job.max_seq_len) for r in rows]
+        total, count = 0.0, 0
+        for start in range(0, len(examples), job.micro_batch):
+            batch = {k: v.to(model.device) for k, v in collate(examples[start : start + job.micro_batch]).items()}
+            n_targets = int((batch["labels"][:, 1:] != -100).sum())
+            total += model(**batch).loss.item() * n_targets
+            count += n_targets
+        losses[lang] = total / max(count, 1)
+    model.train()
+    return losses
+
+
+def accumulation_steps(job: SFTJob, world_size: int) -> int:
+    per_step = job.micro_batch * world_size
+    if job.global_batch % per_step:
+        raise ConfigError(f"train.global_batch={job.global_batch} is not a multiple of micro_batch×workers={per_step}; change one of them")
+    return job.global_batch // per_step
+
+
+def deepspeed_config(job: SFTJob, accumulation: int) -> dict:
+    if job.zero_stage not in (0, 1, 2):
+        raise ConfigError(f"train.zero_stage={job.zero_stage}: stages 0, 1 and 2 are supported")
+    config = json.loads((DEEPSPEED_CONFIGS / f"zero{max(job.zero_stage, 1)}.json").read_text())
+    config["zero_optimization"]["stage"] = job.zero_stage
+    config.update(
+        train_batch_size=job.global_batch,
+        train_micro_batch_size_per_gpu=job.micro_batch,
+        gradient_accumulation_steps=accumulation,
+        bf16={"enabled": job.bf16},
+    )
+    return config
+
+
+def train_loop(config: dict) -> None:
+    """Ray Train entry point: ``config = {"job": SFTJob, "validator": Validator}``."""
+    job: SFTJob = config["job"]
+    validator: Validator = config["validator"]
+    context = ray.train.get_context()
+    rank, world_size = context.get_world_rank(), context.get_world_size()
+    device = ray.train.torch.get_device()
+    torch.manual_seed(job.seed)
+
+    tokenizer = load_tokenizer(job.model_path)
+    model = load_model(job.model_path, gradient_checkpointing=job.gradient_checkpointing).to(device)
+    train_rows = tokenized_mixture(job, tokenizer)
+    validation = load_parallel(job.data_dir, job.task, "validation", list(job.counts))
+    if job.validation_examples:
+        validation = {lang: rows.select(range(min(job.validation_examples, len(rows)))) for lang, rows in validation.items()}
+
+    accumulation = accumulation_steps(job, world_size)
+    loader = DataLoader(
+        train_rows, batch_size=job.micro_batch, shuffle=True, drop_last=True,
+        collate_fn=make_collate(tokenizer.pad_token_id), generator=torch.Generator().manual_seed(job.seed),
+    )
+    loader = ray.train.torch.prepare_data_loader(loader)
+    steps_per_epoch = len(loader) // accumulation
+    if steps_per_epoch == 0:
+        raise ConfigError(f"the mixture has {len(train_rows)} examples, fewer than one global batch of {job.global_batch} "
+                          f"per worker group; lower train.global_batch or raise the mixture's counts")
+    total_steps = steps_per_epoch * job.epochs
+
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]  # biases and norms
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": job.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=job.lr
+    )
+    scheduler = get_cosine_schedule_with_warmup(optimizer, math.ceil(job.warmup_ratio * total_steps), total_steps)
+
+    if job.engine == "deepspeed":
+        import deepspeed
+
+        engine, optimizer, _, scheduler = deepspeed.initialize(
+            model=model, optimizer=optimizer, lr_scheduler=scheduler, config=deepspeed_config(job, accumulation)
+        )
+        unwrapped = engine.module
+
+        def micro_step(batch) -> float:
+            loss = engine(**batch).loss
+            engine.backward(loss)
+            engine.step()  # DeepSpeed applies the update (and the scheduler) at accumulation boundaries
+            return loss.item()
+    else:
+        engine = ray.train.torch.prepare_model(model)
+        unwrapped = model
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=job.bf16)
+        micro_steps = 0
+
+        def micro_step(batch) -> float:
+            nonlocal micro_steps
+            with autocast:
+                loss = engine(**batch).loss
+            (loss / accumulation).backward()
+            micro_steps += 1
+            if micro_steps % accumulation == 0:
+                torch.nn.utils.clip_grad_norm_(engine.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            return loss.item()
+
+    engine.train()
+    for epoch in range(1, job.epochs + 1):
+        if world_size > 1:
+            loader.sampler.set_epoch(epoch)
+        started, losses, tokens = time.time(), [], 0
+        for index, batch in enumerate(loader):
+            if index == steps_per_epoch * accumulation:  # whole optimizer steps only
+                break
+            losses.append(micro_step(batch))
+            tokens += int(batch["attention_mask"].sum())
+        metrics = {
+            "epoch": epoch,
+            "train/loss": sum(losses) / len(losses),
+            "train/lr": scheduler.get_last_lr()[0],
+            "train/tokens_per_second": tokens * world_size / (time.time() - started),
+        }
+        checkpoint = None
+        if rank == 0:
+            val_loss = validation_loss(unwrapped, tokenizer, job, validation)
+            val_acc = validator(unwrapped, tokenizer, job.task, validation)
+            metrics.update({f"val/loss/{lang}": value for lang, value in val_loss.items()})
+            metrics.update({f"val/acc/{lang}": value for lang, value in val_acc.items()})
+            metrics["val/avg_loss"] = sum(val_loss.values()) / len(val_loss)
+            metrics["val/avg_acc"] = sum(val_acc.values()) / len(val_acc)
+            # Best average validation accuracy (SPEC §1a); lower loss breaks ties between equal accuracies.
+            metrics[SELECTION_METRIC] = metrics["val/avg_acc"] - 1e-6 * metrics["val/avg_loss"]
+            checkpoint_dir = tempfile.mkdtemp(prefix="polymix-ckpt-")
+            unwrapped.save_pretrained(checkpoint_dir)
+            tokenizer.save_pretrained(checkpoint_dir)
+            (Path(checkpoint_dir) / "polymix_job.json").write_text(json.dumps({**asdict(job), "epoch": epoch}, indent=2))
+            checkpoint = ray.train.Checkpoint.from_directory(checkpoint_dir)
+        ray.train.report(metrics, checkpoint=checkpoint, checkpoint_dir_name=f"epoch_{epoch:03d}")

@@ -1,0 +1,91 @@
+"""Parallel data sources: per-language files loaded through HF ``datasets``, checked for alignment.
+
+Layout (the shipped sample data and any local copy of real data): ``DATA_DIR/{task}/{lang}/{split}.jsonl``.
+Row ids must be the same, in the same order, in every language of a task and split.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import datasets
+
+from training.errors import DataError
+from training.sample_data import write_sample_data
+from training.tasks import get_task
+
+SAMPLE_DATA_VERSION = "v1"
+
+
+def sample_data_dir(cache_root: str | Path, seed: int = 0) -> Path:
+    """Write the shipped-generator sample data once into the cache (atomically) and return its path."""
+    target = Path(cache_root) / "data" / f"sample-{SAMPLE_DATA_VERSION}-seed{seed}"
+    if not (target / "COMPLETE").exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".staging-"))
+        write_sample_data(staging, seed=seed)
+        (staging / "COMPLETE").write_text("ok\n")
+        try:
+            os.rename(staging, target)
+        except OSError:  # another process finished first: keep its copy
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def split_path(data_dir: str | Path, task: str, lang: str, split: str) -> Path:
+    return Path(data_dir) / task / lang / f"{split}.jsonl"
+
+
+def load_split(data_dir: str | Path, task: str, lang: str, split: str) -> datasets.Dataset:
+    path = split_path(data_dir, task, lang, split)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found; expected {task} {split} data for language {lang!r} "
+                        f"in the layout DATA_DIR/{{task}}/{{lang}}/{{split}}.jsonl")
+    _check_jsonl(path)
+    dataset = datasets.load_dataset("json", data_files=str(path), split="train", keep_in_memory=True)
+    missing = [f for f in get_task(task).required_fields if f not in dataset.column_names]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; every {task} row needs "
+                        f"{', '.join(get_task(task).required_fields)}")
+    return dataset
+
+
+def _check_jsonl(path: Path) -> None:
+    """Name the first broken row before HF datasets raises an opaque Arrow error."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                if line.strip():
+                    json.loads(line)
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not valid UTF-8 ({error.reason} at byte {error.start}); re-encode the file as UTF-8") from None
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path}: row {line_number} is not valid JSON ({error.msg}); fix or remove that row") from None
+
+
+def load_parallel(data_dir: str | Path, task: str, split: str, languages: list[str] | tuple[str, ...]) -> dict[str, datasets.Dataset]:
+    """Load one split of a task in several languages and check that the ids align row by row."""
+    by_lang = {lang: load_split(data_dir, task, lang, split) for lang in languages}
+    check_alignment(by_lang, f"{Path(data_dir) / task}/{{lang}}/{split}.jsonl")
+    return by_lang
+
+
+def check_alignment(by_lang: dict[str, datasets.Dataset], where: str) -> None:
+    reference_lang, reference = next(iter(by_lang.items()))
+    reference_ids = reference["id"]
+    if len(set(reference_ids)) != len(reference_ids):
+        raise DataError(f"{where.format(lang=reference_lang)}: {len(reference_ids) - len(set(reference_ids))} duplicate ids; ids must be unique")
+    for lang, dataset in by_lang.items():
+        ids = dataset["id"]
+        if ids == reference_ids:
+            continue
+        missing = set(reference_ids) - set(ids)
+        extra = set(ids) - set(reference_ids)
+        detail = (f"{len(missing)} id(s) of {reference_lang} missing (e.g. {sorted(missing)[:3]}), {len(extra)} extra"
+                  if missing or extra else "same ids in a different order")
+        raise DataError(f"{where.format(lang=lang)}: not aligned with {reference_lang} "
+                        f"({len(ids)} vs {len(reference_ids)} rows; {detail}); parallel data needs the same ids in the same order in every language")

@@ -1,0 +1,60 @@
+"""Task formats: how a parallel record becomes a prompt and a training target.
+
+One task = prompt + target here (training needs both); answer extraction and metrics live in
+``evaluation.scorers``, registered under the same names. Per-language variants share one definition,
+differing only in the localised instruction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# MGSM-style chain-of-thought cue, in each language (SPEC §1a: the prompt ends with it).
+STEP_BY_STEP: dict[str, str] = {
+    "en": "Let's think step by step.",
+    "es": "Pensemos paso a paso.",
+    "ja": "段階的に考えましょう。",
+    "bn": "আসুন ধাপে ধাপে চিন্তা করি।",
+    "sw": "Hebu tufikiri hatua kwa hatua.",
+    "te": "దశలవారీగా ఆలోచిద్దాం.",
+    "fr": "Réfléchissons étape par étape.",
+    "de": "Denken wir Schritt für Schritt nach.",
+    "ru": "Давайте думать шаг за шагом.",
+    "zh": "让我们一步一步地思考。",
+    "th": "ลองคิดทีละขั้นตอน",
+}
+
+
+@dataclass(frozen=True)
+class TaskFormat:
+    name: str
+    required_fields: tuple[str, ...]
+    prompt: Callable[[dict, str], str]
+    target: Callable[[dict], str]
+    max_new_tokens: int  # enough for the longest gold target of the shipped/real data
+
+
+def _math_prompt(record: dict, lang: str) -> str:
+    return f"{record['question']}\n{STEP_BY_STEP[lang]}\n"
+
+
+def _api_prompt(record: dict, lang: str) -> str:
+    return f"API: {record['api_doc']}\n{record['request']}\nAPI-Request: "
+
+
+TASKS: dict[str, TaskFormat] = {
+    "math": TaskFormat(
+        "math", ("id", "question", "solution", "answer"), _math_prompt, lambda r: r["solution"], 96
+    ),
+    "api": TaskFormat(
+        "api", ("id", "api_doc", "request", "call"), _api_prompt, lambda r: r["call"], 64
+    ),
+}
+
+
+def get_task(name: str) -> TaskFormat:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise KeyError(f"unknown task {name!r}; known: {', '.join(TASKS)}") from None
