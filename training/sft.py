@@ -142,8 +142,16 @@ def train_loop(config: dict) -> None:
     device = ray.train.torch.get_device()
     torch.manual_seed(job.seed)
 
+    # A restarted run (worker failure, resubmitted sweep) continues after its last reported epoch.
+    # Only the weights are restored; the optimizer and schedule restart their state at that epoch.
+    restored, first_epoch = ray.train.get_checkpoint(), 1
+    if restored is not None:
+        with restored.as_directory() as checkpoint_dir:
+            first_epoch = json.loads((Path(checkpoint_dir) / "polymix_job.json").read_text())["epoch"] + 1
+            model = load_model(checkpoint_dir, gradient_checkpointing=job.gradient_checkpointing).to(device)
+    else:
+        model = load_model(job.model_path, gradient_checkpointing=job.gradient_checkpointing).to(device)
     tokenizer = load_tokenizer(job.model_path)
-    model = load_model(job.model_path, gradient_checkpointing=job.gradient_checkpointing).to(device)
     train_rows = tokenized_mixture(job, tokenizer)
     validation = load_parallel(job.data_dir, job.task, "validation", list(job.counts))
     if job.validation_examples:
@@ -167,6 +175,8 @@ def train_loop(config: dict) -> None:
         [{"params": decay, "weight_decay": job.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=job.lr
     )
     scheduler = get_cosine_schedule_with_warmup(optimizer, math.ceil(job.warmup_ratio * total_steps), total_steps)
+    for _ in range((first_epoch - 1) * steps_per_epoch):  # put a resumed schedule where it left off
+        scheduler.step()
 
     if job.engine == "deepspeed":
         import deepspeed
@@ -201,7 +211,7 @@ def train_loop(config: dict) -> None:
             return loss.item()
 
     engine.train()
-    for epoch in range(1, job.epochs + 1):
+    for epoch in range(first_epoch, job.epochs + 1):
         if world_size > 1:
             loader.sampler.set_epoch(epoch)
         started, losses, tokens = time.time(), [], 0

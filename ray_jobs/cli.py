@@ -1,0 +1,78 @@
+"""The ``polymix`` command: run a study, list its runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from training.errors import PolymixError
+
+os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
+
+
+def runs_table(tracking_uri: str, experiment: str, parent_run_id: str | None = None) -> str:
+    from search.tracking import Tracker
+    from training.languages import ALL_LANGUAGES
+
+    runs = Tracker(tracking_uri).trial_runs(experiment, parent_run_id)
+    if not runs:
+        return f"no finished trial runs in experiment {experiment!r}"
+    rows = []
+    for run in runs:
+        p, m = run.data.params, run.data.metrics
+        rows.append([p.get("model", "?"), p.get("task", "?"), p.get("mixture", "?"),
+                     *(f"{m[k]:.2f}" if k in m else "-" for k in ("eval/avg_seen", "eval/avg_unseen")),
+                     *(f"{m[f'eval/acc/{lang}']:.2f}" if f"eval/acc/{lang}" in m else "-" for lang in ALL_LANGUAGES)])
+    rows.sort()
+    header = ["model", "task", "mixture", "seen", "unseen", *ALL_LANGUAGES]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(v).ljust(w) for v, w in zip(r, widths))
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _cmd_run(args) -> int:
+    from search.study import load_study, preflight
+    from search.sweep import run_study
+
+    study = load_study(args.study, args.set)
+    preflight(study, args.study)
+    outcome = run_study(study, Path(args.workdir), args.address)
+    print()
+    print(runs_table(outcome["tracking_uri"], outcome["experiment"], outcome["parent_run_id"]))
+    print(f"\nBrowse: mlflow ui --backend-store-uri {outcome['tracking_uri']}")
+    return 1 if outcome["failed"] else 0
+
+
+def _cmd_runs(args) -> int:
+    from search.tracking import default_tracking_uri
+
+    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(Path(args.workdir))
+    print(runs_table(uri, args.experiment))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="polymix", description="Multilingual post-training studies on Ray.")
+    parser.add_argument("--workdir", default=".polymix", help="local state: sample data, tiny models, MLflow db, Ray results")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a study on the current Ray cluster (or a local one)")
+    run.add_argument("study")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field, e.g. train.lr=2e-5")
+    run.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else start a local instance)")
+    run.set_defaults(handler=_cmd_run)
+    runs = commands.add_parser("runs", help="print an experiment's trial runs as a table")
+    runs.add_argument("experiment")
+    runs.add_argument("--tracking-uri")
+    runs.set_defaults(handler=_cmd_runs)
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except PolymixError as error:
+        print(f"polymix: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The Tune trainable: one trial = one TrialSpec → TorchTrainer SFT → test evaluation → MLflow child run."""
+
+from __future__ import annotations
+
+import json
+
+import ray
+import ray.train
+from ray import tune
+from ray.train.torch import TorchTrainer
+from ray.tune.integration.ray_train import TuneReportCallback
+
+from evaluation.evaluate import evaluate_languages, summarize, validation_accuracy
+from search.designs import TrialSpec
+from search.tracking import MLflowEpochLogger, Tracker
+from training.models import load_model, load_tokenizer
+from training.sft import SELECTION_METRIC, SFTJob, train_loop
+from training.sources import load_parallel
+
+
+def evaluate_model_dir(model_source, task: str, data_dir: str, languages: list[str], test_examples, batch_size: int) -> dict:
+    """Test-split evaluation in every language; ``model_source`` is a Ray Checkpoint or a model path."""
+    test = load_parallel(data_dir, task, "test", languages)
+    if test_examples:
+        test = {lang: rows.select(range(min(test_examples, len(rows)))) for lang, rows in test.items()}
+
+    def run(path: str) -> dict:
+        model, tokenizer = load_model(path), load_tokenizer(path)
+        model.to("cuda" if ray.get_gpu_ids() else "cpu")
+        return evaluate_languages(model, tokenizer, task, test, batch_size)
+
+    if isinstance(model_source, ray.train.Checkpoint):
+        with model_source.as_directory() as path:
+            return run(path)
+    return run(model_source)
+
+
+def sft_job(spec: TrialSpec, model_path: str, data_dir: str) -> SFTJob:
+    return SFTJob(model_path=model_path, task=spec.task, data_dir=data_dir, counts=spec.counts, seed=spec.seed,
+                  **spec.train.model_dump())
+
+
+def trial_params(spec: TrialSpec) -> dict:
+    return {
+        "model": spec.model.name, "model_source": spec.model.path or f"tiny-{spec.model.tiny}", "task": spec.task,
+        "mixture": spec.mixture, "languages": ",".join(spec.counts) or "none", "counts": spec.counts,
+        "n_languages": len(spec.counts), "baseline": spec.baseline, "seed": spec.seed,
+        **{f"train.{k}": v for k, v in spec.train.model_dump().items()},
+    }
+
+
+def run_trial(config: dict) -> None:
+    spec = TrialSpec.model_validate(config["spec"])
+    context = config["context"]
+    tracker = Tracker(context["tracking_uri"])
+    previous = tracker.finished_child(context["experiment_id"], spec.spec_hash)
+    if previous is not None:  # idempotent resubmission: a finished spec is never trained again
+        tune.report({**previous.data.metrics, "reused": 1})
+        return
+    run_id = tracker.start_child(
+        context["experiment_id"], context["parent_run_id"], spec.spec_hash, spec.label.replace("/", "-"),
+        trial_params(spec), {"polymix.baseline": str(spec.baseline).lower()},
+    )
+    try:
+        tracker.log_text(run_id, json.dumps(spec.model_dump(mode="json"), indent=2), "trial_spec.json")
+        resources = context["resources"]
+        model_source = context["model_path"]
+        if not spec.baseline:
+            trainer = TorchTrainer(
+                train_loop,
+                train_loop_config={"job": sft_job(spec, context["model_path"], context["data_dir"]), "validator": validation_accuracy},
+                scaling_config=ray.train.ScalingConfig(
+                    num_workers=resources["workers_per_trial"], use_gpu=resources["gpus_per_worker"] > 0,
+                    resources_per_worker={"CPU": resources["cpus_per_worker"], **({"GPU": resources["gpus_per_worker"]} if resources["gpus_per_worker"] else {})},
+                ),
+                run_config=ray.train.RunConfig(
+                    name=spec.spec_hash,  # deterministic: a restarted trial resumes the same Train run
+                    storage_path=context["storage_path"],
+                    checkpoint_config=ray.train.CheckpointConfig(
+                        num_to_keep=1, checkpoint_score_attribute=SELECTION_METRIC, checkpoint_score_order="max"
+                    ),
+                    failure_config=ray.train.FailureConfig(max_failures=2),
+                    callbacks=[TuneReportCallback(), MLflowEpochLogger(context["tracking_uri"], run_id)],
+                ),
+            )
+            result = trainer.fit()
+            model_source = result.get_best_checkpoint(SELECTION_METRIC, "max")
+            best_epoch = max(result.best_checkpoints, key=lambda pair: pair[1][SELECTION_METRIC])[1]["epoch"]
+            tracker.set_tags(run_id, {"polymix.best_epoch": best_epoch})
+        # Scheduled like the TorchTrainer's workers (outside the trial's 1-CPU placement group), on one
+        # worker's accelerator, once training has released them.
+        evaluate = ray.remote(evaluate_model_dir).options(
+            num_cpus=resources["cpus_per_worker"], num_gpus=resources["gpus_per_worker"], scheduling_strategy="DEFAULT"
+        )
+        results = ray.get(evaluate.remote(
+            model_source, spec.task, context["data_dir"], spec.eval.language_list(), spec.eval.test_examples, spec.eval.batch_size
+        ))
+        summary = summarize({lang: r["accuracy"] for lang, r in results.items()}, spec.counts)
+        tracker.log_metrics(run_id, summary)
+        predictions = "\n".join(json.dumps({"lang": lang, **p}, ensure_ascii=False) for lang, r in results.items() for p in r["predictions"])
+        tracker.log_text(run_id, predictions + "\n", "predictions.jsonl")
+        tracker.finish(run_id)
+    except BaseException:
+        tracker.finish(run_id, "FAILED")
+        raise
+    tune.report({**summary, "reused": 0})
+
+
+def trainable(config: dict) -> None:
+    """Tune's entry point (the grid puts each trial's spec and context under ``config["trial"]``)."""
+    run_trial(config["trial"])
