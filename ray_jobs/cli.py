@@ -34,10 +34,11 @@ def runs_table(tracking_uri: str, experiment: str, parent_run_id: str | None = N
 
 def _cmd_run(args) -> int:
     from search.study import load_study, preflight
-    from search.sweep import run_study
 
     study = load_study(args.study, args.set)
     preflight(study, args.study)
+    from search.sweep import run_study  # Ray, torch and MLflow load only once the study is valid
+
     outcome = run_study(study, Path(args.workdir), args.address)
     print()
     print(runs_table(outcome["tracking_uri"], outcome["experiment"], outcome["parent_run_id"]))

@@ -14,8 +14,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from training.errors import ConfigError, PolymixError
+from training.mixture import augmentation_counts, ratio_counts
 from training.languages import ALL_LANGUAGES, LANGUAGES, TRAINABLE_LANGUAGES
-from training.models import TINY_SIZES, check_model_source
 from training.tasks import TASKS
 
 
@@ -41,7 +41,7 @@ class ModelSpec(Frozen):
     @model_validator(mode="after")
     def _one_source(self):
         if (self.path is None) == (self.tiny is None):
-            raise ValueError(f"give exactly one of 'path' (hub id or directory) or 'tiny' ({' or '.join(TINY_SIZES)})")
+            raise ValueError("give exactly one of 'path' (hub id or directory) or 'tiny' (s or m)")
         return self
 
 
@@ -89,8 +89,6 @@ class MixtureSpec(Frozen):
         return ratios
 
     def counts(self) -> dict[str, int]:
-        from training.mixture import augmentation_counts, ratio_counts
-
         if self.ratios is not None:
             return ratio_counts(self.ratios, self.total)
         return augmentation_counts(self.languages, self.per_language)
@@ -263,6 +261,8 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
 
 def preflight(study: Study, source: str = "<study>") -> None:
     """Checks that touch the file system (models, data), still before any Ray job starts."""
+    from training.models import check_model_source
+
     for index, model in enumerate(study.models):
         if model.path is not None:
             try:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 import random
-
-import datasets
+from typing import TYPE_CHECKING
 
 from training.errors import DataError
+
+if TYPE_CHECKING:  # datasets is imported where used: study validation needs only the counting functions
+    import datasets
 
 
 def augmentation_counts(languages: list[str], per_language: int) -> dict[str, int]:
@@ -46,4 +48,6 @@ def build_mixture(sources: dict[str, datasets.Dataset], counts: dict[str, int], 
             raise DataError(f"mixture asks for {count} {lang} examples but the source has {n_available}; lower the count")
         part = sources[lang].select(order[:count])
         parts.append(part.add_column("lang", [lang] * count))
+    import datasets
+
     return datasets.concatenate_datasets(parts).shuffle(seed=seed)

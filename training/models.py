@@ -14,11 +14,10 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
-
 from training.errors import ModelError
+
+# torch / transformers / tokenizers are imported inside the functions that use them, so that validating a
+# study (which only needs check_model_source) stays well under a second.
 
 TINY_VOCAB_SIZE = 4096
 # name → Qwen3 shape; two sizes so "model scale" is a real variable in smoke studies.
@@ -30,14 +29,19 @@ SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>",
 
 
 def load_tokenizer(name_or_path: str):
+    from transformers import AutoTokenizer
+
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     if tokenizer.pad_token is None:  # many base checkpoints ship without one
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
-def load_model(name_or_path: str, dtype: torch.dtype = torch.float32, gradient_checkpointing: bool = False):
-    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype)
+def load_model(name_or_path: str, dtype=None, gradient_checkpointing: bool = False):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype or torch.float32)
     if gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
@@ -61,7 +65,10 @@ def check_model_source(name_or_path: str) -> None:
             raise ModelError(f"{name_or_path}: not in the local HF cache and HF_HUB_OFFLINE=1; download it first or unset HF_HUB_OFFLINE")
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = TINY_VOCAB_SIZE) -> PreTrainedTokenizerFast:
+def train_tokenizer(texts: Iterable[str], vocab_size: int = TINY_VOCAB_SIZE):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
         [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
@@ -84,6 +91,9 @@ def make_tiny_model(out_dir: str | Path, size: str, corpus: Iterable[str], seed:
         return out_dir
     if size not in TINY_SIZES:
         raise ModelError(f"unknown tiny model size {size!r}; choose one of {', '.join(TINY_SIZES)}")
+    import torch
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
     tokenizer = train_tokenizer(corpus)
     config = Qwen3Config(
         vocab_size=len(tokenizer),

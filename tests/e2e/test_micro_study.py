@@ -1,0 +1,66 @@
+"""Whole-job runs: `polymix run` on a micro study, checked through MlflowClient."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from training.languages import ALL_LANGUAGES
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def polymix(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAY_TMPDIR": str(workdir / "ray_tmp")}
+    env.pop("RAY_ADDRESS", None)
+    env.pop("MLFLOW_TRACKING_URI", None)
+    done = subprocess.run([sys.executable, "-m", "ray_jobs.cli", "--workdir", str(workdir), *args],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def children(client, experiment_id, parent_id):
+    return client.search_runs([experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")
+
+
+def test_micro_study_end_to_end_then_deepspeed_reusing_baselines(tmp_path):
+    first = polymix(tmp_path, "run", "tests/e2e/micro.yaml")
+    assert "4/4 done" in first.stdout and "mlflow ui --backend-store-uri sqlite:///" in first.stdout
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("micro")
+    parents = client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'sweep'")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    runs = children(client, experiment.experiment_id, parents[0].info.run_id)
+    assert len(runs) == 4 and all(r.info.status == "FINISHED" for r in runs)
+    for run in runs:
+        metrics, params = run.data.metrics, run.data.params
+        assert {f"eval/acc/{lang}" for lang in ALL_LANGUAGES} <= set(metrics)
+        assert all(0.0 <= metrics[f"eval/acc/{lang}"] <= 1.0 for lang in ALL_LANGUAGES)
+        assert len(run.data.tags["polymix.spec_hash"]) == 16
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"predictions.jsonl", "trial_spec.json"} <= artifacts
+        if params["mixture"] == "en-es":
+            assert params["languages"] == "en,es" and params["counts"] == '{"en": 64, "es": 64}'
+            assert {"eval/avg_seen", "eval/avg_unseen", "val/acc/en", "val/loss/es", "train/loss"} <= set(metrics)
+            history = client.get_metric_history(run.info.run_id, "val/avg_acc")
+            assert sorted(m.step for m in history) == [1, 2]  # one validation per epoch
+            assert run.data.tags["polymix.best_epoch"] in {"1", "2"}
+    predictions = client.download_artifacts(runs[0].info.run_id, "predictions.jsonl", str(tmp_path))
+    assert len(Path(predictions).read_text(encoding="utf-8").splitlines()) == 4 * len(ALL_LANGUAGES)
+
+    # Same study on the DeepSpeed (ZeRO-1, gloo on CPU) engine: new trial hashes train; baselines are reused.
+    second = polymix(tmp_path, "run", "tests/e2e/micro.yaml", "--set", "train.engine=deepspeed", "--set", "train.zero_stage=1")
+    assert second.stdout.count("(reused finished run)") == 2
+    all_trials = client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'trial'")
+    assert len(all_trials) == 6  # 4 + 2 DeepSpeed runs, no duplicated baseline
+    deepspeed_runs = [r for r in all_trials if r.data.params["train.engine"] == "deepspeed"]
+    assert len(deepspeed_runs) == 2
+    for run in deepspeed_runs:
+        assert run.info.status == "FINISHED"
+        assert run.data.metrics["train/loss"] > 0 and f"eval/acc/te" in run.data.metrics

@@ -1,0 +1,70 @@
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from search.designs import expand_trials
+from search.study import load_study, preflight
+from training.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _study(tmp_path, **changes):
+    raw = yaml.safe_load((ROOT / "configs/smoke.yaml").read_text())
+    raw.update(changes)
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    return path
+
+
+def test_smoke_study_expands_to_trials():
+    study = load_study(ROOT / "configs/smoke.yaml")
+    trials = expand_trials(study)
+    assert len(trials) == 2 * 2 * (4 + 1)  # models × tasks × (mixtures + untrained baseline)
+    counts = {t.mixture: t.counts for t in trials}
+    assert counts["core5-ratio"] == {"en": 480, "es": 180, "ja": 180, "bn": 180, "sw": 180}
+    assert len({t.spec_hash for t in trials}) == len(trials)
+    assert expand_trials(load_study(ROOT / "configs/smoke.yaml"))[3].spec_hash == trials[3].spec_hash
+
+
+@pytest.mark.parametrize(
+    "mixtures, message",
+    [
+        ([{"name": "x", "languages": ["en", "xx"], "per_language": 10}], r"mixtures\[0\]\.languages: unknown language 'xx'"),
+        ([{"name": "x", "languages": [], "per_language": 10}], r"mixtures\[0\]\.languages: is empty"),
+        ([{"name": "x", "total": 100, "ratios": {"en": 0.5, "es": 0.4}}], r"mixtures\[0\]\.ratios: sums to 0.9, must sum to 1"),
+        ([{"name": "x", "languages": ["te"], "per_language": 10}], r"mixtures\[0\]\.languages: 'te' is eval-only"),
+        ([{"name": "x", "languages": ["en"], "per_language": 10, "extra": 1}], r"mixtures\[0\]\.extra: unknown key"),
+    ],
+)
+def test_bad_mixtures_name_the_field(tmp_path, mixtures, message):
+    with pytest.raises(ConfigError, match=message):
+        load_study(_study(tmp_path, mixtures=mixtures))
+
+
+def test_missing_model_path_and_malformed_yaml(tmp_path):
+    study = load_study(_study(tmp_path, models=[{"name": "m", "path": str(tmp_path / "nope")}]))
+    with pytest.raises(ConfigError, match=r"models\[0\]\.path: .*path does not exist"):
+        preflight(study, "study.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ntasks: [math\n")
+    with pytest.raises(ConfigError, match="malformed YAML at line"):
+        load_study(bad)
+    with pytest.raises(ConfigError, match=r"train\.lr: Input should be greater than 0"):
+        load_study(_study(tmp_path), ["train.lr=-1"])
+
+
+def test_cli_rejects_bad_study_fast_without_ray(tmp_path):
+    path = _study(tmp_path, mixtures=[{"name": "x", "languages": ["en", "klingon"], "per_language": 10}])
+    started = time.time()
+    done = subprocess.run([sys.executable, "-m", "ray_jobs.cli", "--workdir", str(tmp_path / "w"), "run", str(path)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert time.time() - started < 5
+    assert done.returncode == 2
+    assert "mixtures[0].languages: unknown language 'klingon'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "w").exists()  # nothing started, nothing written
