@@ -20,7 +20,9 @@ def evaluate_languages(
     for lang, dataset in by_lang.items():
         records = list(dataset)
         prompts = [task_format.prompt(record, lang) for record in records]
-        completions = generate(model, tokenizer, prompts, task_format.max_new_tokens, batch_size)
+        # Room for the longest gold answer in this tokenizer, so an answer that never stops costs little.
+        longest = max((len(tokenizer(task_format.target(r), add_special_tokens=False).input_ids) for r in records), default=0)
+        completions = generate(model, tokenizer, prompts, min(task_format.max_new_tokens, longest + 16), batch_size)
         correct = [scorer(completion, record) for completion, record in zip(completions, records)]
         results[lang] = {
             "accuracy": sum(correct) / max(len(correct), 1),
