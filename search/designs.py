@@ -23,7 +23,8 @@ class TrialSpec(Frozen):
     @property
     def spec_hash(self) -> str:
         """Content hash of everything that determines the result (not the study's name): the run's identity."""
-        content = self.model_dump(mode="json", exclude={"study"})
+        # A baseline trains nothing, so its training settings must not make it a different run.
+        content = self.model_dump(mode="json", exclude={"study", "train"} if self.baseline else {"study"})
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     @property

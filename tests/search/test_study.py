@@ -68,3 +68,10 @@ def test_cli_rejects_bad_study_fast_without_ray(tmp_path):
     assert "mixtures[0].languages: unknown language 'klingon'" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "w").exists()  # nothing started, nothing written
+
+
+def test_baseline_identity_ignores_training_settings():
+    base = expand_trials(load_study(ROOT / "configs/smoke.yaml"))
+    tuned = expand_trials(load_study(ROOT / "configs/smoke.yaml", ["train.lr=0.5", "train.engine=deepspeed"]))
+    for before, after in zip(base, tuned):
+        assert (before.spec_hash == after.spec_hash) == before.baseline
