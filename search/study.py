@@ -200,7 +200,7 @@ def _format_location(location: tuple) -> str:
     for part in location:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif part not in ("function-after[_one_source()]",) and not str(part).startswith(("function-", "literal[")):
+        elif not str(part).startswith(("function-", "literal[")):  # pydantic's validator names, not fields
             text += f".{part}" if text else str(part)
     return text or "<top level>"
 

@@ -13,7 +13,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import datasets
@@ -55,7 +55,6 @@ class SFTJob:
     bf16: bool = False
     gradient_checkpointing: bool = False
     validation_examples: int | None = None  # per language; None = the whole validation split
-    extra: dict = field(default_factory=dict)
 
 
 def tokenize(tokenizer, prompt: str, target: str, max_seq_len: int) -> dict[str, list[int]]:
