@@ -11,18 +11,7 @@ import ast
 import re
 from collections.abc import Callable
 
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
-
-
-def extract_number(text: str) -> float | None:
-    matches = _NUMBER.findall(text)
-    if not matches:
-        return None
-    try:
-        return float(matches[-1].replace(",", ""))
-    except ValueError:
-        return None
-
+from training.tasks import extract_number
 
 def score_math(completion: str, record: dict) -> bool:
     predicted = extract_number(completion)

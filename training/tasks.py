@@ -7,8 +7,27 @@ differing only in the localised instruction.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def extract_number(text: str) -> float | None:
+    """The last number in ``text`` (thousands separators dropped): a chain of thought's final answer."""
+    matches = _NUMBER.findall(text)
+    if not matches:
+        return None
+    try:
+        return float(matches[-1].replace(",", ""))
+    except ValueError:
+        return None
+
+
+def format_number(value: float) -> str:
+    """12.0 → "12", 0.5 → "0.5": how a gold answer is written."""
+    return str(int(value)) if value == int(value) else repr(value)
 
 # MGSM-style chain-of-thought cue, in each language (SPEC §1a: the prompt ends with it).
 STEP_BY_STEP: dict[str, str] = {
