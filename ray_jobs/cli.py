@@ -46,6 +46,25 @@ def _cmd_run(args) -> int:
     return 1 if outcome["failed"] else 0
 
 
+def _cmd_plan(args) -> int:
+    import json
+
+    from search.designs import expand_trials
+    from search.planner import format_plan, plan_summary
+    from search.study import load_study
+
+    study = load_study(args.study, args.set)
+    summary = plan_summary(study, expand_trials(study))
+    print(json.dumps(summary, indent=2) if args.json else format_plan(summary))
+    return 0
+
+
+def _cmd_submit(args) -> int:
+    from ray_jobs.submit import submit
+
+    return submit(args.study, args.address, args.workdir, args.set, args.follow)
+
+
 def _cmd_runs(args) -> int:
     from search.tracking import default_tracking_uri
 
@@ -63,6 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field, e.g. train.lr=2e-5")
     run.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else start a local instance)")
     run.set_defaults(handler=_cmd_run)
+    plan = commands.add_parser("plan", help="validate a study, list its runs and estimate GPU-hours and makespan")
+    plan.add_argument("study")
+    plan.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.set_defaults(handler=_cmd_plan)
+    submit = commands.add_parser("submit", help="submit a study as a Ray job (the repo is the job's working dir)")
+    submit.add_argument("study")
+    submit.add_argument("--address", required=True, help="the cluster's job server, e.g. http://127.0.0.1:8265")
+    submit.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field")
+    submit.add_argument("--follow", action="store_true", help="stream the job's logs until it ends")
+    submit.set_defaults(handler=_cmd_submit)
     runs = commands.add_parser("runs", help="print an experiment's trial runs as a table")
     runs.add_argument("experiment")
     runs.add_argument("--tracking-uri")

@@ -8,6 +8,18 @@ import json
 from search.study import DataConfig, EvalConfig, Frozen, ModelSpec, Study, TrainConfig
 
 
+class TrialResources(Frozen):
+    """What one trial's worker group asks of the cluster (not part of the run's identity)."""
+
+    workers: int = 1
+    cpus_per_worker: float = 1
+    gpus_per_worker: float = 0
+
+    @property
+    def gpus(self) -> float:
+        return self.workers * self.gpus_per_worker
+
+
 class TrialSpec(Frozen):
     study: str
     model: ModelSpec
@@ -19,12 +31,19 @@ class TrialSpec(Frozen):
     data: DataConfig
     seed: int
     baseline: bool = False
+    resources: TrialResources = TrialResources()
 
     @property
     def spec_hash(self) -> str:
-        """Content hash of everything that determines the result (not the study's name): the run's identity."""
-        # A baseline trains nothing, so its training settings must not make it a different run.
-        content = self.model_dump(mode="json", exclude={"study", "train"} if self.baseline else {"study"})
+        """Content hash of everything that determines the result: the run's identity.
+
+        Not the study's name, nor the resources (the same run on another cluster shape is the same run),
+        nor the model's profile name and size annotation (its settings are in ``train``).
+        """
+        exclude = {"study": True, "resources": True, "model": {"profile", "params"}}
+        if self.baseline:  # a baseline trains nothing, so its training settings must not make it a different run
+            exclude["train"] = True
+        content = self.model_dump(mode="json", exclude=exclude)
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
@@ -32,15 +51,33 @@ class TrialSpec(Frozen):
         return f"{self.model.name}/{self.task}/{self.mixture}"
 
 
+def model_settings(study: Study, model: ModelSpec) -> tuple[TrainConfig, TrialResources]:
+    """The study's training settings and resources, with the model's profile applied."""
+    profile = study.profile_of(model)
+    if profile is None:
+        r = study.resources
+        return study.train, TrialResources(workers=r.workers_per_trial, cpus_per_worker=r.cpus_per_worker,
+                                           gpus_per_worker=r.gpus_per_worker)
+    train = study.train.model_copy(update={
+        "engine": profile.engine, "zero_stage": profile.zero_stage,
+        "micro_batch": profile.micro_batch or study.train.micro_batch,
+    })
+    return train, TrialResources(workers=profile.workers, cpus_per_worker=profile.cpus_per_worker,
+                                 gpus_per_worker=profile.gpus_per_worker)
+
+
 def expand_trials(study: Study) -> list[TrialSpec]:
-    common = dict(study=study.name, train=study.train, eval=study.eval, data=study.data, seed=study.seed)
+    common = dict(study=study.name, eval=study.eval, data=study.data, seed=study.seed)
     trials = []
     for model in study.models:
+        train, resources = model_settings(study, model)
         for task in study.tasks:
             if study.eval.baseline:
-                trials.append(TrialSpec(model=model, task=task, mixture="untrained", counts={}, baseline=True, **common))
+                trials.append(TrialSpec(model=model, task=task, mixture="untrained", counts={}, baseline=True,
+                                        train=train, resources=resources, **common))
             for mixture in study.mixtures:
-                trials.append(TrialSpec(model=model, task=task, mixture=mixture.name, counts=mixture.counts(), **common))
+                trials.append(TrialSpec(model=model, task=task, mixture=mixture.name, counts=mixture.counts(task),
+                                        train=train, resources=resources, **common))
     return trials
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -37,6 +37,8 @@ class ModelSpec(Frozen):
     name: str
     path: str | None = None  # hub id or local directory, loaded with from_pretrained
     tiny: Literal["s", "m"] | None = None  # a tiny random-init model built locally (embedded default)
+    params: float | None = Field(None, gt=0)  # parameter count, for `polymix plan` (tiny models: computed)
+    profile: str | None = None  # a key of the study's `profiles`: GPUs, ZeRO stage, micro-batch for this size
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -45,13 +47,23 @@ class ModelSpec(Frozen):
         return self
 
 
+PositiveInt = Annotated[int, Field(ge=1)]
+# One count for every task, or one per task: the real datasets differ in size (mCoT-MATH 10,000 per
+# language, mAPICall-Bank 3,024), and the augmentation design uses all of each.
+CountPerTask = PositiveInt | dict[str, PositiveInt]
+
+
+def _for_task(value: int | dict[str, int], task: str) -> int:
+    return value[task] if isinstance(value, dict) else value
+
+
 class MixtureSpec(Frozen):
     """Augmentation design (``languages`` + ``per_language``) or ratio design (``total`` + ``ratios``)."""
 
     name: str
     languages: list[str] | None = None
-    per_language: int | None = Field(None, ge=1)
-    total: int | None = Field(None, ge=1)
+    per_language: CountPerTask | None = None
+    total: CountPerTask | None = None
     ratios: dict[str, float] | None = None
 
     @model_validator(mode="after")
@@ -88,10 +100,13 @@ class MixtureSpec(Frozen):
                 raise ValueError(f"sums to {sum(ratios.values()):.6g}, must sum to 1")
         return ratios
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, task: str) -> dict[str, int]:
         if self.ratios is not None:
-            return ratio_counts(self.ratios, self.total)
-        return augmentation_counts(self.languages, self.per_language)
+            return ratio_counts(self.ratios, _for_task(self.total, task))
+        return augmentation_counts(self.languages, _for_task(self.per_language, task))
+
+    def trained_languages(self) -> list[str]:
+        return list(self.ratios or self.languages)
 
 
 class TrainConfig(Frozen):
@@ -103,7 +118,7 @@ class TrainConfig(Frozen):
     micro_batch: int = Field(8, ge=1)
     max_seq_len: int = Field(512, ge=8)
     engine: Literal["ddp", "deepspeed"] = "ddp"
-    zero_stage: Literal[0, 1, 2] = 1
+    zero_stage: Literal[0, 1, 2, 3] = 1
     bf16: bool = False
     gradient_checkpointing: bool = False
     validation_examples: int | None = Field(None, ge=1)  # per language, for per-epoch validation
@@ -134,17 +149,69 @@ class EvalConfig(Frozen):
         return list(ALL_LANGUAGES) if self.languages == "all" else list(self.languages)
 
 
+class SourceSpec(Frozen):
+    format: Literal["mgsm", "mcot_math", "mapicall_bank"]  # training/loaders.py: the publishers' layouts
+    path: str  # hub dataset id or local copy
+    file: str | None = None  # the file inside ``path`` where a format keeps all languages in one (mcot_math)
+
+
+class TaskSources(Frozen):
+    train: SourceSpec  # validation rows are held out of it
+    test: SourceSpec
+    validation_size: int = Field(200, ge=1)  # per language (SPEC §1a: math 200, API calling 150)
+
+
 class DataConfig(Frozen):
     path: str | None = None  # DATA_DIR/{task}/{lang}/{split}.jsonl; None = the generated sample data
     sample_seed: int = 0
+    sources: dict[str, TaskSources] | None = None  # real datasets per task, converted to the layout above
+
+    @model_validator(mode="after")
+    def _one_origin(self):
+        if self.path is not None and self.sources is not None:
+            raise ValueError("give either 'path' (data already in the polymix layout) or 'sources' (real datasets), not both")
+        from training.loaders import FORMATS
+
+        for task, sources in (self.sources or {}).items():
+            for split in ("train", "test"):
+                fmt = getattr(sources, split).format
+                fmt_task, fmt_splits = FORMATS[fmt]
+                if fmt_task != task or split not in fmt_splits:
+                    raise ValueError(f"sources.{task}.{split}: format {fmt!r} provides {fmt_task} "
+                                     f"{' and '.join(fmt_splits)} data, not {task} {split}")
+        return self
 
 
 class ResourcesConfig(Frozen):
+    """Defaults for models without a profile, and the local Ray instance the embedded default starts."""
+
     workers_per_trial: int = Field(1, ge=1)
     cpus_per_worker: float = Field(1, gt=0)
     gpus_per_worker: float = Field(0, ge=0)
     max_concurrent_trials: int | None = Field(None, ge=1)
     local_cpus: int | None = Field(None, ge=2)  # logical CPUs of the local Ray instance (embedded default)
+    local_gpus: int = Field(0, ge=0)  # logical GPUs of the local instance, for scheduling simulations
+
+
+class ProfileSpec(Frozen):
+    """How one model size runs: its worker group, and the DeepSpeed settings that make it fit."""
+
+    workers: int = Field(1, ge=1)
+    gpus_per_worker: float = Field(1, ge=0)
+    cpus_per_worker: float = Field(4, gt=0)
+    engine: Literal["ddp", "deepspeed"] = "deepspeed"
+    zero_stage: Literal[0, 1, 2, 3] = 2
+    micro_batch: int | None = Field(None, ge=1)  # None: the study's train.micro_batch
+
+
+class PlanConfig(Frozen):
+    """Assumptions of `polymix plan`'s cost estimate: FLOPs ≈ 6·params·tokens at a stated MFU."""
+
+    cluster_gpus: int = Field(64, ge=1)
+    gpu_peak_tflops: float = Field(312.0, gt=0)  # A100 bf16 dense peak
+    mfu: float = Field(0.35, gt=0, le=1)
+    # Mean tokens (prompt + target) of one training example per task, measured on the real data.
+    tokens_per_example: dict[str, PositiveInt] = {}
 
 
 class TrackingConfig(Frozen):
@@ -162,6 +229,8 @@ class Study(Frozen):
     eval: EvalConfig = EvalConfig()
     data: DataConfig = DataConfig()
     resources: ResourcesConfig = ResourcesConfig()
+    profiles: dict[str, ProfileSpec] = {}
+    plan: PlanConfig = PlanConfig()
     tracking: TrackingConfig = TrackingConfig()
 
     @field_validator("name")
@@ -194,15 +263,52 @@ class Study(Frozen):
             raise ValueError(f"duplicate name(s) {', '.join(duplicates)}; every entry needs its own name")
         return items
 
+    @model_validator(mode="after")
+    def _cross_references(self):
+        """Fields that name other parts of the study: profiles, per-task counts, plan tasks."""
+        problems = []
+        for index, model in enumerate(self.models):
+            if model.profile is not None and model.profile not in self.profiles:
+                known = ", ".join(self.profiles) or "none declared"
+                problems.append(f"models[{index}].profile: unknown profile {model.profile!r}; "
+                                f"declare it under 'profiles' (known: {known})")
+        for index, mixture in enumerate(self.mixtures):
+            for field in ("per_language", "total"):
+                value = getattr(mixture, field)
+                if isinstance(value, dict) and set(value) != set(self.tasks):
+                    problems.append(f"mixtures[{index}].{field}: gives counts for {', '.join(sorted(value)) or 'no task'}; "
+                                    f"give one count for every task of the study ({', '.join(self.tasks)})")
+        for name, profile in self.profiles.items():
+            per_step = (profile.micro_batch or self.train.micro_batch) * profile.workers
+            if self.train.global_batch % per_step:
+                problems.append(f"profiles.{name}: micro_batch × workers = {per_step} does not divide "
+                                f"train.global_batch={self.train.global_batch}; change one of them")
+        default_step = self.train.micro_batch * self.resources.workers_per_trial
+        if any(m.profile is None for m in self.models) and self.train.global_batch % default_step:
+            problems.append(f"train.global_batch={self.train.global_batch} is not a multiple of train.micro_batch × "
+                            f"resources.workers_per_trial = {default_step}; change one of them")
+        if self.data.sources is not None and set(self.data.sources) != set(self.tasks):
+            problems.append(f"data.sources: covers {', '.join(sorted(self.data.sources)) or 'no task'}; give sources "
+                            f"for every task of the study ({', '.join(self.tasks)})")
+        for task in self.plan.tokens_per_example:
+            if task not in self.tasks:
+                problems.append(f"plan.tokens_per_example.{task}: not a task of this study ({', '.join(self.tasks)})")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def profile_of(self, model: ModelSpec) -> ProfileSpec | None:
+        return self.profiles.get(model.profile) if model.profile else None
+
 
 def _format_location(location: tuple) -> str:
     text = ""
     for part in location:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif not str(part).startswith(("function-", "literal[")):  # pydantic's validator names, not fields
+        elif not str(part).startswith(("function-", "literal[", "int", "dict[")):  # pydantic's type branches
             text += f".{part}" if text else str(part)
-    return text or "<top level>"
+    return text
 
 
 def _format_errors(error: ValidationError, source: str) -> str:
@@ -213,8 +319,10 @@ def _format_errors(error: ValidationError, source: str) -> str:
             message = "unknown key; check its spelling against the study schema (README)"
         elif item["type"] == "missing":
             message = "required field is missing"
-        lines.append(f"{source}: {_format_location(item['loc'])}: {message}")
-    return "\n".join(lines)
+        where = _format_location(item["loc"])
+        # Cross-field checks (study level) already name their fields, one problem per line.
+        lines.extend(f"{source}: {where + ': ' if where else ''}{line}" for line in message.splitlines())
+    return "\n".join(dict.fromkeys(lines))  # a union type reports the same problem once per branch
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:

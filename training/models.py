@@ -86,25 +86,20 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = TINY_VOCAB_SIZE):
 
 def make_tiny_model(out_dir: str | Path, size: str, corpus: Iterable[str], seed: int = 0) -> Path:
     """Write a randomly initialised tiny Qwen3 and its tokenizer to ``out_dir`` (atomically, once)."""
+    return make_random_model(out_dir, tiny_shape(size), corpus, seed)
+
+
+def make_random_model(out_dir: str | Path, shape: dict, corpus: Iterable[str], seed: int = 0) -> Path:
+    """A randomly initialised Qwen3 of ``shape`` plus a tokenizer trained on ``corpus``, in HF format."""
     out_dir = Path(out_dir)
     if (out_dir / "config.json").exists():
         return out_dir
-    if size not in TINY_SIZES:
-        raise ModelError(f"unknown tiny model size {size!r}; choose one of {', '.join(TINY_SIZES)}")
     import torch
-    from transformers import Qwen3Config, Qwen3ForCausalLM
+    from transformers import Qwen3ForCausalLM
 
     tokenizer = train_tokenizer(corpus)
-    config = Qwen3Config(
-        vocab_size=len(tokenizer),
-        head_dim=TINY_SIZES[size]["hidden_size"] // TINY_SIZES[size]["num_attention_heads"],
-        max_position_embeddings=512,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        **TINY_SIZES[size],
-    )
+    config = qwen3_config(shape, vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     torch.manual_seed(seed)
     model = Qwen3ForCausalLM(config)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -116,3 +111,26 @@ def make_tiny_model(out_dir: str | Path, size: str, corpus: Iterable[str], seed:
     except OSError:  # built concurrently by another process: keep the first
         shutil.rmtree(staging, ignore_errors=True)
     return out_dir
+
+
+def tiny_shape(size: str) -> dict:
+    if size not in TINY_SIZES:
+        raise ModelError(f"unknown tiny model size {size!r}; choose one of {', '.join(TINY_SIZES)}")
+    return TINY_SIZES[size]
+
+
+def qwen3_config(shape: dict, vocab_size: int = TINY_VOCAB_SIZE, max_position_embeddings: int = 512, **token_ids):
+    """A Qwen3 configuration of ``shape`` (hidden size, layers, heads, ...)."""
+    from transformers import Qwen3Config
+
+    return Qwen3Config(vocab_size=vocab_size, head_dim=shape["hidden_size"] // shape["num_attention_heads"],
+                       max_position_embeddings=max_position_embeddings, tie_word_embeddings=True, **token_ids, **shape)
+
+
+def tiny_param_count(size: str) -> int:
+    """Parameters of a tiny model of ``size`` (built on the meta device: no memory, no tokenizer needed)."""
+    import torch
+    from transformers import Qwen3ForCausalLM
+
+    with torch.device("meta"):
+        return sum(p.numel() for p in Qwen3ForCausalLM(qwen3_config(tiny_shape(size))).parameters())

@@ -1,0 +1,129 @@
+"""The 220-run study file, `polymix plan`'s cost model and makespan replay, and the trial order."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from search.designs import TrialResources, expand_trials
+from search.planner import estimate, longest_first, lower_bound, plan_summary, simulate_makespan
+from search.study import load_study, parse_study
+from training.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+STUDY = ROOT / "configs/english_not_all.yaml"
+
+
+def test_english_not_all_is_the_papers_grid():
+    study = load_study(STUDY)
+    trials = expand_trials(study)
+    training = [t for t in trials if not t.baseline]
+    assert len(training) == 220 and len(trials) - len(training) == 10
+    sizes = sorted(len(m.languages) for m in study.mixtures)
+    assert sizes == [1] + [2] * 4 + [4] * 5 + [5] + [6] * 5 + [9] * 5 + [10]
+    assert sum("en" not in m.languages for m in study.mixtures) >= 3  # zero-shot mixtures without English
+    assert len({t.spec_hash for t in trials}) == 230
+    math_all = next(t for t in training if t.mixture == "all10" and t.task == "math" and t.model.name == "qwen3-8b")
+    assert math_all.counts == {lang: 10000 for lang in ("en", "es", "ja", "bn", "sw", "fr", "de", "ru", "zh", "th")}
+    assert math_all.resources == TrialResources(workers=8, cpus_per_worker=8, gpus_per_worker=1)
+    assert (math_all.train.zero_stage, math_all.train.micro_batch, math_all.train.bf16) == (3, 4, True)
+    api_en = next(t for t in training if t.mixture == "en" and t.task == "api" and t.model.name == "qwen3-0.6b")
+    assert api_en.counts == {"en": 3024} and api_en.resources.gpus == 1
+
+
+def test_plan_costs_follow_the_stated_model():
+    study = load_study(STUDY)
+    costs = estimate(study, expand_trials(study))
+    run = next(c for c in costs if c.trial.label == "qwen3-8b/math/all10")
+    tokens = 6 * 100_000 * 350  # epochs × examples × tokens per example
+    assert run.tokens == tokens and run.flops == 6 * 8.2e9 * tokens
+    assert run.hours == pytest.approx(6 * 8.2e9 * tokens / (0.35 * 312e12 * 8) / 3600)
+    assert run.gpu_hours == pytest.approx(8 * run.hours)
+    assert all(c.hours == 0 for c in costs if c.trial.baseline)
+
+
+def test_makespan_replay_on_a_hand_checked_case():
+    study = load_study(STUDY)
+    costs = [c for c in estimate(study, expand_trials(study)) if not c.trial.baseline]
+    wide = next(c for c in costs if c.gpus == 8)
+    narrow = next(c for c in costs if c.gpus == 1)
+    # 8 GPUs: the wide run holds all of them, so the narrow one waits for it (or runs first).
+    assert simulate_makespan([wide, narrow], 8) == pytest.approx(wide.hours + narrow.hours)
+    # 9 GPUs: both at once.
+    assert simulate_makespan([wide, narrow], 9) == pytest.approx(max(wide.hours, narrow.hours))
+    assert lower_bound([wide, narrow], 9) == pytest.approx(max(wide.hours, (8 * wide.hours + narrow.hours) / 9))
+    with pytest.raises(ConfigError, match=r"plan.cluster_gpus=4: .* needs 8 GPUs"):
+        simulate_makespan([wide], 4)
+
+
+def test_longest_first_packs_the_220_runs_near_the_bound():
+    study = load_study(STUDY)
+    summary = plan_summary(study, expand_trials(study))
+    hours = [run["hours"] for run in summary["runs"]]
+    assert hours == sorted(hours, reverse=True)
+    assert summary["total_gpu_hours"] == pytest.approx(sum(r["gpu_hours"] for r in summary["runs"]))
+    assert summary["makespan_hours"] <= 1.05 * summary["lower_bound_hours"]
+    assert summary["makespan_hours"] <= summary["makespan_in_study_order_hours"]
+
+
+def test_plan_cli_table_and_json():
+    table = subprocess.run([sys.executable, "-m", "ray_jobs.cli", "plan", str(STUDY)], capture_output=True, text=True, cwd=ROOT)
+    assert table.returncode == 0, table.stderr
+    assert "220 training runs (+10 untrained baseline evaluations" in table.stdout
+    assert "GPU-hours" in table.stdout and "makespan on 64 GPUs" in table.stdout
+    rows = [line for line in table.stdout.splitlines() if re.match(r"\s*\d+\s+\S+\s+(math|api)\s", line)]
+    assert len(rows) == 220
+    as_json = subprocess.run([sys.executable, "-m", "ray_jobs.cli", "plan", str(STUDY), "--json", "--set", "plan.cluster_gpus=128"],
+                             capture_output=True, text=True, cwd=ROOT)
+    summary = json.loads(as_json.stdout)
+    assert len(summary["runs"]) == 220 and summary["assumptions"]["cluster_gpus"] == 128
+    assert {run["gpus"] for run in summary["runs"]} == {1, 4, 8}
+
+
+def _raw():
+    return yaml.safe_load(STUDY.read_text())
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: r["models"][0].update(profile="huge"), r"models\[0\]\.profile: unknown profile 'huge'"),
+    (lambda r: r["mixtures"][1].update(per_language={"math": 10}), r"mixtures\[1\]\.per_language: gives counts for math; give one count for every task"),
+    (lambda r: r["profiles"]["8b"].update(micro_batch=3), r"profiles\.8b: micro_batch × workers = 24 does not divide train.global_batch=512"),
+    (lambda r: r["profiles"]["8b"].update(zero_stage=4), r"profiles\.8b\.zero_stage: Input should be 0, 1, 2 or 3"),
+    (lambda r: r["plan"]["tokens_per_example"].update(summarization=100), r"plan\.tokens_per_example\.summarization: not a task"),
+    (lambda r: r["models"].append({"name": "x", "path": "org/x", "params": -1}), r"models\[5\]\.params: Input should be greater than 0"),
+])
+def test_bad_profiles_and_counts_name_the_field(change, message):
+    raw = _raw()
+    change(raw)
+    with pytest.raises(ConfigError, match=message):
+        parse_study(raw, "english_not_all.yaml")
+
+
+def test_plan_needs_parameter_counts_for_hub_models():
+    raw = _raw()
+    del raw["models"][2]["params"]
+    study = parse_study(raw)
+    with pytest.raises(ConfigError, match=r"models\[2\]\.params: not set; `polymix plan` needs the parameter count of Qwen/Qwen3-8B-Base"):
+        estimate(study, expand_trials(study))
+
+
+def test_resources_do_not_change_a_runs_identity():
+    raw = _raw()
+    raw["profiles"]["up-to-2b"]["cpus_per_worker"] = 2
+    before = {t.label: t.spec_hash for t in expand_trials(load_study(STUDY))}
+    after = {t.label: t.spec_hash for t in expand_trials(parse_study(raw))}
+    assert before == after
+    raw["profiles"]["up-to-2b"]["zero_stage"] = 3  # a different engine setting is a different run
+    changed = {t.label: t.spec_hash for t in expand_trials(parse_study(raw))}
+    assert changed["qwen3-0.6b/math/en"] != before["qwen3-0.6b/math/en"]
+    assert changed["qwen3-8b/math/en"] == before["qwen3-8b/math/en"]
+
+
+def test_longest_first_is_stable_for_equal_runs():
+    study = load_study(STUDY)
+    costs = [c for c in estimate(study, expand_trials(study)) if not c.trial.baseline]
+    assert [c.trial.label for c in longest_first(costs)] == [c.trial.label for c in longest_first(list(reversed(costs)))]
