@@ -119,8 +119,8 @@ def accumulation_steps(job: SFTJob, world_size: int) -> int:
 
 
 def deepspeed_config(job: SFTJob, accumulation: int) -> dict:
-    if job.zero_stage not in (0, 1, 2):
-        raise ConfigError(f"train.zero_stage={job.zero_stage}: stages 0, 1 and 2 are supported")
+    if job.zero_stage not in (0, 1, 2, 3):
+        raise ConfigError(f"train.zero_stage={job.zero_stage}: stages 0 to 3 are supported")
     config = json.loads((DEEPSPEED_CONFIGS / f"zero{max(job.zero_stage, 1)}.json").read_text())
     config["zero_optimization"]["stage"] = job.zero_stage
     config.update(
@@ -143,6 +143,15 @@ def train_loop(config: dict) -> None:
 
     # A restarted run (worker failure, resubmitted sweep) continues after its last reported epoch.
     # Only the weights are restored; the optimizer and schedule restart their state at that epoch.
+    accumulation = accumulation_steps(job, world_size)
+    ds_config = deepspeed_config(job, accumulation) if job.engine == "deepspeed" else None
+    zero3 = ds_config is not None and job.zero_stage == 3
+    if zero3:
+        # Must exist (and stay referenced) before from_pretrained: transformers then loads the weights already
+        # partitioned (zero.Init), and generate() keeps every rank in step while gathering parameters.
+        from transformers.integrations import HfDeepSpeedConfig
+
+        hf_deepspeed = HfDeepSpeedConfig(ds_config)  # noqa: F841 (kept alive on purpose)
     restored, first_epoch = ray.train.get_checkpoint(), 1
     if restored is not None:
         with restored.as_directory() as checkpoint_dir:
@@ -156,7 +165,6 @@ def train_loop(config: dict) -> None:
     if job.validation_examples:
         validation = {lang: rows.select(range(min(job.validation_examples, len(rows)))) for lang, rows in validation.items()}
 
-    accumulation = accumulation_steps(job, world_size)
     loader = DataLoader(
         train_rows, batch_size=job.micro_batch, shuffle=True, drop_last=True,
         collate_fn=make_collate(tokenizer.pad_token_id), generator=torch.Generator().manual_seed(job.seed),
@@ -177,11 +185,11 @@ def train_loop(config: dict) -> None:
     for _ in range((first_epoch - 1) * steps_per_epoch):  # put a resumed schedule where it left off
         scheduler.step()
 
-    if job.engine == "deepspeed":
+    if ds_config is not None:
         import deepspeed
 
         engine, optimizer, _, scheduler = deepspeed.initialize(
-            model=model, optimizer=optimizer, lr_scheduler=scheduler, config=deepspeed_config(job, accumulation)
+            model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config
         )
         unwrapped = engine.module
 
@@ -226,9 +234,13 @@ def train_loop(config: dict) -> None:
             "train/tokens_per_second": tokens * world_size / (time.time() - started),
         }
         checkpoint = None
-        if rank == 0:
+        # Under ZeRO-3 every forward pass gathers parameters from all ranks, so every rank validates and
+        # joins the gather of the full weights; otherwise rank 0 alone does both.
+        if rank == 0 or zero3:
             val_loss = validation_loss(unwrapped, tokenizer, job, validation)
             val_acc = validator(unwrapped, tokenizer, job.task, validation)
+            state_dict = engine._zero3_consolidated_16bit_state_dict() if zero3 else None
+        if rank == 0:
             metrics.update({f"val/loss/{lang}": value for lang, value in val_loss.items()})
             metrics.update({f"val/acc/{lang}": value for lang, value in val_acc.items()})
             metrics["val/avg_loss"] = sum(val_loss.values()) / len(val_loss)
@@ -236,7 +248,7 @@ def train_loop(config: dict) -> None:
             # Best average validation accuracy (SPEC §1a); lower loss breaks ties between equal accuracies.
             metrics[SELECTION_METRIC] = metrics["val/avg_acc"] - 1e-6 * metrics["val/avg_loss"]
             checkpoint_dir = tempfile.mkdtemp(prefix="polymix-ckpt-")
-            unwrapped.save_pretrained(checkpoint_dir)
+            unwrapped.save_pretrained(checkpoint_dir, state_dict=state_dict)
             tokenizer.save_pretrained(checkpoint_dir)
             (Path(checkpoint_dir) / "polymix_job.json").write_text(json.dumps({**asdict(job), "epoch": epoch}, indent=2))
             checkpoint = ray.train.Checkpoint.from_directory(checkpoint_dir)
