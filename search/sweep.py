@@ -8,30 +8,40 @@ from pathlib import Path
 
 import ray
 from ray import tune
+from ray.tune import PlacementGroupFactory
 
-from search.designs import TrialSpec, expand_trials, study_hash
+from search.designs import TrialResources, TrialSpec, expand_trials, study_hash
+from search.planner import estimate, longest_first
 from search.study import Study
 from search.tracking import Tracker, default_tracking_uri
 from search.trial import trainable
 from training.errors import ConfigError
+from training.loaders import prepare_sources
 from training.models import make_tiny_model
 from training.sources import load_parallel, sample_data_dir
 
 
 def resolve_data_dir(study: Study, workdir: Path) -> Path:
-    return Path(study.data.path).resolve() if study.data.path else sample_data_dir(workdir, study.data.sample_seed).resolve()
+    """Where the trials read their data: a given layout, real datasets converted once, or the sample data."""
+    if study.data.path:
+        return Path(study.data.path).resolve()
+    if study.data.sources:
+        trained = sorted({lang for m in study.mixtures for lang in m.trained_languages()})
+        sources = {task: spec.model_dump() for task, spec in study.data.sources.items()}
+        return prepare_sources(sources, trained, study.eval.language_list(), workdir, study.seed).resolve()
+    return sample_data_dir(workdir, study.data.sample_seed).resolve()
 
 
 def check_data(study: Study, data_dir: Path) -> None:
     """Alignment and size checks on every split the study will read, before any job starts."""
-    trained = sorted({lang for m in study.mixtures for lang in m.counts()})
+    trained = sorted({lang for m in study.mixtures for lang in m.trained_languages()})
     for task in study.tasks:
         train = load_parallel(data_dir, task, "train", trained)
         load_parallel(data_dir, task, "validation", trained)
         load_parallel(data_dir, task, "test", study.eval.language_list())
         available = len(next(iter(train.values())))
         for index, mixture in enumerate(study.mixtures):
-            for lang, count in mixture.counts().items():
+            for lang, count in mixture.counts(task).items():
                 if count > available:
                     raise ConfigError(f"mixtures[{index}] ({mixture.name}): {count} {lang} examples asked, "
                                       f"{task} train has {available}; lower the count")
@@ -91,6 +101,14 @@ class Progress(tune.Callback):
         self._line(f"FAILED {self._label(trial)}")
 
 
+# Ray Train V2 gives each trial's workers a placement group of their own, outside the trial's, so Tune
+# cannot see the GPUs a trial is about to take. Each GPU trial therefore holds one admission ticket per
+# GPU of its worker group: a custom resource declared equal to the GPUs on every node (cluster.yaml, or
+# the local instance). Tune admits pending trials in order while tickets last, so the workers always find
+# their GPUs free and the trial order chosen by polymix is the order in which the cluster fills.
+GPU_TICKET = "polymix_gpu_ticket"
+
+
 def init_ray(study: Study, address: str | None, workdir: Path) -> None:
     if ray.is_initialized():
         return
@@ -99,19 +117,42 @@ def init_ray(study: Study, address: str | None, workdir: Path) -> None:
     if address:
         ray.init(address=address, **common)
     else:  # the embedded default: a local instance, dashboard off, bound to this machine only
-        cpus = study.resources.local_cpus or max(os.cpu_count() or 2, 2)
-        ray.init(num_cpus=cpus, include_dashboard=False, **common)
+        r = study.resources
+        cpus = r.local_cpus or max(os.cpu_count() or 2, 2)
+        ray.init(num_cpus=cpus, num_gpus=r.local_gpus, resources={GPU_TICKET: r.local_gpus} if r.local_gpus else None,
+                 include_dashboard=False, **common)
 
 
-def concurrency(study: Study, n_trials: int) -> int:
-    """Trials at once = what the cluster fits; else trial functions hold CPUs their workers then wait for."""
-    r = study.resources
-    cluster = ray.cluster_resources()
-    if r.gpus_per_worker:
-        fits = int(cluster.get("GPU", 0) // (r.workers_per_trial * r.gpus_per_worker))
-    else:
-        fits = int(cluster.get("CPU", 1) // (1 + r.workers_per_trial * r.cpus_per_worker))
-    return max(1, min(fits, r.max_concurrent_trials or fits, n_trials))
+def trial_resources(trials: list[TrialSpec], cluster: dict) -> tuple[callable, int | None, str | None]:
+    """Tune's per-trial resource request, a bound on concurrent trials, and a note for the user (or None).
+
+    CPU trials: the concurrency bound is what fits (else trial functions hold CPUs their workers wait for).
+    GPU trials: admission by GPU tickets when the cluster declares them; otherwise a conservative bound.
+    """
+    def request(config: dict) -> PlacementGroupFactory:
+        gpus = TrialResources.model_validate(config["trial"]["spec"]["resources"]).gpus
+        tickets = {GPU_TICKET: gpus} if gpus and cluster.get(GPU_TICKET) else {}
+        return PlacementGroupFactory([{"CPU": 1, **tickets}])
+
+    widest = max(t.resources.gpus for t in trials)
+    if not widest:
+        per_trial = max(1 + t.resources.workers * t.resources.cpus_per_worker for t in trials)
+        return request, int(cluster.get("CPU", 1) // per_trial), None
+    gpus = cluster.get("GPU", 0)
+    if cluster.get(GPU_TICKET):
+        narrowest = min(t.resources.gpus for t in trials if t.resources.gpus)
+        return request, int(gpus // narrowest), None
+    note = (f"the cluster declares no {GPU_TICKET!r} resource: at most {int(gpus // widest)} trials at a time. Declare "
+            f"{GPU_TICKET} = the node's GPU count on every GPU node (see cluster.yaml) to pack trials of different sizes")
+    return request, int(gpus // widest), note
+
+
+def ordered_trials(study: Study, trials: list[TrialSpec]) -> tuple[list[TrialSpec], str]:
+    """Longest-first order (planner's cost model) when the study gives what it needs, else the file's order."""
+    try:
+        return [cost.trial for cost in longest_first(estimate(study, trials))], "longest first"
+    except ConfigError:  # no models[].params or plan.tokens_per_example: no cost model to order by
+        return trials, "study order (declare models[].params and plan.tokens_per_example for longest-first)"
 
 
 def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | None = None) -> dict:
@@ -120,7 +161,7 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = resolve_data_dir(study, workdir)
     check_data(study, data_dir)
-    trials: list[TrialSpec] = expand_trials(study)
+    trials, order = ordered_trials(study, expand_trials(study))
     model_paths = resolve_model_paths(study, data_dir, workdir)
 
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or study.tracking.uri or default_tracking_uri(workdir)
@@ -132,17 +173,20 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
         experiment_id, sweep_hash, study.name, {"study": study.model_dump(mode="json"), "n_trials": len(trials)}
     )
     context = dict(tracking_uri=tracking_uri, experiment_id=experiment_id, parent_run_id=parent_run_id,
-                   data_dir=str(data_dir), storage_path=str(workdir / "ray_results"), resources=study.resources.model_dump())
+                   data_dir=str(data_dir), storage_path=str(workdir / "ray_results"))
     param_space = {"trial": tune.grid_search([
         {"spec": t.model_dump(mode="json"), "context": {**context, "model_path": model_paths[t.model.name]}} for t in trials
     ])}
 
     init_ray(study, address, workdir)
-    max_concurrent = concurrency(study, len(trials))
-    print(f"[polymix] study {study.name}: {len(trials)} trials, {max_concurrent} at a time; "
+    request, fits, note = trial_resources(trials, ray.cluster_resources())
+    max_concurrent = max(1, min(fits, study.resources.max_concurrent_trials or fits, len(trials)))
+    print(f"[polymix] study {study.name}: {len(trials)} trials ({order}), up to {max_concurrent} at a time; "
           f"MLflow experiment {experiment!r}, parent run {parent_run_id}{' (reused)' if reused_parent else ''}", flush=True)
+    if note:
+        print(f"[polymix] note: {note}", flush=True)
     tuner = tune.Tuner(
-        tune.with_resources(trainable, {"CPU": 1}),
+        tune.with_resources(trainable, request),
         param_space=param_space,
         tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent),
         run_config=tune.RunConfig(

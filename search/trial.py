@@ -63,15 +63,16 @@ def run_trial(config: dict) -> None:
     )
     try:
         tracker.log_text(run_id, json.dumps(spec.model_dump(mode="json"), indent=2), "trial_spec.json")
-        resources = context["resources"]
+        resources = spec.resources
         model_source = context["model_path"]
         if not spec.baseline:
             trainer = TorchTrainer(
                 train_loop,
                 train_loop_config={"job": sft_job(spec, context["model_path"], context["data_dir"]), "validator": validation_accuracy},
                 scaling_config=ray.train.ScalingConfig(
-                    num_workers=resources["workers_per_trial"], use_gpu=resources["gpus_per_worker"] > 0,
-                    resources_per_worker={"CPU": resources["cpus_per_worker"], **({"GPU": resources["gpus_per_worker"]} if resources["gpus_per_worker"] else {})},
+                    num_workers=resources.workers, use_gpu=resources.gpus_per_worker > 0,
+                    resources_per_worker={"CPU": resources.cpus_per_worker,
+                                          **({"GPU": resources.gpus_per_worker} if resources.gpus_per_worker else {})},
                 ),
                 run_config=ray.train.RunConfig(
                     name=spec.spec_hash,  # deterministic: a restarted trial resumes the same Train run
@@ -90,7 +91,7 @@ def run_trial(config: dict) -> None:
         # Scheduled like the TorchTrainer's workers (outside the trial's 1-CPU placement group), on one
         # worker's accelerator, once training has released them.
         evaluate = ray.remote(evaluate_model_dir).options(
-            num_cpus=resources["cpus_per_worker"], num_gpus=resources["gpus_per_worker"], scheduling_strategy="DEFAULT"
+            num_cpus=resources.cpus_per_worker, num_gpus=min(resources.gpus_per_worker, 1), scheduling_strategy="DEFAULT"
         )
         results = ray.get(evaluate.remote(
             model_source, spec.task, context["data_dir"], spec.eval.language_list(), spec.eval.test_examples, spec.eval.batch_size
