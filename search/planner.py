@@ -67,8 +67,9 @@ def estimate(study: Study, trials: list[TrialSpec]) -> list[RunCost]:
 
 
 def longest_first(costs: list[RunCost]) -> list[RunCost]:
-    """Polymix's trial order: longest wall time first, wider runs first among equals (LPT list scheduling)."""
-    return sorted(costs, key=lambda c: (-c.hours, -c.gpus, c.trial.label))
+    """Polymix's trial order: longest wall time first (LPT list scheduling), wider runs first among equals;
+    CPU-only runs (no GPU time) by their FLOPs."""
+    return sorted(costs, key=lambda c: (-c.hours, -c.gpus, -c.flops, c.trial.label))
 
 
 def lower_bound(costs: list[RunCost], cluster_gpus: int) -> float:
@@ -134,13 +135,20 @@ def format_plan(summary: dict) -> str:
                                  for i, (v, w) in enumerate(zip(row, widths)))
     lower = summary["lower_bound_hours"]
     ratio = lambda hours: f" ({hours / lower:.3f} × lower bound)" if lower else ""
-    return "\n".join([
+    head = [
         f"study {summary['study']}: {len(rows)} training runs"
         + (f" (+{summary['baselines']} untrained baseline evaluations, no training)" if summary["baselines"] else ""),
         f"cost model: FLOPs = 6·params·tokens, MFU {a['mfu']:.0%} of {a['gpu_peak_tflops']:g} TFLOP/s per GPU; "
         f"tokens per example {a['tokens_per_example']}",
         "",
         line(header), line(["-" * w for w in widths]), *map(line, rows), "",
+    ]
+    if not any(r["gpus"] for r in summary["runs"]):
+        total_flops = sum(r["flops"] for r in summary["runs"])
+        return "\n".join([*head, f"total: {total_flops:.3g} training FLOPs; no run asks for GPUs (a CPU study), "
+                                  "so GPU-hours and makespan do not apply"])
+    return "\n".join([
+        *head,
         f"total: {summary['total_gpu_hours']:,.1f} GPU-hours",
         f"makespan on {a['cluster_gpus']} GPUs, longest-first order: {summary['makespan_hours']:,.1f} h"
         + ratio(summary["makespan_hours"]),

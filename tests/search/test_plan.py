@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from search.designs import TrialResources, expand_trials
-from search.planner import estimate, longest_first, lower_bound, plan_summary, simulate_makespan
+from search.planner import estimate, format_plan, longest_first, lower_bound, plan_summary, simulate_makespan
 from search.study import load_study, parse_study
 from training.errors import ConfigError
 
@@ -127,3 +127,11 @@ def test_longest_first_is_stable_for_equal_runs():
     study = load_study(STUDY)
     costs = [c for c in estimate(study, expand_trials(study)) if not c.trial.baseline]
     assert [c.trial.label for c in longest_first(costs)] == [c.trial.label for c in longest_first(list(reversed(costs)))]
+
+
+def test_cpu_study_is_ordered_by_flops_and_says_gpu_figures_do_not_apply():
+    study = load_study(ROOT / "configs/smoke.yaml")
+    summary = plan_summary(study, expand_trials(study))
+    flops = [run["flops"] for run in summary["runs"]]
+    assert flops == sorted(flops, reverse=True) and summary["runs"][0]["model"] == "tiny-m"
+    assert "no run asks for GPUs (a CPU study), so GPU-hours and makespan do not apply" in format_plan(summary)
