@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import ray
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from ray import tune
 from ray.tune import PlacementGroupFactory
 
@@ -123,7 +126,7 @@ def init_ray(study: Study, address: str | None, workdir: Path) -> None:
                  include_dashboard=False, **common)
 
 
-def trial_resources(trials: list[TrialSpec], cluster: dict) -> tuple[callable, int | None, str | None]:
+def trial_resources(trials: list[TrialSpec], cluster: dict) -> tuple[Callable[[dict], PlacementGroupFactory], int, str | None]:
     """Tune's per-trial resource request, a bound on concurrent trials, and a note for the user (or None).
 
     CPU trials: the concurrency bound is what fits (else trial functions hold CPUs their workers wait for).
@@ -196,6 +199,15 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
     )
     results = tuner.fit()
     failed = sum(1 for r in results if r.error is not None)
-    tracker.log_metrics(parent_run_id, {"trials_finished": len(trials) - failed, "trials_failed": failed})
+    reused = sum(1 for r in results if r.error is None and r.metrics.get("reused"))
+    tracker.log_metrics(parent_run_id, {"trials_finished": len(trials) - failed, "trials_failed": failed,
+                                        "trials_reused": reused})
+    # A reused run stays the child of the sweep that trained it; this sweep's parent names every run it used.
+    used = []
+    for trial in trials:
+        run = tracker.finished_child(experiment_id, trial.spec_hash)
+        used.append({"trial": trial.label, "spec_hash": trial.spec_hash, "run_id": run.info.run_id if run else None,
+                     "parent_run_id": run.data.tags.get(MLFLOW_PARENT_RUN_ID) if run else None})
+    tracker.log_text(parent_run_id, json.dumps(used, indent=2), "trials.json")
     tracker.finish(parent_run_id, "FAILED" if failed else "FINISHED")
     return {"tracking_uri": tracking_uri, "experiment": experiment, "parent_run_id": parent_run_id, "failed": failed}

@@ -141,8 +141,6 @@ def train_loop(config: dict) -> None:
     device = ray.train.torch.get_device()
     torch.manual_seed(job.seed)
 
-    # A restarted run (worker failure, resubmitted sweep) continues after its last reported epoch.
-    # Only the weights are restored; the optimizer and schedule restart their state at that epoch.
     accumulation = accumulation_steps(job, world_size)
     ds_config = deepspeed_config(job, accumulation) if job.engine == "deepspeed" else None
     zero3 = ds_config is not None and job.zero_stage == 3
@@ -152,6 +150,8 @@ def train_loop(config: dict) -> None:
         from transformers.integrations import HfDeepSpeedConfig
 
         hf_deepspeed = HfDeepSpeedConfig(ds_config)  # noqa: F841 (kept alive on purpose)
+    # A restarted run (worker failure, resubmitted sweep) continues after its last reported epoch.
+    # Only the weights are restored; the optimizer and schedule restart their state at that epoch.
     restored, first_epoch = ray.train.get_checkpoint(), 1
     if restored is not None:
         with restored.as_directory() as checkpoint_dir:

@@ -1,5 +1,6 @@
 """Whole-job runs: `polymix run` on a micro study, checked through MlflowClient."""
 
+import json
 import os
 import subprocess
 import tempfile
@@ -62,6 +63,13 @@ def test_micro_study_end_to_end_then_deepspeed_reusing_baselines(tmp_path):
     assert second.stdout.count("(reused finished run)") == 2
     all_trials = client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'trial'")
     assert len(all_trials) == 6  # 4 + 2 DeepSpeed runs, no duplicated baseline
+    # The second sweep's parent names all four runs it used, the two reused baselines with their first parent.
+    second_parent = next(p for p in client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'sweep'")
+                         if p.info.run_id != parents[0].info.run_id)
+    assert second_parent.data.metrics["trials_reused"] == 2
+    used = json.loads(Path(client.download_artifacts(second_parent.info.run_id, "trials.json", str(tmp_path))).read_text())
+    assert len(used) == 4 and all(u["run_id"] for u in used)
+    assert sorted(u["parent_run_id"] == parents[0].info.run_id for u in used) == [False, False, True, True]
     deepspeed_runs = [r for r in all_trials if r.data.params["train.engine"] == "deepspeed"]
     assert len(deepspeed_runs) == 2
     for run in deepspeed_runs:
