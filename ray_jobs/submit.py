@@ -55,6 +55,7 @@ def check_submission(study_path: str, workdir: str, overrides: list[str]) -> str
 
 def submit(study_path: str, address: str, workdir: str, overrides: list[str], follow: bool) -> int:
     study = check_submission(study_path, workdir, overrides)
+    from ray.exceptions import AuthenticationError
     from ray.job_submission import JobStatus, JobSubmissionClient
 
     env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
@@ -65,7 +66,7 @@ def submit(study_path: str, address: str, workdir: str, overrides: list[str], fo
             runtime_env={"working_dir": str(REPO_ROOT), "excludes": WORKING_DIR_EXCLUDES, "env_vars": env},
             metadata={"polymix.study": study},
         )
-    except (ConnectionError, RuntimeError) as error:  # Ray's client reports refusals (401/403) as RuntimeError
+    except (ConnectionError, RuntimeError, AuthenticationError) as error:  # a wrong token, a refusal, no server
         raise SubmitError(f"--address {address}: the job server refused or could not be reached ({error}); check the "
                           "address, and with token authentication export RAY_AUTH_MODE=token and the cluster's token "
                           "(RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token)") from None
