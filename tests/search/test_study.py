@@ -26,7 +26,7 @@ def test_smoke_study_expands_to_trials():
     trials = expand_trials(study)
     assert len(trials) == 2 * 2 * (4 + 1)  # models × tasks × (mixtures + untrained baseline)
     counts = {t.mixture: t.counts for t in trials}
-    assert counts["core5-ratio"] == {"en": 240, "es": 90, "ja": 90, "bn": 90, "sw": 90}
+    assert counts["core5-ratio"] == {"en": 480, "es": 180, "ja": 180, "bn": 180, "sw": 180}
     assert len({t.spec_hash for t in trials}) == len(trials)
     assert expand_trials(load_study(ROOT / "configs/smoke.yaml"))[3].spec_hash == trials[3].spec_hash
 
