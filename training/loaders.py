@@ -243,12 +243,13 @@ def prepare_sources(sources: dict[str, dict], train_languages: list[str], test_l
             for lang, rows in test.items():
                 _write_jsonl(staging / task / lang / "test.jsonl", rows)
         (staging / "COMPLETE").write_text(key + "\n")
-        os.rename(staging, target)
-    except OSError:  # another process finished first: keep its copy
-        shutil.rmtree(staging, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    try:
+        os.rename(staging, target)
+    except OSError:  # another process finished first: keep its copy
+        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
