@@ -19,6 +19,7 @@ from pathlib import Path
 
 from training.errors import ConfigError, PolymixError
 
+
 class SubmitError(PolymixError):
     """The cluster's job server refused the submission or could not be reached."""
 

@@ -22,12 +22,9 @@ class RunCost:
     trial: TrialSpec
     params: float
     tokens: float
+    flops: float
     gpus: float
     hours: float  # wall-clock hours on the run's own GPUs (0 for a baseline, which trains nothing)
-
-    @property
-    def flops(self) -> float:
-        return 6 * self.params * self.tokens
 
     @property
     def gpu_hours(self) -> float:
@@ -62,7 +59,7 @@ def estimate(study: Study, trials: list[TrialSpec]) -> list[RunCost]:
         gpus = trial.resources.gpus
         flops = 6 * params[trial.model.name] * tokens
         hours = flops / (plan.mfu * plan.gpu_peak_tflops * 1e12 * gpus) / 3600 if gpus else 0.0
-        costs.append(RunCost(trial, params[trial.model.name], tokens, gpus, hours))
+        costs.append(RunCost(trial, params[trial.model.name], tokens, flops, gpus, hours))
     return costs
 
 

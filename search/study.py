@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from training.errors import ConfigError, PolymixError
+from training.loaders import FORMATS
 from training.mixture import augmentation_counts, ratio_counts
 from training.languages import ALL_LANGUAGES, LANGUAGES, TRAINABLE_LANGUAGES
 from training.tasks import TASKS
@@ -150,7 +151,7 @@ class EvalConfig(Frozen):
 
 
 class SourceSpec(Frozen):
-    format: Literal["mgsm", "mcot_math", "mapicall_bank"]  # training/loaders.py: the publishers' layouts
+    format: Literal[tuple(FORMATS)]  # training/loaders.py: the publishers' layouts
     path: str  # hub dataset id or local copy
     file: str | None = None  # the file inside ``path`` where a format keeps all languages in one (mcot_math)
 
@@ -170,8 +171,6 @@ class DataConfig(Frozen):
     def _one_origin(self):
         if self.path is not None and self.sources is not None:
             raise ValueError("give either 'path' (data already in the polymix layout) or 'sources' (real datasets), not both")
-        from training.loaders import FORMATS
-
         for task, sources in (self.sources or {}).items():
             for split in ("train", "test"):
                 fmt = getattr(sources, split).format

@@ -139,7 +139,7 @@ def read_mcot_math(path: str, languages: list[str], file: str | None = None) -> 
             raise DataError(f"{source}: row {row}: column 'answer' has no final number; the chain of thought must end with it")
         by_lang[lang].append({"id": record_id, "question": _field(record, ("question",), source, row),
                               "solution": solution, "answer": format_number(final)})
-    return {lang: sorted(rows, key=lambda r: r["id"]) for lang, rows in by_lang.items()}
+    return by_lang
 
 
 def _api_call(record: dict, path: Path, row: int) -> str:
@@ -207,7 +207,8 @@ def read_split(source: dict, task: str, split: str, languages: list[str]) -> dic
     }
     by_lang = readers[fmt]()
     check_same_ids(by_lang, f"{path} ({fmt}, {task} {split})")
-    return by_lang
+    # The polymix layout wants the same ids in the same order in every language; files need not agree on order.
+    return {lang: sorted(rows, key=lambda r: r["id"]) for lang, rows in by_lang.items()}
 
 
 def hold_out(rows: list[dict], size: int, seed: int) -> tuple[list[dict], list[dict]]:
