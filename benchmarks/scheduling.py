@@ -25,7 +25,7 @@ from ray import tune
 from search.designs import expand_trials
 from search.planner import estimate, longest_first, lower_bound, simulate_makespan
 from search.study import load_study
-from search.sweep import GPU_TICKET, trial_resources
+from search.sweep import GPU_TICKET, trial_resources, tune_config
 
 
 def sleeping_trial(config: dict) -> None:
@@ -44,7 +44,7 @@ def run_order(costs, gpus: int, scale: float, name: str, storage: str) -> float:
     tuner = tune.Tuner(
         tune.with_resources(sleeping_trial, request),
         param_space=param_space,
-        tune_config=tune.TuneConfig(max_concurrent_trials=min(fits, len(trials))),
+        tune_config=tune_config(min(fits, len(trials))),
         run_config=tune.RunConfig(name=name, storage_path=storage, verbose=0),
     )
     results = tuner.fit()

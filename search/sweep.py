@@ -150,6 +150,17 @@ def trial_resources(trials: list[TrialSpec], cluster: dict) -> tuple[Callable[[d
     return request, int(gpus // widest), note
 
 
+def tune_config(max_concurrent: int) -> tune.TuneConfig:
+    """The Tune settings every sweep (and the scheduling benchmark) runs with.
+
+    Trial actors are reused: a finished trial's process (with torch and transformers already imported)
+    takes the next trial of the same resource shape, instead of a new process per trial, which costs
+    seconds of start-up each and, on a small head node, delays admission (measured: 40 two-second trials,
+    8 at a time, 35.3 s without reuse, 10.6 s with it; ideal 10 s).
+    """
+    return tune.TuneConfig(max_concurrent_trials=max_concurrent, reuse_actors=True)
+
+
 def ordered_trials(study: Study, trials: list[TrialSpec]) -> tuple[list[TrialSpec], str]:
     """Longest-first order (planner's cost model) when the study gives what it needs, else the file's order."""
     try:
@@ -191,7 +202,7 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
     tuner = tune.Tuner(
         tune.with_resources(trainable, request),
         param_space=param_space,
-        tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent),
+        tune_config=tune_config(max_concurrent),
         run_config=tune.RunConfig(
             name=f"{study.name}-{sweep_hash}", storage_path=str(workdir / "ray_results"), verbose=0,
             callbacks=[Progress(len(trials))],
