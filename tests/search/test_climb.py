@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from search.climb import LossLaw, check_weights, fit_loss_law, minimise_directly, optimise, two_step
+from training.errors import ConfigError
+
+
+def random_law(rng, n: int, transfer: bool = True) -> LossLaw:
+    T = np.eye(n)
+    if transfer:
+        off = ~np.eye(n, dtype=bool)
+        T[off] = rng.uniform(0, 0.5, n * (n - 1)) * (rng.random(n * (n - 1)) < 0.6)
+    return LossLaw(tuple(f"l{i}" for i in range(n)), T, rng.uniform(0.5, 1.5, n), rng.uniform(2, 8, n),
+                   rng.uniform(0.2, 0.7, n), budget=10000.0, offset=10.0)
+
+
+@pytest.mark.parametrize("n, seed", [(3, 0), (4, 1)])
+def test_fit_recovers_the_law_from_noiseless_runs(n, seed):
+    rng = np.random.default_rng(seed)
+    truth = random_law(rng, n)
+    ratios = np.vstack([np.eye(n), rng.dirichlet(np.full(n, 0.5), 4 * n)])  # one-language runs + random mixtures
+    fitted = fit_loss_law(truth.languages, ratios, truth.losses(ratios), truth.budget, truth.offset)
+    # Stated tolerance: 1e-3 absolute on T, E, β; 1e-2 relative on B.
+    np.testing.assert_allclose(fitted.transfer, truth.transfer, atol=1e-3)
+    np.testing.assert_allclose(fitted.floor, truth.floor, atol=1e-3)
+    np.testing.assert_allclose(fitted.exponent, truth.exponent, atol=1e-3)
+    np.testing.assert_allclose(fitted.scale, truth.scale, rtol=1e-2)
+
+
+def test_two_step_alone_is_exact_without_interactions():
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        n = int(rng.integers(2, 11))
+        law, weights = random_law(rng, n, transfer=False), rng.dirichlet(np.ones(n))
+        found, direct = two_step(law, weights), minimise_directly(law, weights)
+        assert found.converged and found.iterations <= 3
+        assert found.objective == pytest.approx(direct.objective, abs=1e-9)
+
+
+def test_optimum_equals_slsqp_on_random_instances():
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        n = int(rng.integers(2, 11))
+        law, weights = random_law(rng, n), rng.dirichlet(np.ones(n))
+        found, direct = optimise(law, weights), minimise_directly(law, weights, starts=6)
+        assert found.objective == pytest.approx(direct.objective, abs=1e-8)
+        assert found.ratios.sum() == pytest.approx(1.0) and (found.ratios >= 0).all()
+
+
+def test_transfer_moves_data_away_from_a_language_others_cover():
+    # es and pt are near-interchangeable (T = 0.9 both ways), sw stands alone: with equal weights
+    # the optimum funds sw more than either of the pair.
+    T = np.array([[1.0, 0.9, 0.0], [0.9, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    law = LossLaw(("es", "pt", "sw"), T, np.ones(3), np.full(3, 5.0), np.full(3, 0.4), 10000.0, 10.0)
+    ratios = optimise(law, np.full(3, 1 / 3)).ratios
+    assert ratios[2] > ratios[0] and ratios[2] > ratios[1]
+
+
+@pytest.mark.parametrize("weights, message", [
+    ({"a": 0.5, "b": 0.6}, "sums to 1.1"),
+    ({"a": -0.5, "b": 1.5}, "negative weight for a"),
+    ({"a": 0.5, "zz": 0.5}, "zz not among the languages"),
+])
+def test_bad_weights_are_clear_errors(weights, message):
+    with pytest.raises(ConfigError, match=message):
+        check_weights(weights, ("a", "b"))
