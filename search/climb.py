@@ -82,7 +82,7 @@ def check_weights(weights: dict[str, float], languages: tuple[str, ...]) -> np.n
 
 # ------------------------------------------------------------------------------------------------ fit
 def fit_loss_law(languages: tuple[str, ...], ratios: np.ndarray, losses: np.ndarray, budget: float,
-                 offset: float = 1.0, starts: int = 8, seed: int = 0) -> LossLaw:
+                 offset: float = 1.0, starts: int = 8, seed: int = 0, initial: LossLaw | None = None) -> LossLaw:
     """Least-squares fit of T, E, B, β to ``losses[k, i]`` observed after training on mixture ``ratios[k]``.
 
     Internally B is written as A·(D + d0)^β, where A = loss above the floor when the whole budget is
@@ -106,6 +106,24 @@ def fit_loss_law(languages: tuple[str, ...], ratios: np.ndarray, losses: np.ndar
     def residuals(theta: np.ndarray) -> np.ndarray:
         return (unpack(theta).losses(ratios) - losses).ravel()
 
+    rows = np.arange(len(ratios) * n).reshape(len(ratios), n)
+
+    def jacobian(theta: np.ndarray) -> np.ndarray:
+        """∂residual[k, i]/∂(T_ij, E_i, A_i, β_i), with x = (D·r̃ + d0)/(D + d0) and L = E + A·x^(−β)."""
+        law = unpack(theta)
+        above, exponent = theta[n * (n - 1) + n: n * (n - 1) + 2 * n], law.exponent
+        x = (budget * law.effective(ratios) + offset) / full
+        power = x ** (-exponent)
+        jac = np.zeros((len(ratios) * n, len(theta)))
+        d_effective = -above * exponent * power / x * budget / full  # ∂L[k, i]/∂r̃[k, i]
+        for column, (i, j) in enumerate(zip(*np.nonzero(off_diagonal))):
+            jac[rows[:, i], column] = d_effective[:, i] * ratios[:, j]
+        for i in range(n):
+            jac[rows[:, i], n * (n - 1) + i] = 1.0
+            jac[rows[:, i], n * (n - 1) + n + i] = power[:, i]
+            jac[rows[:, i], n * (n - 1) + 2 * n + i] = -above[i] * power[:, i] * np.log(x[:, i])
+        return jac
+
     lowest = losses.min(axis=0)
     spread = np.maximum(losses.max(axis=0) - lowest, 1e-3)
     lower = np.concatenate([np.zeros(n * (n - 1)), np.zeros(n), np.zeros(n), np.full(n, 0.01)])
@@ -113,13 +131,16 @@ def fit_loss_law(languages: tuple[str, ...], ratios: np.ndarray, losses: np.ndar
     rng = np.random.default_rng(seed)
     best = None
     for start in range(starts):
-        if start == 0:
+        if start == 0 and initial is not None:  # warm start: the previous fit of an adaptive loop
+            theta = np.concatenate([initial.transfer[off_diagonal], initial.floor,
+                                    initial.scale * full ** -initial.exponent, initial.exponent])
+        elif start == 0:
             theta = np.concatenate([np.full(n * (n - 1), 0.1), 0.5 * lowest, 0.5 * lowest + spread, np.full(n, 0.3)])
         else:
             theta = rng.uniform(lower, upper)
             theta[-n:] = rng.uniform(0.05, 1.0, n)
-        result = least_squares(residuals, np.clip(theta, lower, upper), bounds=(lower, upper), x_scale="jac",
-                               xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=2000)
+        result = least_squares(residuals, np.clip(theta, lower, upper), jac=jacobian, bounds=(lower, upper), x_scale="jac",
+                               xtol=1e-10, ftol=1e-10, gtol=1e-10, max_nfev=1000)
         if best is None or result.cost < best.cost:
             best = result
     return unpack(best.x)
@@ -217,3 +238,62 @@ def minimise_directly(law: LossLaw, weights: np.ndarray, starts: int = 4, seed: 
     ratios = np.clip(best.x, 0.0, None)
     ratios = ratios / ratios.sum()
     return Optimum(ratios, float(law.objective(ratios, weights)), int(best.nit), bool(best.success))
+
+
+# ------------------------------------------------------------------------------------- adaptive loop
+class ClimbSearch:
+    """The adaptive loop of SPEC §1c without Ray: ``ask()`` a mixture, ``tell()`` its per-language losses.
+
+    First an initial design of proxy mixtures (the uniform mixture, then seeded Dirichlet draws, n + 2 runs
+    by default: each run gives n losses, so the n² + 2n parameters become identifiable), then each ask fits
+    the law to every run so far and proposes its optimum; a proposal already run is replaced by a
+    neighbour (a Dirichlet draw around it) so that every run adds information. ``predicted_gain`` (the
+    fitted objective of the best run so far minus that of the optimum) is the stopping signal.
+    """
+
+    def __init__(self, languages: tuple[str, ...], weights: np.ndarray, budget: float, offset: float = 1.0,
+                 initial_runs: int | None = None, seed: int = 0, starts: int = 4):
+        self.languages, self.weights, self.budget, self.offset = tuple(languages), np.asarray(weights), budget, offset
+        n = len(self.languages)
+        self.initial_runs = initial_runs or n + 2
+        self.rng = np.random.default_rng(seed)
+        self.starts, self.seed = starts, seed
+        self.ratios: list[np.ndarray] = []
+        self.losses: list[np.ndarray] = []
+        self.law: LossLaw | None = None
+        self.previous_law: LossLaw | None = None  # warm start for the next fit
+        self.optimum: Optimum | None = None
+
+    def ask(self) -> np.ndarray:
+        n = len(self.languages)
+        if len(self.ratios) == 0:
+            return np.full(n, 1.0 / n)
+        if len(self.ratios) < self.initial_runs:
+            return self.rng.dirichlet(np.ones(n))
+        proposal = self.recommend().ratios
+        if min(np.abs(np.asarray(self.ratios) - proposal).sum(axis=1)) < 1e-3:
+            proposal = self.rng.dirichlet(50 * proposal + 0.5)  # a neighbour: already run, learn nearby
+        return proposal
+
+    def tell(self, ratios: np.ndarray, losses: np.ndarray) -> None:
+        self.ratios.append(np.asarray(ratios, float))
+        self.losses.append(np.asarray(losses, float))
+        self.law = self.optimum = None
+
+    def fit(self) -> LossLaw:
+        if self.law is None:
+            self.law = fit_loss_law(self.languages, np.array(self.ratios), np.array(self.losses), self.budget,
+                                    self.offset, starts=self.starts if self.previous_law is None else 1,
+                                    seed=self.seed + len(self.ratios), initial=self.previous_law)
+            self.previous_law = self.law
+        return self.law
+
+    def recommend(self) -> Optimum:
+        if self.optimum is None:
+            self.optimum = optimise(self.fit(), self.weights)
+        return self.optimum
+
+    def predicted_gain(self) -> float:
+        law = self.fit()
+        best_run = min(law.objective(r, self.weights) for r in self.ratios)
+        return float(best_run - self.recommend().objective)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from search.climb import LossLaw, check_weights, fit_loss_law, minimise_directly, optimise, two_step
+from search.climb import ClimbSearch, LossLaw, check_weights, fit_loss_law, minimise_directly, optimise, two_step
 from training.errors import ConfigError
 
 
@@ -64,3 +64,17 @@ def test_transfer_moves_data_away_from_a_language_others_cover():
 def test_bad_weights_are_clear_errors(weights, message):
     with pytest.raises(ConfigError, match=message):
         check_weights(weights, ("a", "b"))
+
+
+def test_adaptive_loop_finds_the_optimum_of_a_simulated_study():
+    rng = np.random.default_rng(4)
+    truth, weights = random_law(rng, 3), np.array([0.5, 0.3, 0.2])
+    search = ClimbSearch(truth.languages, weights, truth.budget, truth.offset, seed=0)
+    for _ in range(6):  # 2n runs: the n + 2 initial mixtures, then proposals
+        ratios = search.ask()
+        search.tell(ratios, truth.losses(ratios))
+    best = minimise_directly(truth, weights).objective
+    uniform = truth.objective(np.full(3, 1 / 3), weights)
+    regret = (truth.objective(search.recommend().ratios, weights) - best) / (uniform - best)
+    assert regret < 0.01
+    assert search.predicted_gain() >= 0

@@ -1,0 +1,185 @@
+"""Search-efficiency benchmark: how many SFT runs does each strategy need to find a good language mixture?
+
+A simulator with a known ground truth stands in for training: per instance, 10 languages, an interaction
+matrix T (related languages transfer more), loss laws (E, B, β), data available per language, and
+Gaussian noise on every measured loss. A "run" of mixture r returns the noisy per-language losses; the
+score is the weighted loss Σ w_i L_i (uniform weights). Every strategy gets the same run budget; after k
+runs its recommendation (the best run so far, or its model's optimum) is scored on the noiseless truth:
+
+    regret(r) = (f(r) − f*) / (f(uniform) − f*)
+
+so 0 is the true optimum and 1 is no better than the uniform mixture. Printed per strategy (median over
+instances): the runs needed until the recommendation is within 1% regret, and the regret after 10, 20, 40
+runs. Strategies: the 22 mixtures of "English is Not All You Need" (each uniform over its languages),
+uniform, temperature (T=3.3), UniMax, random Dirichlet, Optuna TPE, a RegMix-style regression, Climb.
+
+    python benchmarks/search_efficiency.py --instances 5 --runs 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import optuna
+
+from search.allocation import temperature, unimax
+from search.climb import ClimbSearch, LossLaw, minimise_directly
+from search.study import load_study
+from training.languages import TRAINABLE_LANGUAGES
+
+RELATED = [("es", "fr"), ("fr", "de"), ("en", "de"), ("ja", "zh"), ("bn", "th"), ("ru", "de"), ("th", "zh")]
+CHECKPOINTS = (10, 20, 40)
+
+
+class Simulator:
+    """Ground truth for one instance: noisy per-language losses of any mixture."""
+
+    def __init__(self, seed: int, noise: float, budget: float = 10000.0):
+        rng = np.random.default_rng(seed)
+        self.languages = tuple(TRAINABLE_LANGUAGES)
+        n = len(self.languages)
+        index = {lang: i for i, lang in enumerate(self.languages)}
+        T = np.eye(n)
+        T[~np.eye(n, dtype=bool)] = rng.uniform(0, 0.08, n * (n - 1)) * (rng.random(n * (n - 1)) < 0.5)
+        for a, b in RELATED:
+            T[index[a], index[b]], T[index[b], index[a]] = rng.uniform(0.2, 0.6, 2)
+        self.truth = LossLaw(self.languages, T, rng.uniform(0.6, 1.2, n), rng.uniform(3, 12, n),
+                             rng.uniform(0.25, 0.6, n), budget, offset=20.0)
+        self.available = {lang: int(v) for lang, v in zip(self.languages, np.exp(rng.uniform(np.log(1500), np.log(10000), n)))}
+        self.weights = np.full(n, 1.0 / n)
+        self.noise, self.rng = noise, np.random.default_rng(seed + 1000)
+        self.best = minimise_directly(self.truth, self.weights, starts=8).objective
+        self.uniform = float(self.truth.objective(np.full(n, 1.0 / n), self.weights))
+
+    def run(self, ratios: np.ndarray) -> np.ndarray:
+        return self.truth.losses(ratios) + self.rng.normal(0.0, self.noise, len(ratios))
+
+    def regret(self, ratios: np.ndarray) -> float:
+        return float((self.truth.objective(ratios, self.weights) - self.best) / (self.uniform - self.best))
+
+
+def counts_to_ratios(counts: dict[str, int], languages) -> np.ndarray:
+    vector = np.array([counts.get(lang, 0) for lang in languages], float)
+    return vector / vector.sum()
+
+
+def best_measured(sim: Simulator, mixtures) -> list[np.ndarray]:
+    """Run the mixtures in order; after each run the recommendation is the best measured so far."""
+    recommendations, best = [], (np.inf, None)
+    for ratios in mixtures:
+        score = float(sim.run(ratios) @ sim.weights)
+        if score < best[0]:
+            best = (score, ratios)
+        recommendations.append(best[1])
+    return recommendations
+
+
+def paper_grid(sim: Simulator, runs: int, study_path: str) -> list[np.ndarray]:
+    study = load_study(study_path)
+    mixtures = [counts_to_ratios({lang: 1 for lang in m.trained_languages()}, sim.languages) for m in study.mixtures]
+    return best_measured(sim, mixtures[:runs])
+
+
+def static(sim: Simulator, ratios: np.ndarray, runs: int) -> list[np.ndarray]:
+    return [ratios] * runs  # one mixture, chosen without running anything; more runs do not change it
+
+
+def random_dirichlet(sim: Simulator, runs: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return best_measured(sim, [rng.dirichlet(np.ones(len(sim.languages))) for _ in range(runs)])
+
+
+def optuna_tpe(sim: Simulator, runs: int, seed: int) -> list[np.ndarray]:
+    """TPE over the simplex: one [0, 1] weight per language, normalised (what OptunaSearch searches)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=10))
+    recommendations, best = [], (np.inf, None)
+    for _ in range(runs):
+        trial = study.ask()
+        raw = np.array([trial.suggest_float(lang, 1e-3, 1.0) for lang in sim.languages])
+        ratios = raw / raw.sum()
+        score = float(sim.run(ratios) @ sim.weights)
+        study.tell(trial, score)
+        if score < best[0]:
+            best = (score, ratios)
+        recommendations.append(best[1])
+    return recommendations
+
+
+def regmix(sim: Simulator, runs: int, seed: int, candidates: int = 20000) -> list[np.ndarray]:
+    """RegMix-style: Dirichlet mixtures → ridge regression on quadratic features → best predicted mixture."""
+    rng = np.random.default_rng(seed)
+    n = len(sim.languages)
+    pool = rng.dirichlet(np.ones(n), candidates)
+
+    def features(r: np.ndarray) -> np.ndarray:
+        upper = np.triu_indices(n)
+        return np.hstack([np.ones((len(r), 1)), r, (r[:, :, None] * r[:, None, :])[:, upper[0], upper[1]]])
+
+    mixtures, scores, recommendations = [], [], []
+    for _ in range(runs):
+        ratios = rng.dirichlet(np.ones(n))
+        mixtures.append(ratios)
+        scores.append(float(sim.run(ratios) @ sim.weights))
+        X, y = features(np.array(mixtures)), np.array(scores)
+        coef = np.linalg.solve(X.T @ X + 1e-3 * np.eye(X.shape[1]), X.T @ y)
+        recommendations.append(pool[np.argmin(features(pool) @ coef)])
+    return recommendations
+
+
+def climb(sim: Simulator, runs: int, seed: int) -> list[np.ndarray]:
+    search = ClimbSearch(sim.languages, sim.weights, sim.truth.budget, sim.truth.offset, seed=seed)
+    recommendations = []
+    for _ in range(runs):
+        ratios = search.ask()
+        search.tell(ratios, sim.run(ratios))
+        ready = len(search.ratios) >= search.initial_runs
+        recommendations.append(search.recommend().ratios if ready else search.ratios[0])
+    return recommendations
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--instances", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--noise", type=float, default=0.002, help="std of the Gaussian noise on each measured loss")
+    parser.add_argument("--study", default="configs/english_not_all.yaml", help="where the paper's 22 mixtures come from")
+    args = parser.parse_args()
+
+    strategies = {
+        "paper grid (22)": lambda sim, s: paper_grid(sim, args.runs, args.study),
+        "uniform": lambda sim, s: static(sim, np.full(len(sim.languages), 1 / len(sim.languages)), args.runs),
+        "temperature 3.3": lambda sim, s: static(sim, counts_to_ratios(temperature(sim.available, 10000), sim.languages), args.runs),
+        "UniMax": lambda sim, s: static(sim, counts_to_ratios(unimax(sim.available, 10000), sim.languages), args.runs),
+        "random Dirichlet": lambda sim, s: random_dirichlet(sim, args.runs, s),
+        "Optuna TPE": lambda sim, s: optuna_tpe(sim, args.runs, s),
+        "RegMix-style": lambda sim, s: regmix(sim, args.runs, s),
+        "Climb": lambda sim, s: climb(sim, args.runs, s),
+    }
+    table = {name: [] for name in strategies}
+    for instance in range(args.instances):
+        for name, strategy in strategies.items():
+            sim = Simulator(seed=instance, noise=args.noise)
+            started = time.time()
+            regrets = [sim.regret(r) for r in strategy(sim, instance)]
+            table[name].append((regrets, time.time() - started))
+        print(f"instance {instance + 1}/{args.instances} done", flush=True)
+
+    print(f"\n{args.instances} instances, 10 languages, noise σ={args.noise}, budget {args.runs} runs; medians over instances")
+    print(f"{'strategy':<18} {'runs to ≤1% regret':>19} " + " ".join(f"{f'regret@{k}':>10}" for k in CHECKPOINTS) + f" {'seconds':>8}")
+    for name, results in table.items():
+        needed = [next((k + 1 for k, r in enumerate(regrets) if r <= 0.01), None) for regrets, _ in results]
+        reached = [k for k in needed if k is not None]
+        runs_text = f"{np.median(reached):.0f}" if len(reached) * 2 > len(needed) else f"> {args.runs}"
+        runs_text += f" ({len(reached)}/{len(needed)})"
+        cells = []
+        for k in CHECKPOINTS:
+            at_k = [regrets[min(k, len(regrets)) - 1] for regrets, _ in results]
+            cells.append(f"{np.median(at_k):>10.3f}" if k <= args.runs else f"{'—':>10}")
+        print(f"{name:<18} {runs_text:>19} " + " ".join(cells) + f" {np.median([t for _, t in results]):>8.1f}")
+
+
+if __name__ == "__main__":
+    main()
