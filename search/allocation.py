@@ -85,5 +85,3 @@ def unimax(available: dict[str, int], total: int, max_epochs: float = 1.0) -> di
     caps = _check(available, total, max_epochs)
     return capped_counts({lang: 1.0 for lang in available}, total, caps)
 
-
-ALLOCATIONS = {"uniform": uniform, "natural": natural, "temperature": temperature, "unimax": unimax}

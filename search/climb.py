@@ -19,8 +19,7 @@ Optimise, two steps alternated to a fixed point:
    direction u = r̃ / Σr̃.
 2. *maximise magnitude*: the largest s with T r ≥ s·u for some r ≥ 0, Σr = 1 (a linear programme,
    scipy ``linprog``). Its r is the recommendation; its dual values are the prices y of step 1, and λ is
-   re-chosen so that step 1's Σr̃ equals s. When β is the same for every language and T = I, one pass
-   suffices; otherwise the two steps alternate until u stops moving.
+   re-chosen so that step 1's Σr̃ equals s. The two steps alternate until u stops moving.
 At a fixed point the KKT conditions of min Σ w_i L_i(T r) over the simplex hold (the prices are the
 LP's supporting hyperplane, and the marginal benefits are proportional to them), so it is the optimum of
 this convex problem. With T = I (no interactions) the fixed point is reached in two passes. With
