@@ -82,7 +82,7 @@ def paper_grid(sim: Simulator, runs: int, study_path: str) -> list[np.ndarray]:
     return best_measured(sim, mixtures[:runs])
 
 
-def static(sim: Simulator, ratios: np.ndarray, runs: int) -> list[np.ndarray]:
+def static(ratios: np.ndarray, runs: int) -> list[np.ndarray]:
     return [ratios] * runs  # one mixture, chosen without running anything; more runs do not change it
 
 
@@ -150,9 +150,9 @@ def main() -> None:
 
     strategies = {
         "paper grid (22)": lambda sim, s: paper_grid(sim, args.runs, args.study),
-        "uniform": lambda sim, s: static(sim, np.full(len(sim.languages), 1 / len(sim.languages)), args.runs),
-        "temperature 3.3": lambda sim, s: static(sim, counts_to_ratios(temperature(sim.available, 10000), sim.languages), args.runs),
-        "UniMax": lambda sim, s: static(sim, counts_to_ratios(unimax(sim.available, 10000), sim.languages), args.runs),
+        "uniform": lambda sim, s: static(np.full(len(sim.languages), 1 / len(sim.languages)), args.runs),
+        "temperature 3.3": lambda sim, s: static(counts_to_ratios(temperature(sim.available, 10000), sim.languages), args.runs),
+        "UniMax": lambda sim, s: static(counts_to_ratios(unimax(sim.available, 10000), sim.languages), args.runs),
         "random Dirichlet": lambda sim, s: random_dirichlet(sim, args.runs, s),
         "Optuna TPE": lambda sim, s: optuna_tpe(sim, args.runs, s),
         "RegMix-style": lambda sim, s: regmix(sim, args.runs, s),

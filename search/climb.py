@@ -110,7 +110,7 @@ def fit_loss_law(languages: tuple[str, ...], ratios: np.ndarray, losses: np.ndar
     def jacobian(theta: np.ndarray) -> np.ndarray:
         """∂residual[k, i]/∂(T_ij, E_i, A_i, β_i), with x = (D·r̃ + d0)/(D + d0) and L = E + A·x^(−β)."""
         law = unpack(theta)
-        above, exponent = theta[n * (n - 1) + n: n * (n - 1) + 2 * n], law.exponent
+        _, above, exponent = np.split(theta[n * (n - 1):], 3)
         x = (budget * law.effective(ratios) + offset) / full
         power = x ** (-exponent)
         jac = np.zeros((len(ratios) * n, len(theta)))
