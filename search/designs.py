@@ -32,6 +32,7 @@ class TrialSpec(Frozen):
     seed: int
     baseline: bool = False
     resources: TrialResources = TrialResources()
+    validation_languages: list[str] = []  # validated every epoch; empty = the trained languages (ratio search: all searched)
 
     @property
     def spec_hash(self) -> str:
@@ -43,6 +44,8 @@ class TrialSpec(Frozen):
         exclude = {"study": True, "resources": True, "model": {"profile", "params"}}
         if self.baseline:  # a baseline trains nothing, so its training settings must not make it a different run
             exclude["train"] = True
+        if not self.validation_languages:  # the default leaves the identity of grid runs as it was
+            exclude["validation_languages"] = True
         content = self.model_dump(mode="json", exclude=exclude)
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 

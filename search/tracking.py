@@ -18,6 +18,7 @@ from ray.train.v2.api.callback import UserCallback
 SPEC_HASH_TAG = "polymix.spec_hash"
 STUDY_HASH_TAG = "polymix.study_hash"
 KIND_TAG = "polymix.kind"
+SEARCH_KEY_TAG = "polymix.search_key"  # runs of ratio searches that can share a fit (search/ratio_search.py)
 
 
 def default_tracking_uri(workdir: Path) -> str:
@@ -41,8 +42,9 @@ class Tracker:
             [experiment_id], f"tags.`{tag}` = '{value}'{extra}", order_by=["attributes.start_time DESC"], max_results=50
         )
 
-    def parent_run(self, experiment_id: str, study_hash: str, study_name: str, params: dict[str, Any]) -> tuple[str, bool]:
-        """The sweep's parent run: reused when the same study (same trial hashes) ran before."""
+    def parent_run(self, experiment_id: str, study_hash: str, study_name: str, params: dict[str, Any],
+                   kind: str = "sweep") -> tuple[str, bool]:
+        """The sweep's (or search's) parent run: reused when the same study ran before."""
         existing = self._search(experiment_id, STUDY_HASH_TAG, study_hash)
         if existing:
             run_id = existing[0].info.run_id
@@ -50,8 +52,8 @@ class Tracker:
             return run_id, True
         run = self.client.create_run(
             experiment_id,
-            run_name=f"{study_name}-sweep",
-            tags={STUDY_HASH_TAG: study_hash, KIND_TAG: "sweep"},
+            run_name=f"{study_name}-{kind}",
+            tags={STUDY_HASH_TAG: study_hash, KIND_TAG: kind},
         )
         self.log_params(run.info.run_id, params)
         return run.info.run_id, False

@@ -12,7 +12,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 
 from evaluation.evaluate import evaluate_languages, summarize, validation_accuracy
 from search.designs import TrialSpec
-from search.tracking import MLflowEpochLogger, Tracker
+from search.tracking import SEARCH_KEY_TAG, MLflowEpochLogger, Tracker
 from training.models import load_model, load_tokenizer
 from training.sft import SELECTION_METRIC, SFTJob, train_loop
 from training.sources import load_parallel
@@ -35,8 +35,9 @@ def evaluate_model_dir(model_source, task: str, data_dir: str, languages: list[s
     return run(model_source)
 
 
-def sft_job(spec: TrialSpec, model_path: str, data_dir: str) -> SFTJob:
+def sft_job(spec: TrialSpec, model_path: str, data_dir: str, objective_weights: dict[str, float] | None = None) -> SFTJob:
     return SFTJob(model_path=model_path, task=spec.task, data_dir=data_dir, counts=spec.counts, seed=spec.seed,
+                  validation_languages=spec.validation_languages or None, objective_weights=objective_weights,
                   **spec.train.model_dump())
 
 
@@ -49,26 +50,46 @@ def trial_params(spec: TrialSpec) -> dict:
     }
 
 
+def selected_losses(metrics: dict) -> dict[str, float]:
+    """Per-language validation losses of the selected epoch, ``{lang: loss}``."""
+    prefix = "selected/val/loss/"
+    return {key.removeprefix(prefix): value for key, value in metrics.items() if key.startswith(prefix)}
+
+
+def objective(losses: dict[str, float], weights: dict[str, float]) -> float:
+    """The ratio search's objective: Σ w_i · validation loss_i of the selected epoch."""
+    return sum(w * losses[lang] for lang, w in weights.items())
+
+
 def run_trial(config: dict) -> None:
+    """One SFT trial. ``config["search"]``, set by a ratio search, carries its objective's weights and the
+    searcher's prediction, logged beside what the trial measures."""
     spec = TrialSpec.model_validate(config["spec"])
-    context = config["context"]
+    context, search = config["context"], config.get("search")
     tracker = Tracker(context["tracking_uri"])
     previous = tracker.finished_child(context["experiment_id"], spec.spec_hash)
     if previous is not None:  # idempotent resubmission: a finished spec is never trained again
-        tune.report({**previous.data.metrics, "reused": 1})
+        metrics = dict(previous.data.metrics)
+        if search:  # the objective under this search's weights, from the losses the run recorded
+            metrics["val/objective"] = objective(selected_losses(metrics), search["weights"])
+        tune.report({**metrics, "reused": 1})
         return
     run_id = tracker.start_child(
         context["experiment_id"], context["parent_run_id"], spec.spec_hash, spec.label.replace("/", "-"),
-        trial_params(spec), {"polymix.baseline": str(spec.baseline).lower()},
+        trial_params(spec), {"polymix.baseline": str(spec.baseline).lower(), **({SEARCH_KEY_TAG: search["key"]} if search else {})},
     )
     try:
         tracker.log_text(run_id, json.dumps(spec.model_dump(mode="json"), indent=2), "trial_spec.json")
+        if search and search.get("predicted"):
+            tracker.log_metrics(run_id, {f"predicted/{key}": value for key, value in search["predicted"].items()})
         resources = spec.resources
         model_source = context["model_path"]
+        selected = {}
         if not spec.baseline:
             trainer = TorchTrainer(
                 train_loop,
-                train_loop_config={"job": sft_job(spec, context["model_path"], context["data_dir"]), "validator": validation_accuracy},
+                train_loop_config={"job": sft_job(spec, context["model_path"], context["data_dir"], search and search["weights"]),
+                                   "validator": validation_accuracy},
                 scaling_config=ray.train.ScalingConfig(
                     num_workers=resources.workers, use_gpu=resources.gpus_per_worker > 0,
                     resources_per_worker={"CPU": resources.cpus_per_worker,
@@ -86,8 +107,11 @@ def run_trial(config: dict) -> None:
             )
             result = trainer.fit()
             model_source = result.get_best_checkpoint(SELECTION_METRIC, "max")
-            best_epoch = max(result.best_checkpoints, key=lambda pair: pair[1][SELECTION_METRIC])[1]["epoch"]
-            tracker.set_tags(run_id, {"polymix.best_epoch": best_epoch})
+            best = max(result.best_checkpoints, key=lambda pair: pair[1][SELECTION_METRIC])[1]
+            tracker.set_tags(run_id, {"polymix.best_epoch": best["epoch"]})
+            selected = {f"selected/{key}": value for key, value in best.items() if key.startswith("val/loss/")}
+            if search:
+                selected["val/objective"] = objective(selected_losses(selected), search["weights"])
         # Scheduled like the TorchTrainer's workers (outside the trial's 1-CPU placement group), on one
         # worker's accelerator, once training has released them.
         evaluate = ray.remote(evaluate_model_dir).options(
@@ -96,7 +120,7 @@ def run_trial(config: dict) -> None:
         results = ray.get(evaluate.remote(
             model_source, spec.task, context["data_dir"], spec.eval.language_list(), spec.eval.test_examples, spec.eval.batch_size
         ))
-        summary = summarize({lang: r["accuracy"] for lang, r in results.items()}, spec.counts)
+        summary = {**summarize({lang: r["accuracy"] for lang, r in results.items()}, spec.counts), **selected}
         tracker.log_metrics(run_id, summary)
         predictions = "\n".join(json.dumps({"lang": lang, **p}, ensure_ascii=False) for lang, r in results.items() for p in r["predictions"])
         tracker.log_text(run_id, predictions + "\n", "predictions.jsonl")

@@ -2,8 +2,10 @@
 
 Reads top to bottom: build the mixture → tokenise (loss on target tokens only) → DDP or DeepSpeed →
 AdamW + cosine schedule with warmup, gradient accumulation to the global batch → after every epoch,
-per-language validation loss and accuracy (by generation, through an injected validator) → report a
-checkpoint; Ray keeps the one with the best average validation accuracy over the mixture's languages.
+per-language validation loss and accuracy (by generation, through an injected validator) on the
+mixture's languages or the ones a search names (``validation_languages``), plus ``val/objective`` =
+Σ w·loss when a search gives weights → report a checkpoint; Ray keeps the one with the best average
+validation accuracy.
 """
 
 from __future__ import annotations
@@ -55,6 +57,12 @@ class SFTJob:
     bf16: bool = False
     gradient_checkpointing: bool = False
     validation_examples: int | None = None  # per language; None = the whole validation split
+    # Languages validated every epoch; None = the trained ones. A ratio search validates every language it
+    # searches over, trained or not: how a mixture moves the loss of a language it leaves out is the transfer.
+    validation_languages: list[str] | None = None
+    # Importance weights of the ratio search's objective Σ w_i · val loss_i, reported every epoch as
+    # val/objective (the metric early stopping watches); None when the trial is not part of a search.
+    objective_weights: dict[str, float] | None = None
 
 
 def tokenize(tokenizer, prompt: str, target: str, max_seq_len: int) -> dict[str, list[int]]:
@@ -161,7 +169,7 @@ def train_loop(config: dict) -> None:
         model = load_model(job.model_path, gradient_checkpointing=job.gradient_checkpointing).to(device)
     tokenizer = load_tokenizer(job.model_path)
     train_rows = tokenized_mixture(job, tokenizer)
-    validation = load_parallel(job.data_dir, job.task, "validation", list(job.counts))
+    validation = load_parallel(job.data_dir, job.task, "validation", job.validation_languages or list(job.counts))
     if job.validation_examples:
         validation = {lang: rows.select(range(min(job.validation_examples, len(rows)))) for lang, rows in validation.items()}
 
@@ -245,6 +253,8 @@ def train_loop(config: dict) -> None:
             metrics.update({f"val/acc/{lang}": value for lang, value in val_acc.items()})
             metrics["val/avg_loss"] = sum(val_loss.values()) / len(val_loss)
             metrics["val/avg_acc"] = sum(val_acc.values()) / len(val_acc)
+            if job.objective_weights:
+                metrics["val/objective"] = sum(w * val_loss[lang] for lang, w in job.objective_weights.items())
             # Best average validation accuracy (SPEC §1a); lower loss breaks ties between equal accuracies.
             metrics[SELECTION_METRIC] = metrics["val/avg_acc"] - 1e-6 * metrics["val/avg_loss"]
             checkpoint_dir = tempfile.mkdtemp(prefix="polymix-ckpt-")
