@@ -66,16 +66,17 @@ class LossLaw:
         return self.scale * self.exponent * self.budget * (self.budget * effective + self.offset) ** (-self.exponent - 1)
 
 
-def check_weights(weights: dict[str, float], languages: tuple[str, ...]) -> np.ndarray:
+def check_weights(weights: dict[str, float], languages: tuple[str, ...], field: str = "search.weights") -> np.ndarray:
     """Importance weights as a vector in ``languages`` order: non-negative, summing to 1."""
+    where = f"{field}: " if field else ""
     unknown = set(weights) - set(languages)
     if unknown:
-        raise ConfigError(f"climb.weights: {', '.join(sorted(unknown))} not among the languages searched ({', '.join(languages)})")
+        raise ConfigError(f"{where}{', '.join(sorted(unknown))} not among the languages searched ({', '.join(languages)})")
     vector = np.array([float(weights.get(lang, 0.0)) for lang in languages])
     if (vector < 0).any():
-        raise ConfigError(f"climb.weights: negative weight for {languages[int(np.argmin(vector))]}; weights must be ≥ 0")
+        raise ConfigError(f"{where}negative weight for {languages[int(np.argmin(vector))]}; weights must be ≥ 0")
     if not np.isclose(vector.sum(), 1.0, atol=1e-6):
-        raise ConfigError(f"climb.weights: sums to {vector.sum():.6g}, must sum to 1")
+        raise ConfigError(f"{where}sums to {vector.sum():.6g}, must sum to 1")
     return vector
 
 
@@ -84,8 +85,10 @@ def fit_loss_law(languages: tuple[str, ...], ratios: np.ndarray, losses: np.ndar
                  offset: float = 1.0, starts: int = 8, seed: int = 0, initial: LossLaw | None = None) -> LossLaw:
     """Least-squares fit of T, E, B, β to ``losses[k, i]`` observed after training on mixture ``ratios[k]``.
 
-    Internally B is written as A·(D + d0)^β, where A = loss above the floor when the whole budget is
-    language i: A is on the scale of the losses, which keeps the problem well conditioned.
+    A NaN loss is a language that run did not measure (a run from before the language joined the
+    search): it is left out of the residuals. Internally B is written as A·(D + d0)^β, where A = loss
+    above the floor when the whole budget is language i: A is on the scale of the losses, which keeps the
+    problem well conditioned.
     """
     ratios, losses = np.asarray(ratios, float), np.asarray(losses, float)
     n = len(languages)
@@ -93,6 +96,11 @@ def fit_loss_law(languages: tuple[str, ...], ratios: np.ndarray, losses: np.ndar
         raise ConfigError(f"climb fit: ratios {ratios.shape} and losses {losses.shape} must both be (runs × {n} languages)")
     if len(ratios) < 2:
         raise ConfigError("climb fit: needs at least 2 finished runs")
+    observed = ~np.isnan(losses)
+    unmeasured = [lang for lang, seen in zip(languages, observed.any(axis=0)) if not seen]
+    if unmeasured:
+        raise ConfigError(f"climb fit: no run measured the loss of {', '.join(unmeasured)}; run a mixture that validates it")
+    mask = observed.ravel()
     off_diagonal = ~np.eye(n, dtype=bool)
     full = budget + offset
 
@@ -103,7 +111,7 @@ def fit_loss_law(languages: tuple[str, ...], ratios: np.ndarray, losses: np.ndar
         return LossLaw(tuple(languages), transfer, floor, above * full ** exponent, exponent, budget, offset)
 
     def residuals(theta: np.ndarray) -> np.ndarray:
-        return (unpack(theta).losses(ratios) - losses).ravel()
+        return (unpack(theta).losses(ratios) - losses).ravel()[mask]
 
     rows = np.arange(len(ratios) * n).reshape(len(ratios), n)
 
@@ -121,10 +129,10 @@ def fit_loss_law(languages: tuple[str, ...], ratios: np.ndarray, losses: np.ndar
             jac[rows[:, i], n * (n - 1) + i] = 1.0
             jac[rows[:, i], n * (n - 1) + n + i] = power[:, i]
             jac[rows[:, i], n * (n - 1) + 2 * n + i] = -above[i] * power[:, i] * np.log(x[:, i])
-        return jac
+        return jac[mask]
 
-    lowest = losses.min(axis=0)
-    spread = np.maximum(losses.max(axis=0) - lowest, 1e-3)
+    lowest = np.nanmin(losses, axis=0)
+    spread = np.maximum(np.nanmax(losses, axis=0) - lowest, 1e-3)
     lower = np.concatenate([np.zeros(n * (n - 1)), np.zeros(n), np.zeros(n), np.full(n, 0.01)])
     upper = np.concatenate([np.ones(n * (n - 1)), lowest + 1e-9, 100 * (spread + lowest), np.full(n, 3.0)])
     rng = np.random.default_rng(seed)
@@ -243,34 +251,49 @@ def minimise_directly(law: LossLaw, weights: np.ndarray, starts: int = 4, seed: 
 class ClimbSearch:
     """The adaptive loop of SPEC §1c without Ray: ``ask()`` a mixture, ``tell()`` its per-language losses.
 
-    First an initial design of proxy mixtures (the uniform mixture, then seeded Dirichlet draws, n + 2 runs
-    by default: each run gives n losses, so the n² + 2n parameters become identifiable), then each ask fits
-    the law to every run so far and proposes its optimum; a proposal already run is replaced by a
-    neighbour (a Dirichlet draw around it) so that every run adds information. ``predicted_gain`` (the
-    fitted objective of the best run so far minus that of the optimum) is the stopping signal.
+    First an initial design of proxy mixtures (the uniform mixture, then seeded Dirichlet draws) until the
+    runs hold as many measured losses as the law has parameters (n² + 2n: n + 2 runs from scratch); then
+    each ask fits the law to every run so far and proposes its optimum. A proposal already run (or in
+    flight) is replaced by a neighbour, a Dirichlet draw around it, so that every run adds information.
+    ``predicted_gain`` (fitted objective of the best run so far minus that of the optimum) is the
+    stopping signal.
+
+    ``previous`` = (ratios, losses) of runs made before, e.g. before a language joined the search: their
+    ratios are 0 and their losses NaN for the languages they did not have, and they count towards the
+    initial design, so adding a language costs only the runs its new parameters need.
     """
 
     def __init__(self, languages: tuple[str, ...], weights: np.ndarray, budget: float, offset: float = 1.0,
-                 initial_runs: int | None = None, seed: int = 0, starts: int = 4):
+                 initial_runs: int | None = None, seed: int = 0, starts: int = 4,
+                 previous: tuple[np.ndarray, np.ndarray] | None = None, resolution: float = 1e-3):
         self.languages, self.weights, self.budget, self.offset = tuple(languages), np.asarray(weights), budget, offset
         n = len(self.languages)
-        self.initial_runs = initial_runs or n + 2
         self.rng = np.random.default_rng(seed)
         self.starts, self.seed = starts, seed
+        self.resolution = resolution  # L1 distance under which two mixtures count as the same run
         self.ratios: list[np.ndarray] = []
         self.losses: list[np.ndarray] = []
+        for ratios, losses in zip(*(previous or ((), ()))):
+            self.tell(ratios, losses)
+        self.reused = len(self.ratios)
+        measured = int(np.sum(~np.isnan(np.array(self.losses)))) if self.losses else 0
+        needed = max(2, -(-(n * n + 2 * n - measured) // n))  # new runs of n losses each, rounded up
+        self.initial_runs = self.reused + (initial_runs or needed)
         self.law: LossLaw | None = None
         self.previous_law: LossLaw | None = None  # warm start for the next fit
         self.optimum: Optimum | None = None
 
-    def ask(self) -> np.ndarray:
+    def ask(self, in_flight: list[np.ndarray] = ()) -> np.ndarray | None:
+        """The next mixture to run, or None while the initial design's results are still in flight."""
         n = len(self.languages)
-        if len(self.ratios) == 0:
-            return np.full(n, 1.0 / n)
+        planned = len(self.ratios) + len(in_flight)
+        if planned < self.initial_runs:
+            return np.full(n, 1.0 / n) if planned == self.reused else self.rng.dirichlet(np.ones(n))
         if len(self.ratios) < self.initial_runs:
-            return self.rng.dirichlet(np.ones(n))
+            return None
         proposal = self.recommend().ratios
-        if min(np.abs(np.asarray(self.ratios) - proposal).sum(axis=1)) < 1e-3:
+        known = np.array([*self.ratios, *in_flight])
+        if np.abs(known - proposal).sum(axis=1).min() < self.resolution:
             proposal = self.rng.dirichlet(50 * proposal + 0.5)  # a neighbour: already run, learn nearby
         return proposal
 
