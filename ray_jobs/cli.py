@@ -46,6 +46,21 @@ def _cmd_run(args) -> int:
     return 1 if outcome["failed"] else 0
 
 
+def _cmd_climb(args) -> int:
+    from search.study import load_study, preflight
+
+    study = load_study(args.study, args.set)
+    preflight(study, args.study)
+    if study.search is None:
+        raise PolymixError(f"{args.study}: search: not set; `polymix climb` needs a `search` section (see configs/climb.yaml)")
+    from search.ratio_search import run_ratio_search
+
+    outcome = run_ratio_search(study, Path(args.workdir), args.address)
+    print(f"Recommendations and T heatmaps: artifacts of parent run {outcome['parent_run_id']} "
+          f"(mlflow ui --backend-store-uri {outcome['tracking_uri']})")
+    return 0
+
+
 def _cmd_plan(args) -> int:
     import json
 
@@ -82,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field, e.g. train.lr=2e-5")
     run.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else start a local instance)")
     run.set_defaults(handler=_cmd_run)
+    climb = commands.add_parser("climb", help="search a study's language ratios adaptively (its `search` section)")
+    climb.add_argument("study")
+    climb.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field, e.g. search.runs=16")
+    climb.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else start a local instance)")
+    climb.set_defaults(handler=_cmd_climb)
     plan = commands.add_parser("plan", help="validate a study, list its runs and estimate GPU-hours and makespan")
     plan.add_argument("study")
     plan.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field")

@@ -248,6 +248,13 @@ def minimise_directly(law: LossLaw, weights: np.ndarray, starts: int = 4, seed: 
 
 
 # ------------------------------------------------------------------------------------- adaptive loop
+def new_initial_runs(n: int, previous: tuple[np.ndarray, np.ndarray] | None = None) -> int:
+    """Runs of the initial design still to make: until the measured losses (those of ``previous`` runs
+    included) are as many as the law has parameters, n² + 2n, at n losses per new run; at least 2."""
+    measured = int(np.sum(~np.isnan(previous[1]))) if previous is not None and len(previous[1]) else 0
+    return max(2, -(-(n * n + 2 * n - measured) // n))
+
+
 class ClimbSearch:
     """The adaptive loop of SPEC §1c without Ray: ``ask()`` a mixture, ``tell()`` its per-language losses.
 
@@ -276,9 +283,7 @@ class ClimbSearch:
         for ratios, losses in zip(*(previous or ((), ()))):
             self.tell(ratios, losses)
         self.reused = len(self.ratios)
-        measured = int(np.sum(~np.isnan(np.array(self.losses)))) if self.losses else 0
-        needed = max(2, -(-(n * n + 2 * n - measured) // n))  # new runs of n losses each, rounded up
-        self.initial_runs = self.reused + (initial_runs or needed)
+        self.initial_runs = self.reused + (initial_runs or new_initial_runs(n, previous))
         self.law: LossLaw | None = None
         self.previous_law: LossLaw | None = None  # warm start for the next fit
         self.optimum: Optimum | None = None

@@ -213,6 +213,63 @@ class PlanConfig(Frozen):
     tokens_per_example: dict[str, PositiveInt] = {}
 
 
+class RatioSearchConfig(Frozen):
+    """`polymix climb`: search the ratios of ``languages`` for every model × task of the study.
+
+    Every run trains on ``total`` examples split by the proposed ratios and validates every searched
+    language; the objective is Σ w_i · validation loss_i (lower is better).
+    """
+
+    strategy: Literal["climb", "regmix", "optuna"] = "climb"
+    languages: list[str]
+    total: CountPerTask  # examples per run: the budget D the ratios divide
+    weights: dict[str, float] | None = None  # importance weights; None = uniform
+    runs: int = Field(12, ge=2)  # SFT runs per model × task at most, the run that confirms the recommendation included
+    initial_runs: int | None = Field(None, ge=2)  # climb: new proxy mixtures before the first fit (None: as
+    # many as the law's n² + 2n parameters need, n + 2 from scratch, fewer when earlier runs are reused)
+    min_gain: float = Field(0.0, ge=0)  # climb: stop once the fitted law predicts less gain than this
+    asha: bool = False  # optuna: ASHA stops trials early on val/objective, one rung per epoch
+    seed: int = 0
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, languages):
+        if len(languages) < 2:
+            raise ValueError("list at least two training languages to search ratios over")
+        _check_languages(languages, TRAINABLE_LANGUAGES, "training")
+        return languages
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, weights, info):
+        from search.climb import check_weights
+
+        if weights is not None and "languages" in info.data:
+            try:
+                check_weights(weights, tuple(info.data["languages"]), field="")
+            except ConfigError as error:
+                raise ValueError(str(error)) from None
+        return weights
+
+    @model_validator(mode="after")
+    def _budgets(self):
+        n = len(self.languages)
+        for task_total in (self.total.values() if isinstance(self.total, dict) else [self.total]):
+            if task_total < n:
+                raise ValueError(f"total={task_total} is below one example per language ({n} languages); raise search.total")
+        # Without initial_runs the design's size depends on the earlier runs reused: checked when planned
+        # (search.ratio_search.plan_searches), still before any trial starts.
+        if self.strategy == "climb" and self.initial_runs and self.runs <= self.initial_runs:
+            raise ValueError(f"runs={self.runs} leaves no run after the {self.initial_runs} initial mixtures; raise "
+                             f"search.runs above {self.initial_runs} or lower search.initial_runs")
+        if self.asha and self.strategy != "optuna":
+            raise ValueError("asha: early stopping applies to strategy 'optuna' only")
+        return self
+
+    def weight_of(self) -> dict[str, float]:
+        return self.weights or {lang: 1.0 / len(self.languages) for lang in self.languages}
+
+
 class TrackingConfig(Frozen):
     uri: str | None = None  # default: sqlite file in the work directory; MLFLOW_TRACKING_URI wins over both
     experiment: str | None = None  # default: the study name
@@ -223,7 +280,7 @@ class Study(Frozen):
     seed: int = 0
     tasks: list[str]
     models: list[ModelSpec]
-    mixtures: list[MixtureSpec]
+    mixtures: list[MixtureSpec] = []  # may stay empty in a study that only searches ratios (`search`)
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
     data: DataConfig = DataConfig()
@@ -231,6 +288,7 @@ class Study(Frozen):
     profiles: dict[str, ProfileSpec] = {}
     plan: PlanConfig = PlanConfig()
     tracking: TrackingConfig = TrackingConfig()
+    search: RatioSearchConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -254,8 +312,8 @@ class Study(Frozen):
     @field_validator("models", "mixtures")
     @classmethod
     def _unique_names(cls, items, info):
-        if not items:
-            raise ValueError(f"is empty; declare at least one of the study's {info.field_name}")
+        if not items and info.field_name == "models":
+            raise ValueError("is empty; declare at least one of the study's models")
         names = [item.name for item in items]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -266,6 +324,11 @@ class Study(Frozen):
     def _cross_references(self):
         """Fields that name other parts of the study: profiles, per-task counts, plan tasks."""
         problems = []
+        if not self.mixtures and self.search is None:
+            problems.append("mixtures: is empty; declare at least one mixture (or a `search` section for `polymix climb`)")
+        if isinstance(self.search and self.search.total, dict) and set(self.search.total) != set(self.tasks):
+            problems.append(f"search.total: gives counts for {', '.join(sorted(self.search.total))}; give one count for "
+                            f"every task of the study ({', '.join(self.tasks)})")
         for index, model in enumerate(self.models):
             if model.profile is not None and model.profile not in self.profiles:
                 known = ", ".join(self.profiles) or "none declared"
@@ -295,6 +358,11 @@ class Study(Frozen):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def training_languages(self) -> list[str]:
+        """Every language some run of the study trains on: the mixtures' and the ratio search's."""
+        languages = {lang for mixture in self.mixtures for lang in mixture.trained_languages()}
+        return sorted(languages | set(self.search.languages if self.search else ()))
 
     def profile_of(self, model: ModelSpec) -> ProfileSpec | None:
         return self.profiles.get(model.profile) if model.profile else None

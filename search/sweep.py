@@ -29,7 +29,7 @@ def resolve_data_dir(study: Study, workdir: Path) -> Path:
     if study.data.path:
         return Path(study.data.path).resolve()
     if study.data.sources:
-        trained = sorted({lang for m in study.mixtures for lang in m.trained_languages()})
+        trained = study.training_languages()
         sources = {task: spec.model_dump() for task, spec in study.data.sources.items()}
         return prepare_sources(sources, trained, study.eval.language_list(), workdir, study.seed).resolve()
     return sample_data_dir(workdir, study.data.sample_seed).resolve()
@@ -37,7 +37,7 @@ def resolve_data_dir(study: Study, workdir: Path) -> Path:
 
 def check_data(study: Study, data_dir: Path) -> None:
     """Alignment and size checks on every split the study will read, before any job starts."""
-    trained = sorted({lang for m in study.mixtures for lang in m.trained_languages()})
+    trained = study.training_languages()
     for task in study.tasks:
         train = load_parallel(data_dir, task, "train", trained)
         load_parallel(data_dir, task, "validation", trained)
@@ -48,6 +48,11 @@ def check_data(study: Study, data_dir: Path) -> None:
                 if count > available:
                     raise ConfigError(f"mixtures[{index}] ({mixture.name}): {count} {lang} examples asked, "
                                       f"{task} train has {available}; lower the count")
+        if study.search is not None:  # a searched mixture may give the whole budget to one language
+            total = study.search.total[task] if isinstance(study.search.total, dict) else study.search.total
+            if total > available:
+                raise ConfigError(f"search.total: {total} examples per run, but {task} train has {available} per "
+                                  f"language and a mixture may give all of them to one language; lower search.total")
 
 
 def resolve_model_paths(study: Study, data_dir: Path, workdir: Path) -> dict[str, str]:
@@ -65,8 +70,11 @@ def resolve_model_paths(study: Study, data_dir: Path, workdir: Path) -> dict[str
 class Progress(tune.Callback):
     """One line per change: trials done / running / pending and the current best, instead of Ray's logs."""
 
-    def __init__(self, total: int, metric: str = "eval/avg_seen"):
+    def __init__(self, total: int, metric: str = "eval/avg_seen", label: Callable | None = None):
         self.total, self.metric = total, metric
+        self.higher_is_better = not metric.endswith("objective")
+        if label is not None:
+            self._label = label
         self.running, self.done, self.failed, self.best = set(), 0, 0, None
         self.started = time.time()
 
@@ -87,13 +95,16 @@ class Progress(tune.Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if "epoch" in result and "val/avg_acc" in result:
-            self._line(f"{self._label(trial)} epoch {result['epoch']}: val acc {result['val/avg_acc']:.3f}")
+            objective = f", val objective {result['val/objective']:.4f}" if "val/objective" in result else ""
+            self._line(f"{self._label(trial)} epoch {result['epoch']}: val acc {result['val/avg_acc']:.3f}{objective}")
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self.running.discard(trial.trial_id)
         self.done += 1
         value = trial.last_result.get(self.metric)
-        if value is not None and not trial.config["trial"]["spec"]["baseline"] and (self.best is None or value > self.best[0]):
+        baseline = trial.config.get("trial", {}).get("spec", {}).get("baseline", False)
+        better = self.best is None or (value > self.best[0] if self.higher_is_better else value < self.best[0])
+        if value is not None and not baseline and better:
             self.best = (value, self._label(trial))
         reused = " (reused finished run)" if trial.last_result.get("reused") else ""
         self._line(f"finished {self._label(trial)}{reused}")
@@ -133,7 +144,9 @@ def trial_resources(trials: list[TrialSpec], cluster: dict) -> tuple[Callable[[d
     GPU trials: admission by GPU tickets when the cluster declares them; otherwise a conservative bound.
     """
     def request(config: dict) -> PlacementGroupFactory:
-        gpus = TrialResources.model_validate(config["trial"]["spec"]["resources"]).gpus
+        # A grid trial carries its whole spec; a searched mixture carries the spec it completes (ratio_search).
+        spec = config["trial"]["spec"] if "trial" in config else config["base"]
+        gpus = TrialResources.model_validate(spec["resources"]).gpus
         tickets = {GPU_TICKET: gpus} if gpus and cluster.get(GPU_TICKET) else {}
         return PlacementGroupFactory([{"CPU": 1, **tickets}])
 
@@ -171,6 +184,8 @@ def ordered_trials(study: Study, trials: list[TrialSpec]) -> tuple[list[TrialSpe
 
 def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | None = None) -> dict:
     """Run every trial of ``study`` (reusing finished ones) and return the tracking coordinates."""
+    if not study.mixtures:
+        raise ConfigError(f"mixtures: study {study.name} declares none, only a ratio search; run `polymix climb` on it")
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = resolve_data_dir(study, workdir)

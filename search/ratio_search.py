@@ -1,0 +1,299 @@
+"""`polymix climb`: search a study's language ratios adaptively, one search per model × task.
+
+Every run is an ordinary SFT trial (search/trial.py), tracked as a child of the search's MLflow parent
+run, with the searcher's prediction logged next to what the run measured. The strategies (SPEC §1c, §2):
+- ``climb``: search.searchers.ClimbSearcher (our formulation of Climb, search/climb.py);
+- ``regmix``: search.searchers.RegMixSearcher (random mixtures → quadratic regression → its optimum);
+- ``optuna``: Ray's ``OptunaSearch`` (TPE) over one weight per language, normalised by the trial; with
+  ``search.asha`` an ASHA scheduler stops weak trials after their first epochs.
+The parent run keeps, per model × task, ``recommendation.json`` (mixture, predicted and measured scores,
+every run, the fitted law) and, for Climb, a heatmap of the fitted interaction matrix T.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import ray
+from ray import tune
+
+from search.designs import TrialSpec, model_settings
+from search.climb import new_initial_runs
+from search.searchers import METRIC, ClimbSearcher, MixtureSearcher, RegMixSearcher
+from search.study import Study
+from search.sweep import Progress, check_data, init_ray, resolve_data_dir, resolve_model_paths, trial_resources, tune_config
+from search.tracking import SEARCH_KEY_TAG, Tracker, default_tracking_uri
+from search.trial import run_trial, selected_losses
+from training.errors import ConfigError
+from training.mixture import ratio_counts
+
+
+def mixture_name(counts: dict[str, int]) -> str:
+    """A name that is the mixture: the same counts always make the same run (and spec hash)."""
+    return "-".join(f"{lang}{count}" for lang, count in counts.items())
+
+
+def mixture_trainable(config: dict) -> None:
+    """Tune's entry point for a searched mixture: weights → exact counts → the ordinary SFT trial."""
+    base = TrialSpec.model_validate(config["base"])
+    raw = config["mixture"]
+    weight = sum(raw.values())
+    counts = ratio_counts({lang: value / weight for lang, value in raw.items()}, config["total"])
+    spec = base.model_copy(update={"counts": counts, "mixture": mixture_name(counts)})
+    run_trial({"spec": spec.model_dump(mode="json"), "context": config["context"], "search": config["search"]})
+
+
+def search_key(base: TrialSpec, total: int) -> str:
+    """What makes runs of two searches comparable: everything but the mixture and the languages validated."""
+    content = base.model_dump(mode="json", exclude={"study": True, "resources": True, "mixture": True, "counts": True,
+                                                   "validation_languages": True, "model": {"profile", "params"}})
+    return hashlib.sha256(json.dumps({**content, "total": total}, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def previous_runs(tracker: Tracker, experiment_id: str, key: str, languages: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Finished runs of earlier searches over other languages (same model, task, budget and settings).
+
+    They re-enter the fit (mixture reuse): a language they did not train has ratio 0, a language they did
+    not validate has a NaN loss. Runs of a search over the same languages are not taken here: that search
+    proposes the same mixtures again and reuses each finished run by its spec hash.
+    """
+    runs = tracker.client.search_runs(
+        [experiment_id], f"tags.`{SEARCH_KEY_TAG}` = '{key}' and attributes.status = 'FINISHED'", max_results=5000)
+    ratios, losses = [], []
+    for run in runs:
+        counts = json.loads(run.data.params.get("counts", "{}"))
+        validated = selected_losses(run.data.metrics)
+        if not counts or set(counts) - set(languages) or set(validated) == set(languages):
+            continue
+        total = sum(counts.values())
+        ratios.append([counts.get(lang, 0) / total for lang in languages])
+        losses.append([validated.get(lang, np.nan) for lang in languages])
+    return (np.array(ratios), np.array(losses)) if ratios else None
+
+
+@dataclass
+class SearchOutcome:
+    model: str
+    task: str
+    summary: dict  # what recommendation.json holds
+
+
+@dataclass
+class PlannedSearch:
+    """One model × task search, settled before Ray starts: its base trial, budget and the runs it reuses."""
+
+    model: object  # search.study.ModelConfig
+    task: str
+    base: TrialSpec
+    total: int
+    key: str
+    previous: tuple[np.ndarray, np.ndarray] | None
+
+
+def plan_searches(study: Study, tracker: Tracker, experiment_id: str) -> list[PlannedSearch]:
+    """Every search of the study, with its budget checked against the runs it reuses (a ConfigError, before
+    any trial starts, when the initial design would spend the whole budget)."""
+    s = study.search
+    planned = []
+    for model in study.models:
+        train, resources = model_settings(study, model)
+        for task in study.tasks:
+            total = s.total[task] if isinstance(s.total, dict) else s.total
+            base = TrialSpec(study=study.name, model=model, task=task, mixture="search", counts={}, train=train,
+                             eval=study.eval, data=study.data, seed=study.seed, resources=resources,
+                             validation_languages=s.languages)
+            key = search_key(base, total)
+            previous = previous_runs(tracker, experiment_id, key, s.languages) if s.strategy == "climb" else None
+            if s.strategy == "climb":
+                initial = s.initial_runs or new_initial_runs(len(s.languages), previous)
+                if s.runs <= initial:
+                    reused = f" (after reusing {len(previous[0])} runs of earlier searches)" if previous else ""
+                    raise ConfigError(f"search.runs: {s.runs} leaves no run after the {initial} initial mixtures{reused} "
+                                      f"of {model.name}/{task}; raise search.runs above {initial}")
+            planned.append(PlannedSearch(model, task, base, total, key, previous))
+    return planned
+
+
+def _searcher(study: Study, total: int, previous) -> MixtureSearcher | tune.search.Searcher:
+    s = study.search
+    if s.strategy == "climb":
+        return ClimbSearcher(s.languages, s.weight_of(), total, s.runs, s.min_gain, s.initial_runs, s.seed, previous)
+    if s.strategy == "regmix":
+        return RegMixSearcher(s.languages, s.weight_of(), total, s.runs, s.seed)
+    import optuna
+    from ray.tune.search.optuna import OptunaSearch
+
+    return OptunaSearch(metric=METRIC, mode="min", sampler=optuna.samplers.TPESampler(seed=s.seed))
+
+
+def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracker, parent_run_id: str,
+               workdir: Path) -> SearchOutcome:
+    s = study.search
+    model, task, base, total, key, previous = plan.model, plan.task, plan.base, plan.total, plan.key, plan.previous
+    train = base.train
+    searcher = _searcher(study, total, previous)
+    weights = s.weight_of()
+    param_space = {"base": base.model_dump(mode="json"), "total": total, "search": {"weights": weights, "key": key},
+                   "context": context}
+    if s.strategy == "optuna":
+        param_space["mixture"] = {lang: tune.uniform(1e-3, 1.0) for lang in s.languages}
+    scheduler = None
+    if s.asha:
+        from ray.tune.schedulers import ASHAScheduler
+
+        # One rung per epoch: the per-epoch reports carry "epoch" and val/objective (training/sft.py).
+        scheduler = ASHAScheduler(time_attr="epoch", metric=METRIC, mode="min", max_t=train.epochs, grace_period=1,
+                                  reduction_factor=2)
+    request, fits, _ = trial_resources([base], ray.cluster_resources())
+    concurrent = max(1, min(fits, study.resources.max_concurrent_trials or fits, s.runs))
+    label = f"{model.name}/{task}"
+    print(f"[polymix] {s.strategy} search {label}: {', '.join(s.languages)}, {total} examples per run, at most {s.runs} runs, "
+          f"{concurrent} at a time" + (f"; {len(previous[0])} runs of earlier searches reused" if previous else ""), flush=True)
+    tuner = tune.Tuner(
+        tune.with_resources(mixture_trainable, request),
+        param_space=param_space,
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=s.runs,
+                                    max_concurrent_trials=concurrent, reuse_actors=tune_config(concurrent).reuse_actors),
+        run_config=tune.RunConfig(name=f"{study.name}-{s.strategy}-{key}", storage_path=str(workdir / "ray_results"),
+                                  verbose=0, callbacks=[Progress(s.runs, metric=METRIC, label=_mixture_label)]),
+    )
+    results = tuner.fit()
+    runs = []
+    for result in results:
+        if result.error is not None or not result.metrics or METRIC not in result.metrics:
+            continue
+        counts = ratio_counts(_normalised(result.config["mixture"]), total)
+        runs.append({"mixture": mixture_name(counts), "counts": counts, METRIC: result.metrics[METRIC],
+                     "losses": selected_losses(result.metrics), "predicted": result.config["search"].get("predicted"),
+                     "reused": bool(result.metrics.get("reused"))})
+    if not runs:
+        raise ConfigError(f"{s.strategy} search {label}: no run finished; see the trial errors above")
+    best = min(runs, key=lambda run: run[METRIC])
+    summary = {"model": model.name, "task": task, "strategy": s.strategy, "languages": s.languages, "weights": weights,
+               "total": total, "runs_finished": len(runs), "runs_reused_from_earlier_searches": len(previous[0]) if previous else 0,
+               "best_measured": best, "runs": runs}
+    if isinstance(searcher, MixtureSearcher) and searcher.recommended is not None:
+        ratios, predicted = searcher.recommended
+        counts = ratio_counts(dict(zip(s.languages, map(float, ratios))), total)
+        measured = next((run for run in runs if run["counts"] == counts), None)
+        summary["recommended"] = {"mixture": mixture_name(counts), "counts": counts, "predicted": predicted,
+                                  "measured": measured and {METRIC: measured[METRIC], "losses": measured["losses"]}}
+        summary["stopped"] = searcher.stop_reason
+    else:  # Optuna: the best run is the recommendation, measured by construction
+        summary["recommended"] = {"mixture": best["mixture"], "counts": best["counts"], "predicted": None,
+                                  "measured": {METRIC: best[METRIC], "losses": best["losses"]}}
+    if isinstance(searcher, ClimbSearcher):
+        law = searcher.climb.fit()
+        summary["fitted_law"] = {"languages": list(law.languages), "transfer": law.transfer.round(4).tolist(),
+                                 "floor": law.floor.round(4).tolist(), "scale": law.scale.round(4).tolist(),
+                                 "exponent": law.exponent.round(4).tolist(), "budget": law.budget, "offset": law.offset}
+    folder = f"search/{model.name}-{task}"
+    tracker.log_text(parent_run_id, json.dumps(summary, indent=2), f"{folder}/recommendation.json")
+    rec = summary["recommended"]
+    metrics = {f"{folder}/best_measured": best[METRIC]}
+    if rec["measured"]:
+        metrics[f"{folder}/recommended_measured"] = rec["measured"][METRIC]
+    if rec["predicted"]:
+        metrics[f"{folder}/recommended_predicted"] = rec["predicted"][METRIC]
+    tracker.log_metrics(parent_run_id, metrics)
+    tracker.set_tags(parent_run_id, {f"polymix.recommended.{model.name}.{task}": rec["mixture"]})
+    if "fitted_law" in summary:
+        log_transfer_heatmap(tracker, parent_run_id, summary["fitted_law"], f"{folder}/transfer_matrix.png", label)
+    return SearchOutcome(model.name, task, summary)
+
+
+def _normalised(raw: dict[str, float]) -> dict[str, float]:
+    weight = sum(raw.values())
+    return {lang: value / weight for lang, value in raw.items()}
+
+
+def _mixture_label(trial) -> str:
+    counts = ratio_counts(_normalised(trial.config["mixture"]), trial.config["total"])
+    return mixture_name(counts)
+
+
+def log_transfer_heatmap(tracker: Tracker, run_id: str, law: dict, artifact_file: str, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    languages, transfer = law["languages"], np.array(law["transfer"])
+    figure, axes = plt.subplots(figsize=(1.0 + 0.6 * len(languages), 0.8 + 0.6 * len(languages)))
+    image = axes.imshow(transfer, vmin=0, vmax=1, cmap="viridis")
+    axes.set_xticks(range(len(languages)), languages)
+    axes.set_yticks(range(len(languages)), languages)
+    axes.set_xlabel("trained on language j")
+    axes.set_ylabel("counts for language i")
+    for i in range(len(languages)):
+        for j in range(len(languages)):
+            axes.text(j, i, f"{transfer[i, j]:.2f}", ha="center", va="center", color="white" if transfer[i, j] < 0.6 else "black")
+    axes.set_title(f"fitted interaction matrix T\n{title}", fontsize=9)
+    figure.colorbar(image, ax=axes, fraction=0.046)
+    figure.tight_layout()
+    tracker.client.log_figure(run_id, figure, artifact_file)
+    plt.close(figure)
+
+
+def format_outcome(outcome: SearchOutcome) -> str:
+    s = outcome.summary
+    rec = s["recommended"]
+    lines = [f"{s['strategy']} search {outcome.model}/{outcome.task}: {s['runs_finished']} runs finished"
+             + (f" + {s['runs_reused_from_earlier_searches']} reused from earlier searches" if s["runs_reused_from_earlier_searches"] else "")
+             + (f"; stopped on {s['stopped']}" if s.get("stopped") else "")]
+    lines.append(f"  recommended mixture: {rec['mixture']}  ("
+                 + ", ".join(f"{lang} {count / s['total']:.3f}" for lang, count in rec["counts"].items()) + ")")
+    predicted = f"{rec['predicted'][METRIC]:.4f}" if rec["predicted"] else "—"
+    measured = f"{rec['measured'][METRIC]:.4f}" if rec["measured"] else "— (not run)"
+    lines.append(f"  objective Σ w·val loss: predicted {predicted}, measured {measured}; best run measured "
+                 f"{s['best_measured'][METRIC]:.4f} ({s['best_measured']['mixture']})")
+    if "fitted_law" in s:
+        law = s["fitted_law"]
+        width = max(len(lang) for lang in law["languages"]) + 1
+        lines.append("  fitted interaction matrix T (row i: how much each language's data counts for language i):")
+        lines.append("  " + " " * width + "".join(f"{lang:>7}" for lang in law["languages"]))
+        for lang, row in zip(law["languages"], law["transfer"]):
+            lines.append(f"  {lang:<{width}}" + "".join(f"{value:>7.2f}" for value in row))
+        lines.append("  β: " + ", ".join(f"{lang} {b:.2f}" for lang, b in zip(law["languages"], law["exponent"])))
+    return "\n".join(lines)
+
+
+def run_ratio_search(study: Study, workdir: Path = Path(".polymix"), address: str | None = None) -> dict:
+    """Run the study's ratio search for every model × task; return the tracking coordinates and outcomes."""
+    if study.search is None:
+        raise ConfigError("search: the study has no `search` section; add one (see configs/climb.yaml) or use `polymix run`")
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    data_dir = resolve_data_dir(study, workdir)
+    check_data(study, data_dir)
+    model_paths = resolve_model_paths(study, data_dir, workdir)
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or study.tracking.uri or default_tracking_uri(workdir)
+    experiment = study.tracking.experiment or study.name
+    tracker = Tracker(tracking_uri)
+    experiment_id = tracker.experiment_id(experiment, workdir / "mlartifacts" / experiment)
+    planned = plan_searches(study, tracker, experiment_id)
+    search_hash = hashlib.sha256(json.dumps(study.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+    parent_run_id, reused = tracker.parent_run(experiment_id, search_hash, study.name,
+                                               {"study": study.model_dump(mode="json")}, kind="search")
+    print(f"[polymix] study {study.name}: ratio search ({study.search.strategy}); MLflow experiment {experiment!r}, "
+          f"parent run {parent_run_id}{' (reused)' if reused else ''}", flush=True)
+    context = dict(tracking_uri=tracking_uri, experiment_id=experiment_id, parent_run_id=parent_run_id,
+                   data_dir=str(data_dir), storage_path=str(workdir / "ray_results"))
+    init_ray(study, address, workdir)
+    outcomes = []
+    try:
+        for plan in planned:
+            trial_context = {**context, "model_path": model_paths[plan.model.name]}
+            outcome = search_one(study, plan, trial_context, tracker, parent_run_id, workdir)
+            print("\n" + format_outcome(outcome) + "\n", flush=True)
+            outcomes.append(outcome)
+    except BaseException:
+        tracker.finish(parent_run_id, "FAILED")
+        raise
+    tracker.finish(parent_run_id)
+    return {"tracking_uri": tracking_uri, "experiment": experiment, "parent_run_id": parent_run_id, "outcomes": outcomes}

@@ -1,0 +1,60 @@
+"""`polymix climb` end to end: a Climb search, then the same search with a language added (mixture reuse)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.e2e.test_micro_study import children, polymix
+
+pytestmark = pytest.mark.e2e
+
+
+def recommendation(client, parent, tmp_path) -> dict:
+    path = client.download_artifacts(parent.info.run_id, "search/tiny-s-math/recommendation.json", str(tmp_path / parent.info.run_id))
+    return json.loads(Path(path).read_text())
+
+
+def test_climb_search_then_adding_a_language_reuses_its_runs(tmp_path):
+    first = polymix(tmp_path, "climb", "tests/e2e/climb_micro.yaml")
+    assert "climb search tiny-s/math: 5 runs finished" in first.stdout
+    assert "recommended mixture: en" in first.stdout and "fitted interaction matrix T" in first.stdout
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("climb-micro")
+    [parent] = client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'search'")
+    assert parent.info.status == "FINISHED"
+    runs = children(client, experiment.experiment_id, parent.info.run_id)
+    assert len(runs) == 5 and all(run.info.status == "FINISHED" for run in runs)
+    for run in runs:  # every run validated both searched languages and scored the objective
+        metrics = run.data.metrics
+        assert {"selected/val/loss/en", "selected/val/loss/es", "val/objective", "eval/acc/fr"} <= set(metrics)
+        assert metrics["val/objective"] == pytest.approx(0.5 * metrics["selected/val/loss/en"] + 0.5 * metrics["selected/val/loss/es"])
+    predicted = [run for run in runs if "predicted/val/objective" in run.data.metrics]
+    assert predicted, "the runs after the initial design carry the searcher's prediction"
+    assert all({"predicted/val/loss/en", "predicted/val/loss/es"} <= set(run.data.metrics) for run in predicted)
+
+    summary = recommendation(client, parent, tmp_path)
+    rec = summary["recommended"]
+    assert sum(rec["counts"].values()) == 128 and set(rec["counts"]) <= {"en", "es"}
+    assert rec["predicted"]["val/objective"] > 0 and rec["measured"]["val/objective"] > 0  # confirmed by a run
+    assert parent.data.metrics["search/tiny-s-math/recommended_measured"] == pytest.approx(rec["measured"]["val/objective"])
+    assert summary["fitted_law"]["languages"] == ["en", "es"]
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "search/tiny-s-math")}
+    assert artifacts == {"search/tiny-s-math/recommendation.json", "search/tiny-s-math/transfer_matrix.png"}
+
+    # Add fr: the 5 runs re-enter the fit (fr ratio 0, fr loss unmeasured); only 2 new initial runs are needed
+    # (3² + 2·3 = 15 parameters, 10 losses measured), then the confirmation of the recommendation.
+    second = polymix(tmp_path, "climb", "tests/e2e/climb_micro.yaml", "--set", "search.languages=[en, es, fr]",
+                     "--set", "search.runs=3")
+    assert "5 runs of earlier searches reused" in second.stdout
+    [new_parent] = [p for p in client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'search'")
+                    if p.info.run_id != parent.info.run_id]
+    new_runs = children(client, experiment.experiment_id, new_parent.info.run_id)
+    assert len(new_runs) == 3
+    assert all("selected/val/loss/fr" in run.data.metrics for run in new_runs)
+    summary = recommendation(client, new_parent, tmp_path)
+    assert summary["runs_reused_from_earlier_searches"] == 5 and summary["runs_finished"] == 3
+    assert summary["fitted_law"]["languages"] == ["en", "es", "fr"]
+    assert len(client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'trial'")) == 8
