@@ -26,6 +26,7 @@ import optuna
 
 from search.allocation import temperature, unimax
 from search.climb import ClimbSearch, LossLaw, minimise_directly
+from search.regmix import RegMixSearch
 from search.study import load_study
 from training.languages import TRAINABLE_LANGUAGES
 
@@ -108,24 +109,14 @@ def optuna_tpe(sim: Simulator, runs: int, seed: int) -> list[np.ndarray]:
     return recommendations
 
 
-def regmix(sim: Simulator, runs: int, seed: int, candidates: int = 20000) -> list[np.ndarray]:
-    """RegMix-style: Dirichlet mixtures → ridge regression on quadratic features → best predicted mixture."""
-    rng = np.random.default_rng(seed)
-    n = len(sim.languages)
-    pool = rng.dirichlet(np.ones(n), candidates)
-
-    def features(r: np.ndarray) -> np.ndarray:
-        upper = np.triu_indices(n)
-        return np.hstack([np.ones((len(r), 1)), r, (r[:, :, None] * r[:, None, :])[:, upper[0], upper[1]]])
-
-    mixtures, scores, recommendations = [], [], []
+def regmix(sim: Simulator, runs: int, seed: int) -> list[np.ndarray]:
+    """RegMix-style (search.regmix): Dirichlet mixtures → quadratic ridge regression → best predicted mixture."""
+    search = RegMixSearch(len(sim.languages), seed=seed)
+    recommendations = []
     for _ in range(runs):
-        ratios = rng.dirichlet(np.ones(n))
-        mixtures.append(ratios)
-        scores.append(float(sim.run(ratios) @ sim.weights))
-        X, y = features(np.array(mixtures)), np.array(scores)
-        coef = np.linalg.solve(X.T @ X + 1e-3 * np.eye(X.shape[1]), X.T @ y)
-        recommendations.append(pool[np.argmin(features(pool) @ coef)])
+        ratios = search.ask()
+        search.tell(ratios, float(sim.run(ratios) @ sim.weights))
+        recommendations.append(search.recommend()[0])
     return recommendations
 
 
