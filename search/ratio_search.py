@@ -2,10 +2,9 @@
 
 Every run is an ordinary SFT trial (search/trial.py), tracked as a child of the search's MLflow parent
 run, with the searcher's prediction logged next to what the run measured. The strategies (SPEC §1c, §2):
-- ``climb``: search.searchers.ClimbSearcher (our formulation of Climb, search/climb.py);
-- ``regmix``: search.searchers.RegMixSearcher (random mixtures → quadratic regression → its optimum);
-- ``optuna``: Ray's ``OptunaSearch`` (TPE) over one weight per language, normalised by the trial; with
-  ``search.asha`` an ASHA scheduler stops weak trials after their first epochs.
+- ``climb``: search.adaptive.ClimbSearcher (our formulation of Climb, search/climb.py);
+- ``regmix``: search.adaptive.RegMixSearcher (random mixtures → quadratic regression → its optimum);
+- ``optuna``: Ray's ``OptunaSearch`` (TPE) over one weight per language, normalised by the trial.
 The parent run keeps, per model × task, ``recommendation.json`` (mixture, predicted and measured scores,
 every run, the fitted law) and, for Climb, a heatmap of the fitted interaction matrix T.
 """
@@ -24,7 +23,7 @@ from ray import tune
 
 from search.designs import TrialSpec, model_settings
 from search.climb import new_initial_runs
-from search.searchers import METRIC, ClimbSearcher, MixtureSearcher, RegMixSearcher
+from search.adaptive import METRIC, ClimbSearcher, MixtureSearcher, RegMixSearcher
 from search.study import Study
 from search.sweep import Progress, check_data, init_ray, resolve_data_dir, resolve_model_paths, trial_resources, tune_config
 from search.tracking import SEARCH_KEY_TAG, Tracker, default_tracking_uri
@@ -142,13 +141,6 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
                    "context": context}
     if s.strategy == "optuna":
         param_space["mixture"] = {lang: tune.uniform(1e-3, 1.0) for lang in s.languages}
-    scheduler = None
-    if s.asha:
-        from ray.tune.schedulers import ASHAScheduler
-
-        # One rung per epoch: the per-epoch reports carry "epoch" and val/objective (training/sft.py).
-        scheduler = ASHAScheduler(time_attr="epoch", metric=METRIC, mode="min", max_t=train.epochs, grace_period=1,
-                                  reduction_factor=2)
     request, fits, _ = trial_resources([base], ray.cluster_resources())
     concurrent = max(1, min(fits, study.resources.max_concurrent_trials or fits, s.runs))
     label = f"{model.name}/{task}"
@@ -157,16 +149,16 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
     tuner = tune.Tuner(
         tune.with_resources(mixture_trainable, request),
         param_space=param_space,
-        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=s.runs,
-                                    max_concurrent_trials=concurrent, reuse_actors=tune_config(concurrent).reuse_actors),
+        tune_config=tune.TuneConfig(search_alg=searcher, num_samples=s.runs, max_concurrent_trials=concurrent,
+                                    reuse_actors=tune_config(concurrent).reuse_actors),
         run_config=tune.RunConfig(name=f"{study.name}-{s.strategy}-{key}", storage_path=str(workdir / "ray_results"),
                                   verbose=0, callbacks=[Progress(s.runs, metric=METRIC, label=_mixture_label)]),
     )
     results = tuner.fit()
     runs = []
     for result in results:
-        if result.error is not None or not result.metrics or METRIC not in result.metrics:
-            continue
+        if result.error is not None or not result.metrics or not selected_losses(result.metrics):
+            continue  # failed: no selected checkpoint, no test evaluation
         counts = ratio_counts(_normalised(result.config["mixture"]), total)
         runs.append({"mixture": mixture_name(counts), "counts": counts, METRIC: result.metrics[METRIC],
                      "losses": selected_losses(result.metrics), "predicted": result.config["search"].get("predicted"),

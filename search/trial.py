@@ -102,7 +102,8 @@ def run_trial(config: dict) -> None:
                         num_to_keep=1, checkpoint_score_attribute=SELECTION_METRIC, checkpoint_score_order="max"
                     ),
                     failure_config=ray.train.FailureConfig(max_failures=2),
-                    callbacks=[TuneReportCallback(), MLflowEpochLogger(context["tracking_uri"], run_id)],
+                    # MLflow first: a trial that Tune stops on this report (ASHA) still has the epoch recorded.
+                    callbacks=[MLflowEpochLogger(context["tracking_uri"], run_id), TuneReportCallback()],
                 ),
             )
             result = trainer.fit()

@@ -58,3 +58,22 @@ def test_climb_search_then_adding_a_language_reuses_its_runs(tmp_path):
     assert summary["runs_reused_from_earlier_searches"] == 5 and summary["runs_finished"] == 3
     assert summary["fitted_law"]["languages"] == ["en", "es", "fr"]
     assert len(client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'trial'")) == 8
+
+
+def test_optuna_search_recommends_its_best_measured_run(tmp_path):
+    """TPE through Ray's OptunaSearch: one weight per language, normalised into exact counts by the trial."""
+    done = polymix(tmp_path, "climb", "tests/e2e/climb_micro.yaml", "--set", "search.strategy=optuna", "--set", "search.runs=3")
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("climb-micro")
+    [parent] = client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'search'")
+    runs = children(client, experiment.experiment_id, parent.info.run_id)
+    assert len(runs) == 3 and all(run.info.status == "FINISHED" for run in runs)
+    for run in runs:
+        counts = json.loads(run.data.params["counts"])
+        assert sum(counts.values()) == 128 and set(counts) <= {"en", "es"}
+    summary = recommendation(client, parent, tmp_path)
+    best = min(runs, key=lambda run: run.data.metrics["val/objective"])
+    assert summary["recommended"]["mixture"] == best.data.params["mixture"]
+    assert summary["recommended"]["measured"]["val/objective"] == pytest.approx(best.data.metrics["val/objective"])
+    assert summary["recommended"]["predicted"] is None and "fitted_law" not in summary
+    assert f"recommended mixture: {best.data.params['mixture']}" in done.stdout

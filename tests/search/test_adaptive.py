@@ -4,7 +4,7 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from search.climb import LossLaw, minimise_directly
-from search.searchers import METRIC, ClimbSearcher, RegMixSearcher, rounded
+from search.adaptive import METRIC, ClimbSearcher, RegMixSearcher, rounded
 
 LANGS = ("en", "es", "fr", "ja")
 WEIGHTS = {lang: 0.25 for lang in LANGS}
