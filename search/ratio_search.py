@@ -134,7 +134,6 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
                workdir: Path) -> SearchOutcome:
     s = study.search
     model, task, base, total, key, previous = plan.model, plan.task, plan.base, plan.total, plan.key, plan.previous
-    train = base.train
     searcher = _searcher(study, total, previous)
     weights = s.weight_of()
     param_space = {"base": base.model_dump(mode="json"), "total": total, "search": {"weights": weights, "key": key},
@@ -151,10 +150,18 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
         param_space=param_space,
         tune_config=tune.TuneConfig(search_alg=searcher, num_samples=s.runs, max_concurrent_trials=concurrent,
                                     reuse_actors=tune_config(concurrent).reuse_actors),
-        run_config=tune.RunConfig(name=f"{study.name}-{s.strategy}-{key}", storage_path=str(workdir / "ray_results"),
-                                  verbose=0, callbacks=[Progress(s.runs, metric=METRIC, label=_mixture_label)]),
+        run_config=tune.RunConfig(name=f"{study.name}-{s.strategy}-{'-'.join(s.languages)}-{key}",
+                                  storage_path=str(workdir / "ray_results"), verbose=0,
+                                  callbacks=[Progress(s.runs, metric=METRIC, label=_mixture_label)]),
     )
-    results = tuner.fit()
+    summary = summarise(study, plan, searcher, tuner.fit())
+    log_outcome(tracker, parent_run_id, summary, label)
+    return SearchOutcome(model.name, task, summary)
+
+
+def summarise(study: Study, plan: PlannedSearch, searcher, results) -> dict:
+    """What recommendation.json holds: every finished run, the best one, the recommendation, the fitted law."""
+    s, total, previous = study.search, plan.total, plan.previous
     runs = []
     for result in results:
         if result.error is not None or not result.metrics or not selected_losses(result.metrics):
@@ -164,9 +171,9 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
                      "losses": selected_losses(result.metrics), "predicted": result.config["search"].get("predicted"),
                      "reused": bool(result.metrics.get("reused"))})
     if not runs:
-        raise ConfigError(f"{s.strategy} search {label}: no run finished; see the trial errors above")
+        raise ConfigError(f"{s.strategy} search {plan.model.name}/{plan.task}: no run finished; see the trial errors above")
     best = min(runs, key=lambda run: run[METRIC])
-    summary = {"model": model.name, "task": task, "strategy": s.strategy, "languages": s.languages, "weights": weights,
+    summary = {"model": plan.model.name, "task": plan.task, "strategy": s.strategy, "languages": s.languages, "weights": s.weight_of(),
                "total": total, "runs_finished": len(runs), "runs_reused_from_earlier_searches": len(previous[0]) if previous else 0,
                "best_measured": best, "runs": runs}
     if isinstance(searcher, MixtureSearcher) and searcher.recommended is not None:
@@ -184,7 +191,13 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
         summary["fitted_law"] = {"languages": list(law.languages), "transfer": law.transfer.round(4).tolist(),
                                  "floor": law.floor.round(4).tolist(), "scale": law.scale.round(4).tolist(),
                                  "exponent": law.exponent.round(4).tolist(), "budget": law.budget, "offset": law.offset}
-    folder = f"search/{model.name}-{task}"
+    return summary
+
+
+def log_outcome(tracker: Tracker, parent_run_id: str, summary: dict, label: str) -> None:
+    """The search's parent run: recommendation.json, the scores as metrics, the mixture as a tag, T's heatmap."""
+    folder = f"search/{summary['model']}-{summary['task']}"
+    best = summary["best_measured"]
     tracker.log_text(parent_run_id, json.dumps(summary, indent=2), f"{folder}/recommendation.json")
     rec = summary["recommended"]
     metrics = {f"{folder}/best_measured": best[METRIC]}
@@ -193,10 +206,9 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
     if rec["predicted"]:
         metrics[f"{folder}/recommended_predicted"] = rec["predicted"][METRIC]
     tracker.log_metrics(parent_run_id, metrics)
-    tracker.set_tags(parent_run_id, {f"polymix.recommended.{model.name}.{task}": rec["mixture"]})
+    tracker.set_tags(parent_run_id, {f"polymix.recommended.{summary['model']}.{summary['task']}": rec["mixture"]})
     if "fitted_law" in summary:
         log_transfer_heatmap(tracker, parent_run_id, summary["fitted_law"], f"{folder}/transfer_matrix.png", label)
-    return SearchOutcome(model.name, task, summary)
 
 
 def _normalised(raw: dict[str, float]) -> dict[str, float]:

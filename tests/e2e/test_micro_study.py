@@ -74,4 +74,4 @@ def test_micro_study_end_to_end_then_deepspeed_reusing_baselines(tmp_path):
     assert len(deepspeed_runs) == 2
     for run in deepspeed_runs:
         assert run.info.status == "FINISHED"
-        assert run.data.metrics["train/loss"] > 0 and f"eval/acc/te" in run.data.metrics
+        assert run.data.metrics["train/loss"] > 0 and "eval/acc/te" in run.data.metrics
