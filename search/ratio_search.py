@@ -4,7 +4,8 @@ Every run is an ordinary SFT trial (search/trial.py), tracked as a child of the 
 run, with the searcher's prediction logged next to what the run measured. The strategies (SPEC §1c, §2):
 - ``climb``: search.adaptive.ClimbSearcher (our formulation of Climb, search/climb.py);
 - ``regmix``: search.adaptive.RegMixSearcher (random mixtures → quadratic regression → its optimum);
-- ``optuna``: Ray's ``OptunaSearch`` (TPE) over one weight per language, normalised by the trial.
+- ``optuna``: Ray's ``OptunaSearch`` (TPE) over one weight per language, normalised by the trial; with
+  ``search.asha`` an ASHA scheduler stops weak trials after their first epochs.
 The parent run keeps, per model × task, ``recommendation.json`` (mixture, predicted and measured scores,
 every run, the fitted law) and, for Climb, a heatmap of the fitted interaction matrix T.
 """
@@ -140,6 +141,19 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
                    "context": context}
     if s.strategy == "optuna":
         param_space["mixture"] = {lang: tune.uniform(1e-3, 1.0) for lang in s.languages}
+    scheduler, reuse_actors = None, tune_config(1).reuse_actors
+    if s.asha:
+        from ray.tune.schedulers import ASHAScheduler
+
+        # One rung per epoch: the per-epoch reports carry "epoch" and val/objective (training/sft.py). A trial
+        # that reaches the last epoch is not stopped (stop_last_trials=False): it goes on to its test evaluation.
+        scheduler = ASHAScheduler(time_attr="epoch", metric=METRIC, mode="min", max_t=base.train.epochs,
+                                  grace_period=1, reduction_factor=2, stop_last_trials=False)
+        # A trial ASHA stops is in the middle of TorchTrainer.fit(): its actor cannot be reused, and it must end
+        # for the trainer it owns to end too. Tune ends a stopping actor after TUNE_FORCE_TRIAL_CLEANUP_S
+        # (default 600 s, a stalled search); Train V2 then frees the workers' placement group.
+        reuse_actors = False
+        os.environ.setdefault("TUNE_FORCE_TRIAL_CLEANUP_S", "5")
     request, fits, _ = trial_resources([base], ray.cluster_resources())
     concurrent = max(1, min(fits, study.resources.max_concurrent_trials or fits, s.runs))
     label = f"{model.name}/{task}"
@@ -148,13 +162,15 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
     tuner = tune.Tuner(
         tune.with_resources(mixture_trainable, request),
         param_space=param_space,
-        tune_config=tune.TuneConfig(search_alg=searcher, num_samples=s.runs, max_concurrent_trials=concurrent,
-                                    reuse_actors=tune_config(concurrent).reuse_actors),
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=s.runs,
+                                    max_concurrent_trials=concurrent, reuse_actors=reuse_actors),
         run_config=tune.RunConfig(name=f"{study.name}-{s.strategy}-{'-'.join(s.languages)}-{key}",
                                   storage_path=str(workdir / "ray_results"), verbose=0,
                                   callbacks=[Progress(s.runs, metric=METRIC, label=_mixture_label)]),
     )
-    summary = summarise(study, plan, searcher, tuner.fit())
+    results = tuner.fit()
+    stopped = tracker.mark_stopped_children(context["experiment_id"], parent_run_id, "stopped early by ASHA") if s.asha else 0
+    summary = {**summarise(study, plan, searcher, results), "runs_stopped_early": stopped}
     log_outcome(tracker, parent_run_id, summary, label)
     return SearchOutcome(model.name, task, summary)
 
@@ -165,7 +181,7 @@ def summarise(study: Study, plan: PlannedSearch, searcher, results) -> dict:
     runs = []
     for result in results:
         if result.error is not None or not result.metrics or not selected_losses(result.metrics):
-            continue  # failed: no selected checkpoint, no test evaluation
+            continue  # failed, or stopped early: no selected checkpoint, no test evaluation
         counts = ratio_counts(_normalised(result.config["mixture"]), total)
         runs.append({"mixture": mixture_name(counts), "counts": counts, METRIC: result.metrics[METRIC],
                      "losses": selected_losses(result.metrics), "predicted": result.config["search"].get("predicted"),
@@ -249,6 +265,7 @@ def format_outcome(outcome: SearchOutcome) -> str:
     rec = s["recommended"]
     lines = [f"{s['strategy']} search {outcome.model}/{outcome.task}: {s['runs_finished']} runs finished"
              + (f" + {s['runs_reused_from_earlier_searches']} reused from earlier searches" if s["runs_reused_from_earlier_searches"] else "")
+             + (f", {s['runs_stopped_early']} stopped early by ASHA" if s.get("runs_stopped_early") else "")
              + (f"; stopped on {s['stopped']}" if s.get("stopped") else "")]
     lines.append(f"  recommended mixture: {rec['mixture']}  ("
                  + ", ".join(f"{lang} {count / s['total']:.3f}" for lang, count in rec["counts"].items()) + ")")

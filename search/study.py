@@ -228,7 +228,7 @@ class RatioSearchConfig(Frozen):
     initial_runs: int | None = Field(None, ge=2)  # climb: new proxy mixtures before the first fit (None: as
     # many as the law's n² + 2n parameters need, n + 2 from scratch, fewer when earlier runs are reused)
     min_gain: float = Field(0.0, ge=0)  # climb: stop once the fitted law predicts less gain than this
-    asha: bool = False  # ASHA early stopping: refused for now (see _budgets)
+    asha: bool = False  # optuna: ASHA stops weak trials early on val/objective, one rung per epoch
     seed: int = 0
 
     @field_validator("languages")
@@ -262,11 +262,8 @@ class RatioSearchConfig(Frozen):
         if self.strategy == "climb" and self.initial_runs and self.runs <= self.initial_runs:
             raise ValueError(f"runs={self.runs} leaves no run after the {self.initial_runs} initial mixtures; raise "
                              f"search.runs above {self.initial_runs} or lower search.initial_runs")
-        if self.asha:
-            # Measured: a trial Tune stops mid-TorchTrainer leaves the trainer's worker placement group
-            # reserved, and the next trials wait for resources forever. Refused until trials stop cleanly.
-            raise ValueError("asha: early stopping inside a ratio search is not available yet (a trial stopped in the "
-                             "middle of its TorchTrainer leaks the trainer's resources); remove search.asha")
+        if self.asha and self.strategy != "optuna":
+            raise ValueError("asha: early stopping applies to strategy 'optuna' only (Climb and RegMix fit every run)")
         return self
 
     def weight_of(self) -> dict[str, float]:

@@ -130,11 +130,14 @@ def init_ray(study: Study, address: str | None, workdir: Path) -> None:
     common = dict(log_to_driver=False, configure_logging=True, logging_level="ERROR")
     if address:
         ray.init(address=address, **common)
-    else:  # the embedded default: a local instance, dashboard off, bound to this machine only
+    else:  # the embedded default: a local instance bound to this machine only
         r = study.resources
         cpus = r.local_cpus or max(os.cpu_count() or 2, 2)
+        # The dashboard serves Ray's state API, which Train V2's PlacementGroupCleaner polls to free the workers'
+        # placement group of a trial whose actor ended mid-training (an early-stopped or failed trial). Without
+        # it such placement groups stay reserved and the next trials wait for resources forever (measured).
         ray.init(num_cpus=cpus, num_gpus=r.local_gpus, resources={GPU_TICKET: r.local_gpus} if r.local_gpus else None,
-                 include_dashboard=False, **common)
+                 include_dashboard=True, dashboard_host="127.0.0.1", **common)
 
 
 def trial_resources(trials: list[TrialSpec], cluster: dict) -> tuple[Callable[[dict], PlacementGroupFactory], int, str | None]:

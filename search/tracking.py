@@ -19,6 +19,7 @@ SPEC_HASH_TAG = "polymix.spec_hash"
 STUDY_HASH_TAG = "polymix.study_hash"
 KIND_TAG = "polymix.kind"
 SEARCH_KEY_TAG = "polymix.search_key"  # runs of ratio searches that can share a fit (search/ratio_search.py)
+STOPPED_TAG = "polymix.stopped"  # why a run ended before its last epoch (e.g. ASHA)
 
 
 def default_tracking_uri(workdir: Path) -> str:
@@ -94,6 +95,17 @@ class Tracker:
 
     def finish(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
+
+    def mark_stopped_children(self, experiment_id: str, parent_run_id: str, reason: str) -> int:
+        """Children still RUNNING once their search is over were stopped by the scheduler (their actor ended
+        mid-training): mark them KILLED with the reason, so that none is mistaken for a live run."""
+        runs = self.client.search_runs(
+            [experiment_id], f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}' and attributes.status = 'RUNNING'",
+            max_results=5000)
+        for run in runs:
+            self.set_tags(run.info.run_id, {STOPPED_TAG: reason})
+            self.finish(run.info.run_id, "KILLED")
+        return len(runs)
 
     def trial_runs(self, experiment: str, parent_run_id: str | None = None):
         """Finished trial runs of an experiment (optionally of one sweep), newest first."""

@@ -60,20 +60,33 @@ def test_climb_search_then_adding_a_language_reuses_its_runs(tmp_path):
     assert len(client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'trial'")) == 8
 
 
-def test_optuna_search_recommends_its_best_measured_run(tmp_path):
-    """TPE through Ray's OptunaSearch: one weight per language, normalised into exact counts by the trial."""
-    done = polymix(tmp_path, "climb", "tests/e2e/climb_micro.yaml", "--set", "search.strategy=optuna", "--set", "search.runs=3")
+def test_optuna_search_with_asha_stops_weak_runs_and_recommends_the_best_finished(tmp_path):
+    """TPE through Ray's OptunaSearch (one weight per language, normalised into exact counts by the trial);
+    ASHA stops a run after an epoch when it is worse than the rung's median. A stopped run ends KILLED with its
+    reason and its epoch metrics, and the next runs get its resources (no leaked placement group)."""
+    done = polymix(tmp_path, "climb", "tests/e2e/climb_micro.yaml", "--set", "search.strategy=optuna",
+                   "--set", "search.asha=true", "--set", "search.runs=5", "--set", "train.epochs=3")
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("climb-micro")
     [parent] = client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'search'")
     runs = children(client, experiment.experiment_id, parent.info.run_id)
-    assert len(runs) == 3 and all(run.info.status == "FINISHED" for run in runs)
+    stopped = [run for run in runs if run.info.status == "KILLED"]
+    finished = [run for run in runs if run.info.status == "FINISHED"]
+    assert len(runs) == 5 and len(stopped) + len(finished) == 5, [run.info.status for run in runs]
+    assert stopped and finished, [run.info.status for run in runs]
     for run in runs:
         counts = json.loads(run.data.params["counts"])
         assert sum(counts.values()) == 128 and set(counts) <= {"en", "es"}
+    for run in stopped:
+        assert run.data.tags["polymix.stopped"] == "stopped early by ASHA"
+        epochs = [m.step for m in client.get_metric_history(run.info.run_id, "val/objective")]
+        assert epochs and max(epochs) < 3 and "eval/avg_seen" not in run.data.metrics
+    for run in finished:
+        assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "val/objective")) == [0, 1, 2, 3]
     summary = recommendation(client, parent, tmp_path)
-    best = min(runs, key=lambda run: run.data.metrics["val/objective"])
+    assert summary["runs_finished"] == len(finished) and summary["runs_stopped_early"] == len(stopped)
+    best = min(finished, key=lambda run: run.data.metrics["val/objective"])
     assert summary["recommended"]["mixture"] == best.data.params["mixture"]
     assert summary["recommended"]["measured"]["val/objective"] == pytest.approx(best.data.metrics["val/objective"])
     assert summary["recommended"]["predicted"] is None and "fitted_law" not in summary
-    assert f"recommended mixture: {best.data.params['mixture']}" in done.stdout
+    assert f"{len(finished)} runs finished, {len(stopped)} stopped early by ASHA" in done.stdout

@@ -36,7 +36,7 @@ def _climb(tmp_path, **search_changes) -> Path:
         ({"total": 3}, r"search: .*total=3 is below one example per language \(4 languages\); raise search\.total"),
         ({"runs": 5, "initial_runs": 5}, r"search: .*runs=5 leaves no run after the 5 initial mixtures"),
         ({"strategy": "grid"}, r"search\.strategy: Input should be 'climb', 'regmix' or 'optuna'"),
-        ({"asha": True}, r"search: .*asha: early stopping inside a ratio search is not available yet"),
+        ({"asha": True}, r"search: .*asha: early stopping applies to strategy 'optuna' only"),
         ({"min_gain": -1}, r"search\.min_gain: Input should be greater than or equal to 0"),
     ],
 )
