@@ -39,6 +39,8 @@ from scipy.optimize import least_squares, linprog, minimize
 
 from training.errors import ConfigError
 
+MAX_EXPONENT = 1.0  # upper bound on the fitted β
+
 
 @dataclass(frozen=True)
 class LossLaw:
@@ -133,8 +135,10 @@ def fit_loss_law(languages: tuple[str, ...], ratios: np.ndarray, losses: np.ndar
 
     lowest = np.nanmin(losses, axis=0)
     spread = np.maximum(np.nanmax(losses, axis=0) - lowest, 1e-3)
+    # β ≤ 1: loss falls no faster than 1/data. Without the cap a floor E fitted just under the lowest
+    # loss seen with a steep β fits noisy runs as well as the truth does, and its optimum is worse.
     lower = np.concatenate([np.zeros(n * (n - 1)), np.zeros(n), np.zeros(n), np.full(n, 0.01)])
-    upper = np.concatenate([np.ones(n * (n - 1)), lowest + 1e-9, 100 * (spread + lowest), np.full(n, 3.0)])
+    upper = np.concatenate([np.ones(n * (n - 1)), lowest + 1e-9, 100 * (spread + lowest), np.full(n, MAX_EXPONENT)])
     rng = np.random.default_rng(seed)
     best = None
     for start in range(starts):
@@ -258,7 +262,7 @@ def new_initial_runs(n: int, previous: tuple[np.ndarray, np.ndarray] | None = No
 class ClimbSearch:
     """The adaptive loop of SPEC §1c without Ray: ``ask()`` a mixture, ``tell()`` its per-language losses.
 
-    First an initial design of proxy mixtures (the uniform mixture, then seeded Dirichlet draws) until the
+    First an initial design of proxy mixtures (the uniform mixture, then seeded random language subsets) until the
     runs hold as many measured losses as the law has parameters (n² + 2n: n + 2 runs from scratch); then
     each ask fits the law to every run so far and proposes its optimum. A proposal already run (or in
     flight) is replaced by a neighbour, a Dirichlet draw around it, so that every run adds information.
@@ -293,7 +297,7 @@ class ClimbSearch:
         n = len(self.languages)
         planned = len(self.ratios) + len(in_flight)
         if planned < self.initial_runs:
-            return np.full(n, 1.0 / n) if planned == self.reused else self.rng.dirichlet(np.ones(n))
+            return np.full(n, 1.0 / n) if planned == self.reused else self._subset_mixture()
         if len(self.ratios) < self.initial_runs:
             return None
         proposal = self.recommend().ratios
@@ -301,6 +305,17 @@ class ClimbSearch:
         if np.abs(known - proposal).sum(axis=1).min() < self.resolution:
             proposal = self.rng.dirichlet(50 * proposal + 0.5)  # a neighbour: already run, learn nearby
         return proposal
+
+    def _subset_mixture(self) -> np.ndarray:
+        """An initial-design mixture: a random subset of the languages (2 to n − 1 of them; 1 when n = 2)
+        with Dirichlet(2) ratios. A language left out measures only what the others transfer to it (T);
+        one with a large share measures its own law far from the uniform mixture (E, B, β)."""
+        n = len(self.languages)
+        size = int(self.rng.integers(min(2, n - 1), n))
+        chosen = self.rng.choice(n, size=size, replace=False)
+        ratios = np.zeros(n)
+        ratios[chosen] = self.rng.dirichlet(np.full(size, 2.0))
+        return ratios
 
     def tell(self, ratios: np.ndarray, losses: np.ndarray) -> None:
         self.ratios.append(np.asarray(ratios, float))
