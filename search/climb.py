@@ -296,25 +296,29 @@ class ClimbSearch:
         """The next mixture to run, or None while the initial design's results are still in flight."""
         n = len(self.languages)
         planned = len(self.ratios) + len(in_flight)
+        known = np.array([*self.ratios, *in_flight]).reshape(-1, n)
         if planned < self.initial_runs:
-            return np.full(n, 1.0 / n) if planned == self.reused else self._subset_mixture()
+            return np.full(n, 1.0 / n) if planned == self.reused else self._subset_mixture(known)
         if len(self.ratios) < self.initial_runs:
             return None
         proposal = self.recommend().ratios
-        known = np.array([*self.ratios, *in_flight])
         if np.abs(known - proposal).sum(axis=1).min() < self.resolution:
             proposal = self.rng.dirichlet(50 * proposal + 0.5)  # a neighbour: already run, learn nearby
         return proposal
 
-    def _subset_mixture(self) -> np.ndarray:
+    def _subset_mixture(self, known: np.ndarray) -> np.ndarray:
         """An initial-design mixture: a random subset of the languages (2 to n − 1 of them; 1 when n = 2)
         with Dirichlet(2) ratios. A language left out measures only what the others transfer to it (T);
-        one with a large share measures its own law far from the uniform mixture (E, B, β)."""
+        one with a large share measures its own law far from the uniform mixture (E, B, β). Few languages
+        have few subsets (n = 2: the two single-language runs), so a mixture already run or in flight
+        gives way to a draw over all languages: a repeated run would add no information."""
         n = len(self.languages)
         size = int(self.rng.integers(min(2, n - 1), n))
         chosen = self.rng.choice(n, size=size, replace=False)
         ratios = np.zeros(n)
         ratios[chosen] = self.rng.dirichlet(np.full(size, 2.0))
+        if len(known) and np.abs(known - ratios).sum(axis=1).min() < self.resolution:
+            ratios = self.rng.dirichlet(np.full(n, 2.0))
         return ratios
 
     def tell(self, ratios: np.ndarray, losses: np.ndarray) -> None:

@@ -38,14 +38,18 @@ def mixture_name(counts: dict[str, int]) -> str:
     return "-".join(f"{lang}{count}" for lang, count in counts.items())
 
 
-def mixture_trainable(config: dict) -> None:
-    """Tune's entry point for a searched mixture: weights → exact counts → the ordinary SFT trial."""
+def mixture_spec(config: dict) -> TrialSpec:
+    """The SFT trial a searched mixture stands for: weights → exact counts on the search's base trial."""
     base = TrialSpec.model_validate(config["base"])
     raw = config["mixture"]
     weight = sum(raw.values())
     counts = ratio_counts({lang: value / weight for lang, value in raw.items()}, config["total"])
-    spec = base.model_copy(update={"counts": counts, "mixture": mixture_name(counts)})
-    run_trial({"spec": spec.model_dump(mode="json"), "context": config["context"], "search": config["search"]})
+    return base.model_copy(update={"counts": counts, "mixture": mixture_name(counts)})
+
+
+def mixture_trainable(config: dict) -> None:
+    """Tune's entry point for a searched mixture: the ordinary SFT trial."""
+    run_trial({"spec": mixture_spec(config).model_dump(mode="json"), "context": config["context"], "search": config["search"]})
 
 
 def search_key(base: TrialSpec, total: int) -> str:
@@ -169,7 +173,11 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
                                   callbacks=[Progress(s.runs, metric=METRIC, label=_mixture_label)]),
     )
     results = tuner.fit()
-    stopped = tracker.mark_stopped_children(context["experiment_id"], parent_run_id, "stopped early by ASHA") if s.asha else 0
+    # Tune ends a trial ASHA stops without an error and before its final report (no selected checkpoint). Its
+    # run may be left RUNNING (actor ended) or FAILED (the interrupted trial's own handler got there first).
+    stopped_hashes = [mixture_spec(result.config).spec_hash for result in results
+                      if result.error is None and not selected_losses(result.metrics or {})]
+    stopped = tracker.mark_stopped(context["experiment_id"], stopped_hashes, "stopped early by ASHA") if s.asha else 0
     summary = {**summarise(study, plan, searcher, results), "runs_stopped_early": stopped}
     log_outcome(tracker, parent_run_id, summary, label)
     return SearchOutcome(model.name, task, summary)

@@ -96,16 +96,16 @@ class Tracker:
     def finish(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
 
-    def mark_stopped_children(self, experiment_id: str, parent_run_id: str, reason: str) -> int:
-        """Children still RUNNING once their search is over were stopped by the scheduler (their actor ended
-        mid-training): mark them KILLED with the reason, so that none is mistaken for a live run."""
-        runs = self.client.search_runs(
-            [experiment_id], f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}' and attributes.status = 'RUNNING'",
-            max_results=5000)
-        for run in runs:
-            self.set_tags(run.info.run_id, {STOPPED_TAG: reason})
-            self.finish(run.info.run_id, "KILLED")
-        return len(runs)
+    def mark_stopped(self, experiment_id: str, spec_hashes: list[str], reason: str) -> int:
+        """Runs of trials a scheduler stopped early: KILLED with the reason, so that none is mistaken for a live
+        run or a crash; their per-epoch metrics stay."""
+        marked = 0
+        for spec_hash in spec_hashes:
+            for run in self._search(experiment_id, SPEC_HASH_TAG, spec_hash, " and attributes.status != 'FINISHED'"):
+                self.set_tags(run.info.run_id, {STOPPED_TAG: reason})
+                self.finish(run.info.run_id, "KILLED")
+                marked += 1
+        return marked
 
     def trial_runs(self, experiment: str, parent_run_id: str | None = None):
         """Finished trial runs of an experiment (optionally of one sweep), newest first."""

@@ -68,6 +68,18 @@ def test_initial_design_waits_for_its_results_before_the_first_fit():
     assert searcher.suggest("t6") is None  # nothing to fit yet: wait
 
 
+def test_initial_design_leaves_languages_out_and_never_repeats_a_mixture():
+    """Subsets of the languages (a left-out language measures transfer alone); with two languages there are only
+    two single-language subsets, so the other initial runs must be new mixtures, not the same run again."""
+    searcher = ClimbSearcher(LANGS, WEIGHTS, TOTAL, runs=12, seed=0)
+    design = np.array([list(searcher.suggest(f"t{i}")["mixture"].values()) for i in range(6)])
+    assert ((design[1:] == 0).sum(axis=1) >= 1).all()  # after the uniform run, each leaves a language out
+    for seed in range(20):
+        pair = ClimbSearcher(("en", "es"), {"en": 0.5, "es": 0.5}, 128, runs=5, seed=seed)
+        mixtures = [tuple(pair.suggest(f"t{i}")["mixture"].values()) for i in range(4)]  # n + 2 = 4 initial runs
+        assert len(set(mixtures)) == 4, (seed, mixtures)
+
+
 def test_min_gain_stops_early():
     law = truth()
     searcher = ClimbSearcher(LANGS, WEIGHTS, TOTAL, runs=40, min_gain=0.05, seed=0)

@@ -1,0 +1,24 @@
+"""Tracker bookkeeping on a real MLflow store (SQLite file)."""
+
+from search.tracking import STOPPED_TAG, Tracker
+
+
+def test_runs_of_stopped_trials_end_killed_with_the_reason_and_finished_runs_are_untouched(tmp_path):
+    """A trial ASHA stops leaves its run RUNNING (actor ended) or FAILED (its handler ran first): both become KILLED."""
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment_id = tracker.experiment_id("stops", tmp_path / "artifacts")
+    parent, _ = tracker.parent_run(experiment_id, "study-hash", "stops", {})
+    runs = {h: tracker.start_child(experiment_id, parent, h, h, {}, {}) for h in ("left-running", "crashed", "done", "other")}
+    tracker.log_metrics(runs["crashed"], {"val/objective": 4.2})
+    tracker.finish(runs["crashed"], "FAILED")
+    tracker.finish(runs["done"])
+    tracker.finish(runs["other"], "FAILED")
+
+    assert tracker.mark_stopped(experiment_id, ["left-running", "crashed", "done"], "stopped early by ASHA") == 2
+
+    status = {h: tracker.client.get_run(run_id) for h, run_id in runs.items()}
+    assert status["left-running"].info.status == status["crashed"].info.status == "KILLED"
+    assert status["crashed"].data.tags[STOPPED_TAG] == "stopped early by ASHA"
+    assert status["crashed"].data.metrics["val/objective"] == 4.2  # the epochs it ran stay
+    assert status["done"].info.status == "FINISHED" and STOPPED_TAG not in status["done"].data.tags
+    assert status["other"].info.status == "FAILED"  # a real failure of another trial is not relabelled
