@@ -175,9 +175,11 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
     results = tuner.fit()
     # Tune ends a trial ASHA stops without an error and before its final report (no selected checkpoint). Its
     # run may be left RUNNING (actor ended) or FAILED (the interrupted trial's own handler got there first).
-    stopped_hashes = [mixture_spec(result.config).spec_hash for result in results
-                      if result.error is None and not selected_losses(result.metrics or {})]
-    stopped = tracker.mark_stopped(context["experiment_id"], stopped_hashes, "stopped early by ASHA") if s.asha else 0
+    stopped = 0
+    if s.asha:
+        stopped = tracker.mark_stopped(context["experiment_id"], [
+            mixture_spec(result.config).spec_hash for result in results
+            if result.error is None and not selected_losses(result.metrics or {})], "stopped early by ASHA")
     summary = {**summarise(study, plan, searcher, results), "runs_stopped_early": stopped}
     log_outcome(tracker, parent_run_id, summary, label)
     return SearchOutcome(model.name, task, summary)
