@@ -9,7 +9,7 @@ lower bound lasts ``--seconds``. The trials are admitted by the same per-trial r
 Printed: measured makespan / lower bound, where lower bound = max(total GPU-time / G, longest run), next to
 the planner's own replay of the same admission rule.
 
-    python benchmarks/scheduling.py configs/english_not_all.yaml --gpus 64 --seconds 300
+    python benchmarks/scheduling.py configs/english_not_all.yaml --gpus 64 --seconds 600
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("study", nargs="?", default="configs/english_not_all.yaml")
     parser.add_argument("--gpus", type=int, default=64, help="logical GPUs of the simulated cluster")
-    parser.add_argument("--seconds", type=float, default=300, help="wall seconds the lower bound is scaled to")
+    parser.add_argument("--seconds", type=float, default=600, help="wall seconds the lower bound is scaled to")
     args = parser.parse_args()
 
     study = load_study(args.study)

@@ -13,7 +13,7 @@ instances): the runs needed until the recommendation is within 1% regret, and th
 runs. Strategies: the 22 mixtures of "English is Not All You Need" (each uniform over its languages),
 uniform, temperature (T=3.3), UniMax, random Dirichlet, Optuna TPE, a RegMix-style regression, Climb.
 
-    python benchmarks/search_efficiency.py --instances 5 --runs 40
+    python benchmarks/search_efficiency.py --instances 10 --runs 40
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def climb(sim: Simulator, runs: int, seed: int) -> list[np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--instances", type=int, default=5)
+    parser.add_argument("--instances", type=int, default=10)
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--noise", type=float, default=0.002, help="std of the Gaussian noise on each measured loss")
     parser.add_argument("--study", default="configs/english_not_all.yaml", help="where the paper's 22 mixtures come from")
