@@ -40,12 +40,14 @@ def validation_accuracy(model, tokenizer, task: str, by_lang: dict[str, datasets
     return {lang: result["accuracy"] for lang, result in evaluate_languages(model, tokenizer, task, by_lang).items()}
 
 
-def summarize(accuracy: dict[str, float], trained: Iterable[str]) -> dict[str, float]:
-    """Per-language accuracies plus averages over seen (trained) and unseen languages."""
+def summarize(accuracy: dict[str, float], trained: Iterable[str], examples: dict[str, int] | None = None) -> dict[str, float]:
+    """Per-language accuracies plus averages over seen (trained) and unseen languages; with ``examples``, the test
+    examples behind each accuracy (``eval/n/<lang>``), which the report's Wilson intervals need."""
     trained = set(trained)
     seen = [acc for lang, acc in accuracy.items() if lang in trained]
     unseen = [acc for lang, acc in accuracy.items() if lang not in trained]
     summary = {f"eval/acc/{lang}": acc for lang, acc in accuracy.items()}
+    summary.update({f"eval/n/{lang}": n for lang, n in (examples or {}).items()})
     summary["eval/avg"] = sum(accuracy.values()) / len(accuracy)
     if seen:
         summary["eval/avg_seen"] = sum(seen) / len(seen)

@@ -88,6 +88,20 @@ def _cmd_runs(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    from ray_jobs.report import make_report
+    from search.tracking import default_tracking_uri
+
+    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(Path(args.workdir))
+    folder = Path(args.out or Path(args.workdir) / "reports" / args.experiment)
+    report, parent_run_id, notes = make_report(uri, args.experiment, folder, args.all_runs)
+    print("\n".join(notes))
+    for analysis, reason in report.skipped.items():
+        print(f"not computed: {analysis}: {reason}")
+    print(f"wrote {', '.join(report.files)} to {folder}/ and logged them under report/ on parent run {parent_run_id}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polymix", description="Multilingual post-training studies on Ray.")
     parser.add_argument("--workdir", default=".polymix", help="local state: sample data, tiny models, MLflow db, Ray results")
@@ -117,6 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     runs.add_argument("experiment")
     runs.add_argument("--tracking-uri")
     runs.set_defaults(handler=_cmd_runs)
+    report = commands.add_parser("report", help="the paper-style tables and plots of an experiment, as files and MLflow artifacts")
+    report.add_argument("experiment")
+    report.add_argument("--out", help="folder for report.md and the figures (default: WORKDIR/reports/EXPERIMENT)")
+    report.add_argument("--tracking-uri")
+    report.add_argument("--all-runs", action="store_true",
+                        help="every finished trial run of the experiment, not only those the latest sweep planned")
+    report.set_defaults(handler=_cmd_report)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

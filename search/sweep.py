@@ -204,6 +204,9 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
     parent_run_id, reused_parent = tracker.parent_run(
         experiment_id, sweep_hash, study.name, {"study": study.model_dump(mode="json"), "n_trials": len(trials)}
     )
+    # What the sweep will run, logged before it starts: a report on an unfinished study names what is missing.
+    tracker.log_text(parent_run_id, json.dumps([{"trial": t.label, "spec_hash": t.spec_hash} for t in trials], indent=2),
+                     "plan.json")
     context = dict(tracking_uri=tracking_uri, experiment_id=experiment_id, parent_run_id=parent_run_id,
                    data_dir=str(data_dir), storage_path=str(workdir / "ray_results"))
     param_space = {"trial": tune.grid_search([

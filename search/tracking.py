@@ -35,7 +35,10 @@ class Tracker:
         experiment = self.client.get_experiment_by_name(name)
         if experiment is not None:
             return experiment.experiment_id
-        location = artifact_root.resolve().as_uri() if artifact_root else None
+        # A tracking server keeps artifacts under its own artifact root (served over HTTP to every node); a local
+        # store keeps them beside the work directory.
+        remote = self.uri.startswith(("http://", "https://"))
+        location = artifact_root.resolve().as_uri() if artifact_root and not remote else None
         return self.client.create_experiment(name, artifact_location=location)
 
     def _search(self, experiment_id: str, tag: str, value: str, extra: str = ""):
@@ -107,6 +110,21 @@ class Tracker:
                 marked += 1
         return marked
 
+    def latest_parent(self, experiment_id: str):
+        """The experiment's most recent sweep or search run (None if it has none)."""
+        runs = self.client.search_runs([experiment_id], f"tags.`{KIND_TAG}` != 'trial'",
+                                       order_by=["attributes.start_time DESC"], max_results=1)
+        return runs[0] if runs else None
+
+    def runs_by_spec_hash(self, experiment_id: str) -> dict[str, list]:
+        """Every trial run of the experiment, grouped by spec hash, newest first."""
+        runs = self.client.search_runs([experiment_id], f"tags.`{KIND_TAG}` = 'trial'",
+                                       order_by=["attributes.start_time DESC"], max_results=50000)
+        grouped: dict[str, list] = {}
+        for run in runs:
+            grouped.setdefault(run.data.tags.get(SPEC_HASH_TAG, ""), []).append(run)
+        return grouped
+
     def trial_runs(self, experiment: str, parent_run_id: str | None = None):
         """Finished trial runs of an experiment (optionally of one sweep), newest first."""
         experiment_obj = self.client.get_experiment_by_name(experiment)
@@ -127,3 +145,30 @@ class MLflowEpochLogger(UserCallback):
     def after_report(self, run_context, metrics, checkpoint) -> None:
         report = metrics[0]
         Tracker(self.tracking_uri).log_metrics(self.run_id, report, step=int(report.get("epoch", 0)))
+
+
+def results_table(runs) -> "pandas.DataFrame":
+    """Finished trial runs → the analysis' results table (evaluation/analysis.py): one row per (run, language).
+
+    Runs logged before polymix recorded the model's size, family or test counts keep NaN / "unknown" there.
+    """
+    import pandas as pd
+
+    from evaluation.analysis import RESULT_COLUMNS
+
+    rows = []
+    for run in runs:
+        params, metrics = run.data.params, run.data.metrics
+        counts = json.loads(params.get("counts", "{}"))
+        trained = sorted(lang for lang, count in counts.items() if count > 0)
+        for key, accuracy in metrics.items():
+            if not key.startswith("eval/acc/"):
+                continue
+            lang = key.removeprefix("eval/acc/")
+            rows.append({"run_id": run.info.run_id, "model": params.get("model"),
+                         "family": params.get("model_family", "unknown"),
+                         "params": float(params.get("model_params", "nan")), "task": params.get("task"),
+                         "mixture": params.get("mixture"), "trained": ",".join(trained), "n_trained": len(trained),
+                         "baseline": params.get("baseline") == "true", "lang": lang, "accuracy": accuracy,
+                         "n": metrics.get(f"eval/n/{lang}", float("nan"))})
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)

@@ -13,13 +13,15 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from evaluation.evaluate import evaluate_languages, summarize, validation_accuracy
 from search.designs import TrialSpec
 from search.tracking import SEARCH_KEY_TAG, MLflowEpochLogger, Tracker
-from training.models import load_model, load_tokenizer
+from training.models import load_model, load_tokenizer, model_family
 from training.sft import SELECTION_METRIC, SFTJob, train_loop
 from training.sources import load_parallel
 
 
-def evaluate_model_dir(model_source, task: str, data_dir: str, languages: list[str], test_examples, batch_size: int) -> dict:
-    """Test-split evaluation in every language; ``model_source`` is a Ray Checkpoint or a model path."""
+def evaluate_model_dir(model_source, task: str, data_dir: str, languages: list[str], test_examples,
+                       batch_size: int) -> tuple[dict, dict]:
+    """Test-split evaluation in every language, and what the report needs to know of the model (its size and
+    family, read from the model itself); ``model_source`` is a Ray Checkpoint or a model path."""
     test = load_parallel(data_dir, task, "test", languages)
     if test_examples:
         test = {lang: rows.select(range(min(test_examples, len(rows)))) for lang, rows in test.items()}
@@ -27,7 +29,8 @@ def evaluate_model_dir(model_source, task: str, data_dir: str, languages: list[s
     def run(path: str) -> dict:
         model, tokenizer = load_model(path), load_tokenizer(path)
         model.to("cuda" if ray.get_gpu_ids() else "cpu")
-        return evaluate_languages(model, tokenizer, task, test, batch_size)
+        about = {"model_params": model.num_parameters(), "model_family": model_family(model.config.model_type)}
+        return evaluate_languages(model, tokenizer, task, test, batch_size), about
 
     if isinstance(model_source, ray.train.Checkpoint):
         with model_source.as_directory() as path:
@@ -118,10 +121,12 @@ def run_trial(config: dict) -> None:
         evaluate = ray.remote(evaluate_model_dir).options(
             num_cpus=resources.cpus_per_worker, num_gpus=min(resources.gpus_per_worker, 1), scheduling_strategy="DEFAULT"
         )
-        results = ray.get(evaluate.remote(
+        results, about_model = ray.get(evaluate.remote(
             model_source, spec.task, context["data_dir"], spec.eval.language_list(), spec.eval.test_examples, spec.eval.batch_size
         ))
-        summary = {**summarize({lang: r["accuracy"] for lang, r in results.items()}, spec.counts), **selected}
+        summary = {**summarize({lang: r["accuracy"] for lang, r in results.items()}, spec.counts,
+                               {lang: r["n"] for lang, r in results.items()}), **selected}
+        tracker.log_params(run_id, about_model)
         tracker.log_metrics(run_id, summary)
         predictions = "\n".join(json.dumps({"lang": lang, **p}, ensure_ascii=False) for lang, r in results.items() for p in r["predictions"])
         tracker.log_text(run_id, predictions + "\n", "predictions.jsonl")

@@ -9,6 +9,7 @@ the training and evaluation code cannot tell them from a hub checkpoint.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -46,6 +47,13 @@ def load_model(name_or_path: str, dtype=None, gradient_checkpointing: bool = Fal
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
     return model
+
+
+def model_family(model_type: str) -> str:
+    """A model's family from its config's ``model_type``: ``qwen3`` → ``qwen``, ``gemma3_text`` → ``gemma``, so that
+    an analysis pools the versions of one family (the paper's "Qwen family" term)."""
+    match = re.match(r"[a-z]+", model_type.lower())
+    return match.group(0) if match else model_type
 
 
 def check_model_source(name_or_path: str) -> None:

@@ -1,0 +1,175 @@
+"""The comparisons of "English is Not All You Need" (SPEC §1a), computed from a study's results table.
+
+The results table has one row per (run, evaluation language), with the columns of ``RESULT_COLUMNS``:
+``trained`` is the run's training languages joined by commas ("" for a pretrained-only baseline), ``n`` the test
+examples behind ``accuracy``. Where several runs share a model, task and set of training languages (mixtures of
+different sizes or ratios), their accuracies are averaged before runs are compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from evaluation.stats import bootstrap_interval, t_test, win_rate, wilson_interval
+from training.languages import LANGUAGES
+
+RESULT_COLUMNS = ["run_id", "model", "family", "params", "task", "mixture", "trained", "n_trained", "baseline", "lang",
+                  "accuracy", "n"]
+MATCH_MARGIN = 0.01  # zero-shot "matches" direct exposure when at most one accuracy point below it
+SETTINGS = ("direct", "transfer", "english")  # the eval language was added / is in neither run / is English
+
+
+def _mean_accuracy(table: pd.DataFrame) -> pd.Series:
+    trained = table[~table["baseline"]]
+    return trained.groupby(["model", "task", "trained", "lang"])["accuracy"].mean()
+
+
+def bilingual_gains(table: pd.DataFrame) -> pd.DataFrame:
+    """Every (model, task, added language X, eval language): accuracy of the EN+X run minus the English-only run."""
+    accuracy = _mean_accuracy(table)
+    rows = []
+    for (model, task), runs in accuracy.groupby(level=["model", "task"]):
+        runs = runs.droplevel(["model", "task"])
+        if "en" not in runs.index.get_level_values("trained"):
+            continue
+        english_only = runs.loc["en"]
+        for trained in runs.index.get_level_values("trained").unique():
+            languages = trained.split(",")
+            if len(languages) != 2 or "en" not in languages:
+                continue
+            added = next(lang for lang in languages if lang != "en")
+            for lang, value in runs.loc[trained].items():
+                if lang not in english_only.index:
+                    continue
+                setting = "direct" if lang == added else "english" if lang == "en" else "transfer"
+                rows.append({"model": model, "task": task, "added": added, "lang": lang, "setting": setting,
+                             "bilingual": value, "english_only": english_only[lang], "gain": value - english_only[lang]})
+    return pd.DataFrame(rows, columns=["model", "task", "added", "lang", "setting", "bilingual", "english_only", "gain"])
+
+
+def gain_summary(gains: pd.DataFrame) -> pd.DataFrame:
+    """Per task and setting: median gain with its bootstrap interval, win rate with its Wilson interval, and a
+    two-sided paired t-test of the bilingual against the English-only accuracies."""
+    rows = []
+    for (task, setting), group in gains.groupby(["task", "setting"], sort=False):
+        low, high = bootstrap_interval(group["gain"])
+        wins = win_rate(group["gain"])
+        test = t_test(group["bilingual"], group["english_only"], paired=True) if len(group) > 1 else None
+        rows.append({"task": task, "setting": setting, "pairs": len(group), "median_gain": group["gain"].median(),
+                     "median_low": low, "median_high": high, "mean_gain": group["gain"].mean(),
+                     "win_rate": wins.rate, "win_low": wins.low, "win_high": wins.high,
+                     "p_value": test.p_value if test else float("nan")})
+    columns = ["task", "setting", "pairs", "median_gain", "median_low", "median_high", "mean_gain", "win_rate",
+               "win_low", "win_high", "p_value"]
+    summary = pd.DataFrame(rows, columns=columns)
+    summary["setting"] = pd.Categorical(summary["setting"], SETTINGS, ordered=True)
+    return summary.sort_values(["task", "setting"], ignore_index=True)
+
+
+def coverage_curves(table: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy against the number of training languages (0 = pretrained only), per model and task: the mean over
+    runs of each run's average accuracy over the evaluation languages, with a bootstrap interval across runs."""
+    per_run = table.groupby(["model", "task", "n_trained", "run_id"])["accuracy"].mean()
+    rows = []
+    for (model, task, n_trained), runs in per_run.groupby(level=["model", "task", "n_trained"]):
+        low, high = bootstrap_interval(runs.to_numpy(), np.mean) if len(runs) > 1 else (np.nan, np.nan)
+        rows.append({"model": model, "task": task, "n_trained": int(n_trained), "runs": len(runs),
+                     "accuracy": runs.mean(), "low": low, "high": high})
+    return pd.DataFrame(rows, columns=["model", "task", "n_trained", "runs", "accuracy", "low", "high"])
+
+
+def zero_shot_vs_direct(table: pd.DataFrame, margin: float = MATCH_MARGIN) -> pd.DataFrame:
+    """Per (model, task, language X ≠ en): the bilingual EN+X run's accuracy on X (direct exposure) against the
+    runs with the most training languages that leave X out (zero-shot at high diversity). ``matched`` when the
+    zero-shot accuracy is at least the direct one minus ``margin``."""
+    accuracy = _mean_accuracy(table).reset_index()
+    accuracy["languages"] = accuracy["trained"].str.split(",")
+    rows = []
+    for (model, task), runs in accuracy.groupby(["model", "task"]):
+        for lang in sorted(set(runs["lang"]) - {"en"}):
+            direct = runs[(runs["trained"] == f"en,{lang}") | (runs["trained"] == f"{lang},en")]
+            direct = direct[direct["lang"] == lang]
+            zero_shot = runs[(runs["lang"] == lang) & ~runs["languages"].map(lambda langs: lang in langs)]
+            if direct.empty or zero_shot.empty:
+                continue
+            width = zero_shot["languages"].map(len)
+            most = zero_shot[width == width.max()]
+            if width.max() <= 2:  # not more diverse than a bilingual run
+                continue
+            rows.append({"model": model, "task": task, "lang": lang, "resource": LANGUAGES[lang].resource,
+                         "n_trained": int(width.max()), "direct": direct["accuracy"].mean(),
+                         "zero_shot": most["accuracy"].mean()})
+    result = pd.DataFrame(rows, columns=["model", "task", "lang", "resource", "n_trained", "direct", "zero_shot"])
+    result["matched"] = result["zero_shot"] >= result["direct"] - margin
+    return result
+
+
+def match_rates(comparison: pd.DataFrame) -> pd.DataFrame:
+    """Match-or-exceed rate by resource level, with Wilson intervals."""
+    rows = []
+    for resource, group in comparison.groupby("resource"):
+        low, high = wilson_interval(int(group["matched"].sum()), len(group))
+        rows.append({"resource": resource, "comparisons": len(group), "matched": int(group["matched"].sum()),
+                     "rate": group["matched"].mean(), "low": low, "high": high})
+    return pd.DataFrame(rows, columns=["resource", "comparisons", "matched", "rate", "low", "high"])
+
+
+def transfer_matrix(gains: pd.DataFrame) -> pd.DataFrame:
+    """Added training language × evaluation language: mean gain over English-only across models and tasks."""
+    return gains.pivot_table(index="added", columns="lang", values="gain", aggfunc="mean")
+
+
+@dataclass(frozen=True)
+class Regression:
+    coefficients: pd.DataFrame  # term, coef, low, high, p_value
+    r2_in_sample: float
+    r2_out_of_sample: float
+    n_train: int
+    n_test: int
+    dropped: list[str]  # terms without variation in this study (e.g. one model family)
+
+
+def regression_design(table: pd.DataFrame) -> pd.DataFrame:
+    """The pooled regression's terms (SPEC §1a), one row per (run, evaluation language).
+
+    Categorical terms are indicators against the alphabetically first level (family ``gemma`` vs ``qwen`` gives
+    ``family=qwen``; task ``api`` vs ``math`` gives ``task=math``); coverage is √(L / L_max) over the study's runs.
+    """
+    design = pd.DataFrame(index=table.index)
+    design["log10_size"] = np.log10(table["params"].astype(float) / 1e9)
+    for column in ("family", "task"):
+        levels = sorted(table[column].unique())
+        for level in levels[1:]:
+            design[f"{column}={level}"] = (table[column] == level).astype(float)
+    design["pretrained_only"] = table["baseline"].astype(float)
+    design["eval_lang_in_training"] = [float(lang in trained.split(",")) for lang, trained in zip(table["lang"], table["trained"])]
+    design["coverage"] = np.sqrt(table["n_trained"] / max(table["n_trained"].max(), 1))
+    return design
+
+
+def pooled_regression(table: pd.DataFrame, seed: int = 0, train_fraction: float = 0.7,
+                      confidence: float = 0.95) -> Regression:
+    """OLS of accuracy on the design's terms, fitted on a seeded ``train_fraction`` of the rows; R² on the rest."""
+    design = regression_design(table)
+    constant = [term for term in design if design[term].nunique() < 2]
+    design = sm.add_constant(design.drop(columns=constant), has_constant="add")
+    order = np.random.default_rng(seed).permutation(len(design))
+    cut = int(round(train_fraction * len(design)))
+    train, test = order[:cut], order[cut:]
+    if cut <= design.shape[1] or len(test) < 2:
+        raise ValueError(f"{len(design)} rows are too few to fit {design.shape[1]} terms on {train_fraction:.0%} of "
+                         "them and test on the rest")
+    y = table["accuracy"].astype(float).to_numpy()
+    fit = sm.OLS(y[train], design.iloc[train]).fit()
+    predicted = fit.predict(design.iloc[test])
+    residual = np.sum((y[test] - predicted) ** 2)
+    total = np.sum((y[test] - y[test].mean()) ** 2)
+    intervals = fit.conf_int(alpha=1 - confidence)
+    coefficients = pd.DataFrame({"term": fit.params.index, "coef": fit.params.to_numpy(),
+                                 "low": intervals[0].to_numpy(), "high": intervals[1].to_numpy(),
+                                 "p_value": fit.pvalues.to_numpy()})
+    return Regression(coefficients, float(fit.rsquared), float(1 - residual / total), len(train), len(test), constant)

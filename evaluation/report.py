@@ -1,0 +1,194 @@
+"""The paper-style report of a study: Markdown tables and matplotlib figures from its results table.
+
+Each analysis needs particular runs (an English-only run for the gains, runs leaving a language out for zero-shot,
+enough rows for the regression); one that cannot be computed is named in the report with what it lacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on cluster nodes or CI
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from evaluation.analysis import (MATCH_MARGIN, SETTINGS, bilingual_gains, coverage_curves, gain_summary, match_rates,
+                                 pooled_regression, transfer_matrix, zero_shot_vs_direct)
+from evaluation.stats import wilson_interval
+from training.languages import ALL_LANGUAGES
+
+FIGURES = ("coverage_curves.png", "gains_by_language.png", "transfer_heatmap.png", "regression_coefficients.png")
+
+
+@dataclass
+class Report:
+    folder: Path
+    files: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # analysis → why it could not be computed
+
+
+def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
+    def cell(value) -> str:
+        if isinstance(value, (float, np.floating)):
+            return "—" if np.isnan(value) else f"{value:.{digits}f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def accuracy_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: accuracy per evaluation language with its 95% Wilson interval (when n is known)."""
+    def cell(row) -> str:
+        if np.isnan(row["n"]):
+            return f"{row['accuracy']:.2f}"
+        low, high = wilson_interval(min(max(round(row["accuracy"] * row["n"]), 0), int(row["n"])), int(row["n"]))
+        return f"{row['accuracy']:.2f} ({low:.2f}–{high:.2f})"
+
+    cells = table.assign(cell=table.apply(cell, axis=1))
+    wide = cells.pivot_table(index=["model", "task", "mixture"], columns="lang", values="cell", aggfunc="first")
+    wide = wide[[lang for lang in ALL_LANGUAGES if lang in wide.columns]]
+    return wide.reset_index().sort_values(["model", "task", "mixture"]).fillna("—")
+
+
+def _save(figure, report: Report, name: str) -> None:
+    figure.tight_layout()
+    figure.savefig(report.folder / name, dpi=120)
+    plt.close(figure)
+    report.files.append(name)
+
+
+def plot_coverage(curves: pd.DataFrame, report: Report) -> None:
+    tasks = sorted(curves["task"].unique())
+    figure, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for model, curve in curves[curves["task"] == task].groupby("model"):
+            curve = curve.sort_values("n_trained")
+            ax.plot(curve["n_trained"], curve["accuracy"], marker="o", label=model)
+            ax.fill_between(curve["n_trained"], curve["low"], curve["high"], alpha=0.15)
+        ax.set(title=f"{task}: accuracy vs training languages", xlabel="training languages (0 = pretrained only)",
+               ylabel="mean accuracy over evaluation languages")
+        ax.legend(fontsize=8)
+    _save(figure, report, "coverage_curves.png")
+
+
+def plot_gains(gains: pd.DataFrame, report: Report) -> None:
+    """Median gain over English-only per language, one panel per setting, one bar colour per task."""
+    tasks = sorted(gains["task"].unique())
+    figure, axes = plt.subplots(1, len(SETTINGS), figsize=(15, 4), squeeze=False)
+    for ax, setting in zip(axes[0], SETTINGS):
+        subset = gains[gains["setting"] == setting]
+        # direct and English: by the language added; transfer: by the evaluation language, over the languages added
+        key = "lang" if setting == "transfer" else "added"
+        medians = subset.groupby(["task", key])["gain"].median().unstack("task").reindex(columns=tasks)
+        if not medians.empty:
+            medians = medians.loc[[lang for lang in ALL_LANGUAGES if lang in medians.index]]
+            positions = np.arange(len(medians))
+            width = 0.8 / len(tasks)
+            for offset, task in enumerate(tasks):
+                ax.bar(positions + offset * width, medians[task].fillna(0), width, label=task)
+            ax.set_xticks(positions + width * (len(tasks) - 1) / 2, medians.index)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set(title={"direct": "direct exposure (eval language added)", "transfer": "cross-lingual transfer (not trained)",
+                      "english": "English"}[setting],
+               xlabel="language added" if key == "added" else "evaluation language", ylabel="median gain vs English-only")
+        ax.legend(fontsize=8)
+    _save(figure, report, "gains_by_language.png")
+
+
+def plot_transfer(matrix: pd.DataFrame, report: Report) -> None:
+    rows = [lang for lang in ALL_LANGUAGES if lang in matrix.index]
+    columns = [lang for lang in ALL_LANGUAGES if lang in matrix.columns]
+    matrix = matrix.loc[rows, columns]
+    bound = max(float(np.nanmax(np.abs(matrix.to_numpy()))), 1e-6)
+    figure, ax = plt.subplots(figsize=(1.5 + 0.6 * len(columns), 1.2 + 0.5 * len(rows)))
+    image = ax.imshow(matrix.to_numpy(dtype=float), cmap="RdBu", vmin=-bound, vmax=bound)
+    ax.set_xticks(range(len(columns)), columns)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set(xlabel="evaluation language", ylabel="language added to English",
+           title="gain over English-only (mean over models and tasks)")
+    for i in range(len(rows)):
+        for j in range(len(columns)):
+            value = matrix.iat[i, j]
+            if not np.isnan(value):
+                ax.text(j, i, f"{value:+.2f}", ha="center", va="center", fontsize=7)
+    figure.colorbar(image, ax=ax, fraction=0.046)
+    _save(figure, report, "transfer_heatmap.png")
+
+
+def plot_regression(coefficients: pd.DataFrame, report: Report) -> None:
+    terms = coefficients[coefficients["term"] != "const"].iloc[::-1]
+    figure, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * len(terms)))
+    ax.errorbar(terms["coef"], range(len(terms)), xerr=[terms["coef"] - terms["low"], terms["high"] - terms["coef"]],
+                fmt="o", capsize=3)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(range(len(terms)), terms["term"])
+    ax.set(xlabel="coefficient on accuracy (95% interval)", title="pooled regression")
+    _save(figure, report, "regression_coefficients.png")
+
+
+def write_report(table: pd.DataFrame, folder: Path, title: str, notes: list[str] = (), seed: int = 0) -> Report:
+    """Write ``report.md`` and the figures into ``folder``; ``notes`` (e.g. the runs still missing) go on top."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("report.md", *FIGURES):  # a figure of an earlier report must not outlive its analysis
+        (folder / name).unlink(missing_ok=True)
+    report = Report(folder)
+    sections = [f"# {title}", ""]
+    sections += [f"- {note}" for note in notes]
+    runs = table.drop_duplicates("run_id")
+    sections += ["", f"{len(runs)} finished runs ({int(runs['baseline'].sum())} pretrained-only), "
+                 f"{runs['model'].nunique()} models, {runs['task'].nunique()} tasks, {table['lang'].nunique()} evaluation languages.",
+                 "", "## Accuracy per language (95% Wilson intervals)", "", markdown_table(accuracy_table(table)), ""]
+
+    curves = coverage_curves(table)
+    plot_coverage(curves, report)
+    sections += ["## Accuracy vs number of training languages", "",
+                 "Mean over runs of each run's average accuracy over the evaluation languages; 0 = pretrained only "
+                 "(95% bootstrap interval across runs).", "", markdown_table(curves), "", "![](coverage_curves.png)", ""]
+
+    gains = bilingual_gains(table)
+    sections += ["## Bilingual (English + one) vs English-only", ""]
+    if gains.empty:
+        report.skipped["bilingual gains"] = "needs an English-only run and English+one runs of the same model and task"
+        sections += [f"Not computed: {report.skipped['bilingual gains']}.", ""]
+    else:
+        plot_gains(gains, report)
+        plot_transfer(transfer_matrix(gains), report)
+        sections += ["Gain = accuracy of the English+X run minus the English-only run on the same evaluation language; "
+                     "direct: the language added, transfer: languages in neither run, english: English itself. "
+                     "Median with 95% bootstrap interval, win rate (gain > 0) with 95% Wilson interval, two-sided "
+                     "paired t-test.", "", markdown_table(gain_summary(gains)), "",
+                     "![](gains_by_language.png)", "", "![](transfer_heatmap.png)", ""]
+
+    comparison = zero_shot_vs_direct(table)
+    sections += ["## Zero-shot at high diversity vs bilingual direct exposure", ""]
+    if comparison.empty:
+        report.skipped["zero-shot vs direct"] = ("needs an English+X run and a run of more than two languages leaving X "
+                                                 "out, for the same model and task")
+        sections += [f"Not computed: {report.skipped['zero-shot vs direct']}.", ""]
+    else:
+        sections += ["Matched: zero-shot accuracy on X (the runs with the most training languages that leave X out) at "
+                     f"least the English+X run's accuracy on X minus {MATCH_MARGIN}.", "", markdown_table(match_rates(comparison)),
+                     "", markdown_table(comparison), ""]
+
+    sections += ["## Pooled regression", ""]
+    try:
+        regression = pooled_regression(table, seed=seed)
+    except ValueError as error:
+        report.skipped["regression"] = str(error)
+        sections += [f"Not computed: {error}.", ""]
+    else:
+        plot_regression(regression.coefficients, report)
+        dropped = f" Terms without variation in this study, left out: {', '.join(regression.dropped)}." if regression.dropped else ""
+        sections += [f"OLS of accuracy on one row per (run, evaluation language), fitted on a seeded 70% of the rows "
+                     f"({regression.n_train}); out-of-sample R² on the other 30% ({regression.n_test}): "
+                     f"**{regression.r2_out_of_sample:.3f}** (in-sample {regression.r2_in_sample:.3f}).{dropped}", "",
+                     markdown_table(regression.coefficients), "", "![](regression_coefficients.png)", ""]
+    (folder / "report.md").write_text("\n".join(sections), encoding="utf-8")
+    report.files.insert(0, "report.md")
+    return report

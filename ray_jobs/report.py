@@ -1,0 +1,61 @@
+"""`polymix report EXPERIMENT`: the paper-style report of a study, from MLflow, as files and MLflow artifacts."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from evaluation.report import Report, write_report
+from search.tracking import Tracker, results_table
+from training.errors import PolymixError
+
+
+def planned_trials(tracker: Tracker, parent_run_id: str) -> list[dict] | None:
+    """The trials a sweep planned (its ``plan.json``), or None for a parent without one (a ratio search)."""
+    names = {artifact.path for artifact in tracker.client.list_artifacts(parent_run_id)}
+    if "plan.json" not in names:
+        return None
+    with tempfile.TemporaryDirectory() as scratch:
+        return json.loads(Path(tracker.client.download_artifacts(parent_run_id, "plan.json", scratch)).read_text())
+
+
+def make_report(tracking_uri: str, experiment: str, folder: Path, all_runs: bool = False) -> tuple[Report, str, list[str]]:
+    """Write the report of ``experiment`` into ``folder`` and log it under ``report/`` on its latest parent run.
+
+    By default the report covers the runs the latest sweep planned (reused runs of earlier sweeps included) and
+    names those without a finished result; ``all_runs`` takes every finished trial run of the experiment.
+    Returns the report, the parent run id and the notes on what is missing.
+    """
+    tracker = Tracker(tracking_uri)
+    found = tracker.client.get_experiment_by_name(experiment)
+    if found is None:
+        known = ", ".join(sorted(e.name for e in tracker.client.search_experiments())) or "none"
+        raise PolymixError(f"experiment {experiment!r} not found at {tracking_uri}; known experiments: {known}. "
+                           "Give the study's experiment name (its `name`, or `tracking.experiment`)")
+    parent = tracker.latest_parent(found.experiment_id)
+    if parent is None:
+        raise PolymixError(f"experiment {experiment!r} has no sweep or search run yet; run the study first (polymix run)")
+    by_hash = tracker.runs_by_spec_hash(found.experiment_id)
+    finished = {h: next(r for r in runs if r.info.status == "FINISHED") for h, runs in by_hash.items()
+                if any(r.info.status == "FINISHED" for r in runs)}
+    plan = None if all_runs else planned_trials(tracker, parent.info.run_id)
+    notes = []
+    if plan is None:
+        runs = list(finished.values())
+        notes.append(f"every finished trial run of experiment {experiment!r} ({len(runs)})")
+    else:
+        runs = [finished[t["spec_hash"]] for t in plan if t["spec_hash"] in finished]
+        missing = [t for t in plan if t["spec_hash"] not in finished]
+        notes.append(f"the {len(plan)} runs planned by sweep {parent.info.run_name} ({parent.info.run_id}): "
+                     f"{len(runs)} finished, {len(missing)} missing")
+        for trial in missing:
+            attempts = by_hash.get(trial["spec_hash"], [])
+            state = attempts[0].info.status.lower() if attempts else "not started"
+            notes.append(f"missing: {trial['trial']} ({state})")
+    if not runs:
+        raise PolymixError(f"experiment {experiment!r}: no finished trial run to report on yet"
+                           + (f" ({len(plan)} planned)" if plan else ""))
+    report = write_report(results_table(runs), folder, f"Study report: {experiment}", notes)
+    tracker.client.log_artifacts(parent.info.run_id, str(folder), "report")
+    return report, parent.info.run_id, notes
