@@ -60,10 +60,10 @@ def gain_summary(gains: pd.DataFrame) -> pd.DataFrame:
         wins = win_rate(group["gain"])
         test = t_test(group["bilingual"], group["english_only"], paired=True) if len(group) > 1 else None
         rows.append({"task": task, "setting": setting, "pairs": len(group), "median_gain": group["gain"].median(),
-                     "median_low": low, "median_high": high, "mean_gain": group["gain"].mean(),
+                     "median_low": low, "median_high": high, "mean_gain": group["gain"].mean(), "ties": wins.ties,
                      "win_rate": wins.rate, "win_low": wins.low, "win_high": wins.high,
                      "p_value": test.p_value if test else float("nan")})
-    columns = ["task", "setting", "pairs", "median_gain", "median_low", "median_high", "mean_gain", "win_rate",
+    columns = ["task", "setting", "pairs", "median_gain", "median_low", "median_high", "mean_gain", "ties", "win_rate",
                "win_low", "win_high", "p_value"]
     summary = pd.DataFrame(rows, columns=columns)
     summary["setting"] = pd.Categorical(summary["setting"], SETTINGS, ordered=True)
@@ -130,7 +130,7 @@ class Regression:
     r2_out_of_sample: float
     n_train: int
     n_test: int
-    dropped: list[str]  # terms without variation in this study (e.g. one model family)
+    dropped: dict[str, str]  # term → why it was left out (no variation, e.g. one model family; or collinear)
 
 
 def regression_design(table: pd.DataFrame) -> pd.DataFrame:
@@ -143,7 +143,7 @@ def regression_design(table: pd.DataFrame) -> pd.DataFrame:
     design["log10_size"] = np.log10(table["params"].astype(float) / 1e9)
     for column in ("family", "task"):
         levels = sorted(table[column].unique())
-        for level in levels[1:]:
+        for level in levels[1:] or levels:  # one level only: an all-ones column, left out below and reported
             design[f"{column}={level}"] = (table[column] == level).astype(float)
     design["pretrained_only"] = table["baseline"].astype(float)
     design["eval_lang_in_training"] = [float(lang in trained.split(",")) for lang, trained in zip(table["lang"], table["trained"])]
@@ -155,8 +155,15 @@ def pooled_regression(table: pd.DataFrame, seed: int = 0, train_fraction: float 
                       confidence: float = 0.95) -> Regression:
     """OLS of accuracy on the design's terms, fitted on a seeded ``train_fraction`` of the rows; R² on the rest."""
     design = regression_design(table)
-    constant = [term for term in design if design[term].nunique() < 2]
-    design = sm.add_constant(design.drop(columns=constant), has_constant="add")
+    dropped, kept = {}, []
+    for term in design:  # a term the study cannot separate from the ones before it has no estimable coefficient
+        if design[term].nunique() < 2:
+            dropped[term] = "no variation in this study"
+        elif np.linalg.matrix_rank(sm.add_constant(design[kept + [term]], has_constant="add").to_numpy()) < len(kept) + 2:
+            dropped[term] = f"collinear with {', '.join(kept)} in this study"
+        else:
+            kept.append(term)
+    design = sm.add_constant(design[kept], has_constant="add")
     order = np.random.default_rng(seed).permutation(len(design))
     cut = int(round(train_fraction * len(design)))
     train, test = order[:cut], order[cut:]
@@ -172,4 +179,4 @@ def pooled_regression(table: pd.DataFrame, seed: int = 0, train_fraction: float 
     coefficients = pd.DataFrame({"term": fit.params.index, "coef": fit.params.to_numpy(),
                                  "low": intervals[0].to_numpy(), "high": intervals[1].to_numpy(),
                                  "p_value": fit.pvalues.to_numpy()})
-    return Regression(coefficients, float(fit.rsquared), float(1 - residual / total), len(train), len(test), constant)
+    return Regression(coefficients, float(fit.rsquared), float(1 - residual / total), len(train), len(test), dropped)

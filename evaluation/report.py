@@ -32,13 +32,15 @@ class Report:
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
-    def cell(value) -> str:
+    def cell(value, column: str) -> str:
         if isinstance(value, (float, np.floating)):
-            return "—" if np.isnan(value) else f"{value:.{digits}f}"
+            if np.isnan(value):
+                return "—"
+            return f"{value:.2g}" if column == "p_value" else f"{value:.{digits}f}"  # small p-values stay readable
         return str(value)
 
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    lines += ["| " + " | ".join(cell(v, c) for v, c in zip(row, frame.columns)) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
 
 
@@ -71,6 +73,8 @@ def plot_coverage(curves: pd.DataFrame, report: Report) -> None:
             curve = curve.sort_values("n_trained")
             ax.plot(curve["n_trained"], curve["accuracy"], marker="o", label=model)
             ax.fill_between(curve["n_trained"], curve["low"], curve["high"], alpha=0.15)
+        values = curves.loc[curves["task"] == task, "accuracy"]
+        ax.set_ylim(min(0.0, values.min() - 0.02), max(0.05, values.max() + 0.02))  # accuracy axes start at 0
         ax.set(title=f"{task}: accuracy vs training languages", xlabel="training languages (0 = pretrained only)",
                ylabel="mean accuracy over evaluation languages")
         ax.legend(fontsize=8)
@@ -184,7 +188,7 @@ def write_report(table: pd.DataFrame, folder: Path, title: str, notes: list[str]
         sections += [f"Not computed: {error}.", ""]
     else:
         plot_regression(regression.coefficients, report)
-        dropped = f" Terms without variation in this study, left out: {', '.join(regression.dropped)}." if regression.dropped else ""
+        dropped = "".join(f" Left out: {term} ({why})." for term, why in regression.dropped.items())
         sections += [f"OLS of accuracy on one row per (run, evaluation language), fitted on a seeded 70% of the rows "
                      f"({regression.n_train}); out-of-sample R² on the other 30% ({regression.n_test}): "
                      f"**{regression.r2_out_of_sample:.3f}** (in-sample {regression.r2_in_sample:.3f}).{dropped}", "",

@@ -10,6 +10,7 @@ from pathlib import Path
 from training.errors import PolymixError
 
 os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # progress bars in a study's log are noise
 
 
 def runs_table(tracking_uri: str, experiment: str, parent_run_id: str | None = None) -> str:
@@ -102,6 +103,14 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_server(args) -> int:
+    from ray_jobs.server import serve
+
+    extra = args.mlflow_args[1:] if args.mlflow_args[:1] == ["--"] else args.mlflow_args
+    serve(Path(args.workdir), args.host, args.port, args.artifacts_destination, extra)
+    return 0  # not reached: the server replaces this process
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polymix", description="Multilingual post-training studies on Ray.")
     parser.add_argument("--workdir", default=".polymix", help="local state: sample data, tiny models, MLflow db, Ray results")
@@ -138,6 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--all-runs", action="store_true",
                         help="every finished trial run of the experiment, not only those the latest sweep planned")
     report.set_defaults(handler=_cmd_report)
+    server = commands.add_parser("server", help="start an MLflow tracking server for a team (SQL backend, artifact root)")
+    server.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
+    server.add_argument("--port", type=int, default=5000)
+    server.add_argument("--artifacts-destination", help="artifact root: a directory or s3://bucket/prefix "
+                        "(default WORKDIR/mlflow-artifacts); the backend store is MLFLOW_BACKEND_STORE_URI "
+                        "(default sqlite:///WORKDIR/mlflow-server.db)")
+    server.add_argument("mlflow_args", nargs=argparse.REMAINDER, help="further `mlflow server` options, after --")
+    server.set_defaults(handler=_cmd_server)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The MLflow UI test browses the tracking server in headless Chromium: Debian's package, installed when missing.
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+        || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+fi
 export HF_HUB_OFFLINE=1 RAY_TMPDIR="${RAY_TMPDIR:-$PWD/.ray_tmp}"
 mkdir -p "$RAY_TMPDIR"
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -103,8 +103,9 @@ class Progress(tune.Callback):
         self.done += 1
         value = trial.last_result.get(self.metric)
         baseline = trial.config.get("trial", {}).get("spec", {}).get("baseline", False)
-        better = self.best is None or (value > self.best[0] if self.higher_is_better else value < self.best[0])
-        if value is not None and not baseline and better:
+        # A baseline has no seen languages (no eval/avg_seen) and never competes for the best.
+        if value is not None and not baseline and (
+                self.best is None or (value > self.best[0] if self.higher_is_better else value < self.best[0])):
             self.best = (value, self._label(trial))
         reused = " (reused finished run)" if trial.last_result.get("reused") else ""
         self._line(f"finished {self._label(trial)}{reused}")

@@ -69,7 +69,7 @@ def test_regression_recovers_the_papers_coefficients(paper_runs):
     for term, true in PAPER.items():
         assert abs(fitted.loc[term, "coef"] - true) <= 0.02, (term, fitted.loc[term, "coef"], true)
         assert fitted.loc[term, "low"] < fitted.loc[term, "coef"] < fitted.loc[term, "high"]
-    assert regression.dropped == []
+    assert regression.dropped == {}
     assert regression.n_train == round(0.7 * len(table)) and regression.n_test == len(table) - regression.n_train
     assert regression.r2_out_of_sample > 0.9  # the noise (σ 0.02) is small against the terms' spread
 
@@ -127,3 +127,17 @@ def test_report_on_unknown_experiment_is_a_clear_error(paper_runs, tmp_path, cap
     uri, _ = paper_runs
     assert main(["--workdir", str(tmp_path), "report", "papr", "--tracking-uri", uri]) == 2
     assert "experiment 'papr' not found" in capsys.readouterr().err
+
+
+def test_regression_leaves_out_terms_the_study_cannot_separate(paper_runs):
+    uri, _ = paper_runs
+    table = results_table(Tracker(uri).trial_runs("paper"))
+    one_family = table[table["family"] == "qwen"]  # and every trained run of it covers its in-training languages
+    regression = pooled_regression(one_family, seed=1)
+    assert regression.dropped == {"family=qwen": "no variation in this study"}
+    assert "family=qwen" not in set(regression.coefficients["term"])
+    bilingual_and_baseline = table[table["trained"].isin(["", "en,es"]) & (table["model"] == "qwen3-8b")]
+    regression = pooled_regression(bilingual_and_baseline)
+    # one model: size and family do not vary; coverage is 0 exactly for the pretrained-only rows
+    assert set(regression.dropped) == {"log10_size", "family=qwen", "coverage"}
+    assert regression.dropped["coverage"] == "collinear with task=math, pretrained_only, eval_lang_in_training in this study"

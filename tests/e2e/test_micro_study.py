@@ -16,12 +16,14 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
-def polymix(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+def polymix(workdir: Path, *args: str, tracking_uri: str | None = None) -> subprocess.CompletedProcess:
     # Ray's socket paths must stay under 108 bytes: scripts/test.sh sets a short RAY_TMPDIR in the repo.
     ray_tmp = os.environ.get("RAY_TMPDIR") or tempfile.mkdtemp(prefix="pmx-ray-")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAY_TMPDIR": ray_tmp}
     env.pop("RAY_ADDRESS", None)
     env.pop("MLFLOW_TRACKING_URI", None)
+    if tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
     done = subprocess.run([sys.executable, "-m", "ray_jobs.cli", "--workdir", str(workdir), *args],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -1,0 +1,116 @@
+"""A team's MLflow server: `polymix server` (SQLite backend, served artifact root) as a real process on 127.0.0.1,
+a micro study tracked on it over HTTP, its report logged there, and the MLflow UI checked in headless Chromium."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.e2e.test_micro_study import children, polymix
+from tests.e2e.test_submit import free_port
+from training.languages import ALL_LANGUAGES
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        assert process.poll() is None, f"the server exited with {process.returncode}"
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.read() == b"OK":
+                    return
+        except OSError:
+            time.sleep(1)
+    raise AssertionError(f"no MLflow server at {url} after {seconds} s")
+
+
+@pytest.fixture(scope="module")
+def tracking_server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{home / 'team.db'}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    log = (home / "server.log").open("w")
+    server = subprocess.Popen([sys.executable, "-m", "ray_jobs.cli", "--workdir", str(home), "server", "--port", str(port),
+                               "--artifacts-destination", str(home / "artifacts")],
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, server)
+        yield url, home, server.pid
+    finally:
+        os.kill(server.pid, signal.SIGTERM)  # as the README says: `kill PID` (polymix execs mlflow, same PID)
+        server.wait(timeout=60)
+        log.close()
+    with pytest.raises(OSError):  # stopped: nothing answers on the port any more
+        urllib.request.urlopen(f"{url}/health", timeout=2)
+    time.sleep(2)
+    left = [p.pid for p in psutil.process_iter() if _session(p.pid) == server.pid]
+    assert left == [], f"server processes left after kill {server.pid}: {left}"
+
+
+def _session(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
+
+
+def rendered_text(url: str) -> str:
+    """The page as a user's browser shows it: headless Chromium runs the MLflow UI's JavaScript, then dumps the DOM."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "chromium not installed: .ci/run installs Debian's chromium package"
+    done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                           "--virtual-time-budget=30000", "--dump-dom", url], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", done.stdout, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text))
+
+
+def test_micro_study_on_a_team_tracking_server(tracking_server, tmp_path):
+    url, home, pid = tracking_server
+    server_log = (home / "server.log").read_text()
+    assert f"MLflow server on {url} (backend sqlite:///" in server_log and f"Uvicorn running on {url}" in server_log
+    polymix(tmp_path, "run", "tests/e2e/server_micro.yaml", tracking_uri=url)
+
+    client = MlflowClient(url)  # everything below is read back over HTTP
+    experiment = client.get_experiment_by_name("server-micro")
+    assert experiment.artifact_location.startswith("mlflow-artifacts:")  # the server's artifact root, not a local path
+    parent = client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'sweep'")[0]
+    runs = children(client, experiment.experiment_id, parent.info.run_id)
+    assert sorted(r.data.params["mixture"] for r in runs) == ["en", "en-es", "untrained"]
+    for run in runs:
+        assert run.info.status == "FINISHED"
+        assert {f"eval/acc/{lang}" for lang in ALL_LANGUAGES} | {f"eval/n/{lang}" for lang in ALL_LANGUAGES} <= set(run.data.metrics)
+        assert run.data.params["model_family"] == "qwen" and int(run.data.params["model_params"]) > 0
+    predictions = Path(client.download_artifacts(runs[0].info.run_id, "predictions.jsonl", str(tmp_path)))
+    assert len(predictions.read_text(encoding="utf-8").splitlines()) == 4 * len(ALL_LANGUAGES)
+    assert list((home / "artifacts").rglob("predictions.jsonl"))  # stored under the server's artifact root
+
+    # The report from the server's runs, logged back to it.
+    report = polymix(tmp_path, "report", "server-micro", tracking_uri=url)
+    assert "3 finished, 0 missing" in report.stdout
+    assert "not computed: zero-shot vs direct" in report.stdout  # no run of more than two languages
+    folder = tmp_path / "reports" / "server-micro"
+    assert {"report.md", "coverage_curves.png", "gains_by_language.png"} <= {p.name for p in folder.iterdir()}
+    logged = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    assert {"report/report.md", "report/coverage_curves.png"} <= logged
+
+    # The UI a user browses lists the runs: the experiment's run table, and a child run's own page.
+    table = rendered_text(f"{url}/#/experiments/{experiment.experiment_id}/runs")
+    assert parent.info.run_name in table and "4 matching runs" in table
+    child = runs[0]
+    page = rendered_text(f"{url}/#/experiments/{experiment.experiment_id}/runs/{child.info.run_id}")
+    assert child.info.run_name in page and "eval/acc/en" in page

@@ -1,0 +1,22 @@
+"""The sweep's progress lines: counts and the best run, whatever order trials finish in."""
+
+from types import SimpleNamespace
+
+from search.sweep import Progress
+
+
+def trial(trial_id, mixture, result, baseline=False):
+    spec = {"model": {"name": "tiny-s"}, "task": "math", "mixture": mixture, "baseline": baseline}
+    return SimpleNamespace(trial_id=trial_id, config={"trial": {"spec": spec}}, last_result=result)
+
+
+def test_a_baseline_finishing_after_the_best_run_is_counted_not_failed(capsys):
+    progress = Progress(total=3)
+    runs = [trial("a", "en-es", {"eval/avg_seen": 0.2}), trial("b", "untrained", {"eval/avg_unseen": 0.0}, baseline=True),
+            trial("c", "en", {"eval/avg_seen": 0.3})]
+    for run in runs:
+        progress.on_trial_start(0, [], run)
+        progress.on_trial_complete(0, [], run)
+    assert (progress.done, progress.failed, progress.best) == (3, 0, (0.3, "tiny-s/math/en"))
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "3/3 done · 0 running · 0 pending · best eval/avg_seen 0.300 (tiny-s/math/en)" in last
