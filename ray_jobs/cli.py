@@ -10,7 +10,9 @@ from pathlib import Path
 from training.errors import PolymixError
 
 os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # progress bars in a study's log are noise
+# Progress bars of artifact downloads and dataset loading are noise in a study's log (and in its error output).
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
 
 def runs_table(tracking_uri: str, experiment: str, parent_run_id: str | None = None) -> str:

@@ -340,6 +340,9 @@ class Study(Frozen):
                 if isinstance(value, dict) and set(value) != set(self.tasks):
                     problems.append(f"mixtures[{index}].{field}: gives counts for {', '.join(sorted(value)) or 'no task'}; "
                                     f"give one count for every task of the study ({', '.join(self.tasks)})")
+                    break
+            else:
+                problems.extend(self._budget_problems(index, mixture))
         for name, profile in self.profiles.items():
             per_step = (profile.micro_batch or self.train.micro_batch) * profile.workers
             if self.train.global_batch % per_step:
@@ -359,6 +362,28 @@ class Study(Frozen):
             raise ValueError("\n".join(problems))
         return self
 
+    def _budget_problems(self, index: int, mixture: MixtureSpec) -> list[str]:
+        """A mixture too small to train: a listed language rounded to no example, or less than one global batch
+        (the training loop would find no optimizer step to take, after the job had started). One line per
+        problem, naming every task it affects."""
+        problems, starved, small = [], {}, {}
+        for task in self.tasks:
+            counts = mixture.counts(task)
+            for lang, ratio in (mixture.ratios or {}).items():
+                if ratio > 0 and lang not in counts:
+                    starved.setdefault(lang, []).append(f"{_for_task(mixture.total, task)} {task}")
+            if sum(counts.values()) < self.train.global_batch:
+                small[task] = sum(counts.values())
+        if starved:
+            problems.append(f"mixtures[{index}].total: " + "; ".join(f"{' and '.join(totals)} examples give {lang} no example"
+                                                                     for lang, totals in starved.items())
+                            + " at these ratios; raise total or drop the language")
+        if small:
+            problems.append(f"mixtures[{index}] ({mixture.name}): {' and '.join(f'{n} {task}' for task, n in small.items())} "
+                            f"examples, fewer than one global batch (train.global_batch={self.train.global_batch}); "
+                            f"raise its counts or lower train.global_batch")
+        return problems
+
     def training_languages(self) -> list[str]:
         """Every language some run of the study trains on: the mixtures' and the ratio search's."""
         languages = {lang for mixture in self.mixtures for lang in mixture.trained_languages()}
@@ -368,18 +393,23 @@ class Study(Frozen):
         return self.profiles.get(model.profile) if model.profile else None
 
 
+def _is_branch(part) -> bool:
+    """A location part naming a union's branch (``constrained-int``, ``dict[str,...]``), not a field."""
+    return isinstance(part, str) and part.startswith(("function-", "literal[", "int", "dict[", "constrained-", "list["))
+
+
 def _format_location(location: tuple) -> str:
     text = ""
     for part in location:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif not str(part).startswith(("function-", "literal[", "int", "dict[")):  # pydantic's type branches
+        elif not _is_branch(part):
             text += f".{part}" if text else str(part)
     return text
 
 
 def _format_errors(error: ValidationError, source: str) -> str:
-    lines = []
+    lines, branches = [], set()
     for item in error.errors():
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
@@ -387,24 +417,34 @@ def _format_errors(error: ValidationError, source: str) -> str:
         elif item["type"] == "missing":
             message = "required field is missing"
         where = _format_location(item["loc"])
+        if any(_is_branch(part) for part in item["loc"]):  # a union (count or per-task counts): its first branch's
+            if where in branches:                         # complaint is the one that fits the value given
+                continue
+            branches.add(where)
         # Cross-field checks (study level) already name their fields, one problem per line.
         lines.extend(f"{source}: {where + ': ' if where else ''}{line}" for line in message.splitlines())
     return "\n".join(dict.fromkeys(lines))  # a union type reports the same problem once per branch
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """``--set train.lr=2e-5`` → raw["train"]["lr"] = 2e-5 (values parsed as YAML)."""
+    """``--set train.lr=2e-5`` → raw["train"]["lr"] = 2e-5; ``--set models.0.path=…`` indexes a list (values
+    parsed as YAML)."""
     for override in overrides:
         key, sep, value = override.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {override!r}: write KEY.PATH=VALUE, e.g. --set train.lr=2e-5")
         node = raw
         *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--set {override!r}: {part} is not a section")
-        node[leaf] = yaml.safe_load(value)
+        for part in [*parents, leaf]:
+            if isinstance(node, list) and not (part.isdigit() and int(part) < len(node)):
+                raise ConfigError(f"--set {override!r}: {part} is not an index of that list (0 to {len(node) - 1})")
+            if not isinstance(node, (dict, list)):
+                raise ConfigError(f"--set {override!r}: {previous} is not a section")
+            if part is leaf:
+                break
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+            previous = part
+        node[int(leaf) if isinstance(node, list) else leaf] = yaml.safe_load(value)
     return raw
 
 

@@ -186,6 +186,30 @@ def ordered_trials(study: Study, trials: list[TrialSpec]) -> tuple[list[TrialSpe
         return trials, "study order (declare models[].params and plan.tokens_per_example for longest-first)"
 
 
+def _tune(study: Study, trials: list[TrialSpec], address: str | None, workdir: Path, sweep_hash: str,
+          model_paths: dict[str, str], context: dict):
+    """Hand ``trials`` to Ray Tune, in their order, and wait for all of them."""
+    param_space = {"trial": tune.grid_search([
+        {"spec": t.model_dump(mode="json"), "context": {**context, "model_path": model_paths[t.model.name]}} for t in trials
+    ])}
+    init_ray(study, address, workdir)
+    request, fits, note = trial_resources(trials, ray.cluster_resources())
+    max_concurrent = max(1, min(fits, study.resources.max_concurrent_trials or fits, len(trials)))
+    print(f"[polymix] up to {max_concurrent} trials at a time", flush=True)
+    if note:
+        print(f"[polymix] note: {note}", flush=True)
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, request),
+        param_space=param_space,
+        tune_config=tune_config(max_concurrent),
+        run_config=tune.RunConfig(
+            name=f"{study.name}-{sweep_hash}", storage_path=str(workdir / "ray_results"), verbose=0,
+            callbacks=[Progress(len(trials))],
+        ),
+    )
+    return tuner.fit()
+
+
 def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | None = None) -> dict:
     """Run every trial of ``study`` (reusing finished ones) and return the tracking coordinates."""
     if not study.mixtures:
@@ -208,33 +232,24 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
     # What the sweep will run, logged before it starts: a report on an unfinished study names what is missing.
     tracker.log_text(parent_run_id, json.dumps([{"trial": t.label, "spec_hash": t.spec_hash} for t in trials], indent=2),
                      "plan.json")
-    context = dict(tracking_uri=tracking_uri, experiment_id=experiment_id, parent_run_id=parent_run_id,
-                   data_dir=str(data_dir), storage_path=str(workdir / "ray_results"))
-    param_space = {"trial": tune.grid_search([
-        {"spec": t.model_dump(mode="json"), "context": {**context, "model_path": model_paths[t.model.name]}} for t in trials
-    ])}
-
-    init_ray(study, address, workdir)
-    request, fits, note = trial_resources(trials, ray.cluster_resources())
-    max_concurrent = max(1, min(fits, study.resources.max_concurrent_trials or fits, len(trials)))
-    print(f"[polymix] study {study.name}: {len(trials)} trials ({order}), up to {max_concurrent} at a time; "
-          f"MLflow experiment {experiment!r}, parent run {parent_run_id}{' (reused)' if reused_parent else ''}", flush=True)
-    if note:
-        print(f"[polymix] note: {note}", flush=True)
-    tuner = tune.Tuner(
-        tune.with_resources(trainable, request),
-        param_space=param_space,
-        tune_config=tune_config(max_concurrent),
-        run_config=tune.RunConfig(
-            name=f"{study.name}-{sweep_hash}", storage_path=str(workdir / "ray_results"), verbose=0,
-            callbacks=[Progress(len(trials))],
-        ),
-    )
-    results = tuner.fit()
-    failed = sum(1 for r in results if r.error is not None)
-    reused = sum(1 for r in results if r.error is None and r.metrics.get("reused"))
+    # A resubmitted study (or the same command after a crash) schedules only what has no finished run yet.
+    finished = {spec_hash for spec_hash, runs in tracker.runs_by_spec_hash(experiment_id).items()
+                if any(run.info.status == "FINISHED" for run in runs)}
+    pending = [t for t in trials if t.spec_hash not in finished]
+    print(f"[polymix] study {study.name}: {len(trials)} trials ({order}): {len(trials) - len(pending)} already finished "
+          f"(reused, not trained again), {len(pending)} to run; MLflow experiment {experiment!r}, parent run "
+          f"{parent_run_id}{' (reused)' if reused_parent else ''}", flush=True)
+    failed = reused_by_trials = 0
+    if pending:
+        results = _tune(study, pending, address, workdir, sweep_hash, model_paths, dict(
+            tracking_uri=tracking_uri, experiment_id=experiment_id, parent_run_id=parent_run_id,
+            data_dir=str(data_dir), storage_path=str(workdir / "ray_results")))
+        failed = sum(1 for r in results if r.error is not None)
+        reused_by_trials = sum(1 for r in results if r.error is None and r.metrics.get("reused"))
+    else:
+        print("[polymix] nothing to train: every trial of this study already has a finished run", flush=True)
     tracker.log_metrics(parent_run_id, {"trials_finished": len(trials) - failed, "trials_failed": failed,
-                                        "trials_reused": reused})
+                                        "trials_reused": len(trials) - len(pending) + reused_by_trials})
     # A reused run stays the child of the sweep that trained it; this sweep's parent names every run it used.
     used = []
     for trial in trials:

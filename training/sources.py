@@ -51,6 +51,11 @@ def load_split(data_dir: str | Path, task: str, lang: str, split: str) -> datase
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}; every {task} row needs "
                         f"{', '.join(get_task(task).required_fields)}")
+    for field in get_task(task).required_fields:  # a row without the field gets None from the JSON loader
+        empty = [row for row, value in enumerate(dataset[field], start=1) if value is None or str(value).strip() == ""]
+        if empty:
+            raise DataError(f"{path}: row {empty[0]} has no {field!r} ({len(empty)} such row(s)); fill in or remove "
+                            f"those rows")
     return dataset
 
 

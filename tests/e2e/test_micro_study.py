@@ -62,7 +62,7 @@ def test_micro_study_end_to_end_then_deepspeed_reusing_baselines(tmp_path):
 
     # Same study on the DeepSpeed (ZeRO-1, gloo on CPU) engine: new trial hashes train; baselines are reused.
     second = polymix(tmp_path, "run", "tests/e2e/micro.yaml", "--set", "train.engine=deepspeed", "--set", "train.zero_stage=1")
-    assert second.stdout.count("(reused finished run)") == 2
+    assert "4 trials (study order" in second.stdout and "2 already finished (reused, not trained again), 2 to run" in second.stdout
     all_trials = client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'trial'")
     assert len(all_trials) == 6  # 4 + 2 DeepSpeed runs, no duplicated baseline
     # The second sweep's parent names all four runs it used, the two reused baselines with their first parent.
@@ -72,6 +72,12 @@ def test_micro_study_end_to_end_then_deepspeed_reusing_baselines(tmp_path):
     used = json.loads(Path(client.download_artifacts(second_parent.info.run_id, "trials.json", str(tmp_path))).read_text())
     assert len(used) == 4 and all(u["run_id"] for u in used)
     assert sorted(u["parent_run_id"] == parents[0].info.run_id for u in used) == [False, False, True, True]
+    # The same study again: nothing trains, Ray is not even started, no run is added, and polymix says so.
+    third = polymix(tmp_path, "run", "tests/e2e/micro.yaml", "--set", "train.engine=deepspeed", "--set", "train.zero_stage=1")
+    assert "4 already finished (reused, not trained again), 0 to run" in third.stdout
+    assert "nothing to train: every trial of this study already has a finished run" in third.stdout
+    assert "up to" not in third.stdout  # Tune never scheduled anything
+    assert len(client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'trial'")) == 6
     deepspeed_runs = [r for r in all_trials if r.data.params["train.engine"] == "deepspeed"]
     assert len(deepspeed_runs) == 2
     for run in deepspeed_runs:

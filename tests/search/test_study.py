@@ -75,3 +75,10 @@ def test_baseline_identity_ignores_training_settings():
     tuned = expand_trials(load_study(ROOT / "configs/smoke.yaml", ["train.lr=0.5", "train.engine=deepspeed"]))
     for before, after in zip(base, tuned):
         assert (before.spec_hash == after.spec_hash) == before.baseline
+
+
+def test_overrides_index_lists_and_name_a_bad_index():
+    study = load_study(ROOT / "configs/smoke.yaml", ["mixtures.1.per_language=100", "models.0.name=tiny-x"])
+    assert study.mixtures[1].per_language == 100 and study.models[0].name == "tiny-x"
+    with pytest.raises(ConfigError, match=r"--set 'mixtures\.9\.name=x': 9 is not an index of that list \(0 to 3\)"):
+        load_study(ROOT / "configs/smoke.yaml", ["mixtures.9.name=x"])

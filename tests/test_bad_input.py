@@ -1,0 +1,235 @@
+"""Bad input, through the CLI as a user meets it: one clear line naming the field or file (and row) and the fix,
+exit code 2, no traceback, and no Ray job started. Plus a property test: no mutation of a valid study tracebacks."""
+
+import copy
+import shutil
+from pathlib import Path
+
+import pytest
+import ray
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ray_jobs.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = yaml.safe_load((ROOT / "configs/smoke.yaml").read_text())
+
+
+@pytest.fixture(autouse=True)
+def no_ray_job(monkeypatch):
+    """A case that got past validation would start Ray: fail it there instead of running a study."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("ray.init called: the bad input was not caught before the job started")
+    monkeypatch.setattr(ray, "init", refuse)
+
+
+def cli(capsys, *args) -> tuple[int, str]:
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
+def assert_clear_error(code: int, err: str, expected: str) -> None:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("polymix: error: "), err
+    assert "Traceback" not in err
+    assert expected in lines[0], lines[0]
+
+
+def mutated(change) -> dict:
+    raw = copy.deepcopy(SMOKE)
+    change(raw)
+    return raw
+
+
+def set_path(path: str, value):
+    def change(raw):
+        node, *_ = raw, None
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        node[int(leaf) if leaf.isdigit() else leaf] = value
+    return change
+
+
+def drop(key: str):
+    return lambda raw: raw.pop(key)
+
+
+MIXTURE = {"name": "x", "languages": ["en"], "per_language": 100}
+STUDY_CASES = [
+    # unknown keys and wrong types
+    (set_path("modles", []), "smoke.yaml: modles: unknown key; check its spelling"),
+    (set_path("train.lrr", 1e-5), "train.lrr: unknown key"),
+    (set_path("mixtures.0.extra", 1), "mixtures[0].extra: unknown key"),
+    (set_path("train.epochs", "three"), "train.epochs: Input should be a valid integer"),
+    (set_path("tasks", "math"), "tasks: Input should be a valid list"),
+    (set_path("train.bf16", "maybe"), "train.bf16: Input should be a valid boolean"),
+    (set_path("seed", [1]), "seed: Input should be a valid integer"),
+    (drop("name"), "name: required field is missing"),
+    (drop("models"), "models: required field is missing"),
+    (set_path("name", "my study!"), "name: use letters, digits"),
+    # tasks, models
+    (set_path("tasks", ["math", "code"]), "tasks: unknown task 'code'; use one of math, api"),
+    (set_path("tasks", []), "tasks: is empty"),
+    (set_path("tasks", ["math", "math"]), "tasks: lists a task twice"),
+    (set_path("models", []), "models: is empty; declare at least one"),
+    (set_path("models.0", {"name": "m", "tiny": "s", "path": "Qwen/Qwen3-0.6B"}), "models[0]: give exactly one of 'path'"),
+    (set_path("models.0.tiny", "xl"), "models[0].tiny: Input should be 's' or 'm'"),
+    (set_path("models.1.name", "tiny-s"), "models: duplicate name(s) tiny-s"),
+    (set_path("models.0.profile", "a100"), "models[0].profile: unknown profile 'a100'"),
+    (set_path("models.0.params", -5), "models[0].params: Input should be greater than 0"),
+    # mixtures: languages, simplex, budgets, duplicate trial names
+    (set_path("mixtures.1.name", "en"), "mixtures: duplicate name(s) en"),
+    (set_path("mixtures.0.languages", ["en", "xx"]), "mixtures[0].languages: unknown language 'xx'"),
+    (set_path("mixtures.0.languages", ["te"]), "mixtures[0].languages: 'te' is eval-only"),
+    (set_path("mixtures.0.languages", ["en", "en"]), "mixtures[0].languages: lists a language twice"),
+    (set_path("mixtures.0.languages", []), "mixtures[0].languages: is empty"),
+    (set_path("mixtures.3.ratios", {"en": 0.5, "es": 0.4}), "mixtures[3].ratios: sums to 0.9, must sum to 1"),
+    (set_path("mixtures.3.ratios", {"en": 1.2, "es": -0.2}), "mixtures[3].ratios: every ratio must lie in [0, 1]"),
+    (set_path("mixtures.3.ratios", {}), "mixtures[3].ratios: is empty"),
+    (set_path("mixtures.3.total", 20), "mixtures[3] (core5-ratio): 20 math and 20 api examples, fewer than one global batch (train.global_batch=32)"),
+    (set_path("mixtures.3.ratios", {"en": 0.9999, "es": 0.0001}), "mixtures[3].total: 1200 math and 1200 api examples give es no example at these ratios"),
+    (set_path("mixtures.0.per_language", 0), "mixtures[0].per_language: Input should be greater than or equal to 1"),
+    (set_path("mixtures.0.per_language", {"math": 600}), "mixtures[0].per_language: gives counts for math; give one count for every task"),
+    (set_path("mixtures.0", {**MIXTURE, "total": 100, "ratios": {"en": 1.0}}), "mixtures[0]: give either 'languages' + 'per_language'"),
+    (set_path("mixtures.0", {"name": "x", "languages": ["en"]}), "mixtures[0]: the augmentation design needs both"),
+    (set_path("mixtures", []), "mixtures: is empty; declare at least one mixture"),
+    # training, evaluation, resources, plan, data
+    (set_path("train.lr", -1), "train.lr: Input should be greater than 0"),
+    (set_path("train.warmup_ratio", 1.5), "train.warmup_ratio: Input should be less than 1"),
+    (set_path("train.engine", "fsdp"), "train.engine: Input should be 'ddp' or 'deepspeed'"),
+    (set_path("train.zero_stage", 4), "train.zero_stage: Input should be 0, 1, 2 or 3"),
+    (set_path("train.micro_batch", 5), "train: global_batch=32 must be a multiple of micro_batch=5"),
+    (set_path("eval.languages", ["en", "klingon"]), "eval.languages: unknown language 'klingon'"),
+    (set_path("eval.languages", []), "eval.languages: is empty"),
+    (set_path("eval.test_examples", 0), "eval.test_examples: Input should be greater than or equal to 1"),
+    (set_path("resources.local_cpus", 1), "resources.local_cpus: Input should be greater than or equal to 2"),
+    (set_path("plan.tokens_per_example", {"math": 85, "code": 9}), "plan.tokens_per_example.code: not a task of this study"),
+    (set_path("data", {"path": "/data", "sources": {}}), "data: give either 'path'"),
+    (set_path("search", {"languages": ["en"], "total": 100}), "search.languages: list at least two training languages"),
+]
+
+
+@pytest.mark.parametrize("change, expected", STUDY_CASES, ids=[case[1][:60] for case in STUDY_CASES])
+def test_bad_study_is_one_clear_line(tmp_path, capsys, change, expected):
+    path = tmp_path / "smoke.yaml"
+    path.write_text(yaml.safe_dump(mutated(change), allow_unicode=True))
+    assert_clear_error(*cli(capsys, "--workdir", str(tmp_path), "run", str(path)), expected)
+
+
+def test_bad_files_and_overrides(tmp_path, capsys):
+    workdir = ["--workdir", str(tmp_path)]
+    assert_clear_error(*cli(capsys, *workdir, "run", str(tmp_path / "nope.yaml")), "nope.yaml: study file not found")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\ntasks: [math\n")
+    assert_clear_error(*cli(capsys, *workdir, "run", str(broken)), "broken.yaml: malformed YAML at line 3")
+    broken.write_text("- a list, not a study\n")
+    assert_clear_error(*cli(capsys, *workdir, "run", str(broken)), "broken.yaml: the study must be a YAML mapping")
+    broken.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    assert_clear_error(*cli(capsys, *workdir, "run", str(broken)), "broken.yaml: not UTF-8 text; save the study file as UTF-8")
+    smoke = str(ROOT / "configs/smoke.yaml")
+    assert_clear_error(*cli(capsys, *workdir, "run", smoke, "--set", "train.lr"), "--set 'train.lr': write KEY.PATH=VALUE")
+    assert_clear_error(*cli(capsys, *workdir, "run", smoke, "--set", "name.x=1"), "--set 'name.x=1': name is not a section")
+    assert_clear_error(*cli(capsys, *workdir, "run", smoke, "--set", "models.0.path=/no/such/model", "--set", "models.0.tiny=null"),
+                       "models[0].path: ")
+    assert_clear_error(*cli(capsys, *workdir, "run", smoke, "--set", f"data.path={tmp_path / 'nodata'}"),
+                       "data.path: " + str(tmp_path / "nodata") + " is not a directory")
+    assert_clear_error(*cli(capsys, *workdir, "climb", smoke), "search: not set; `polymix climb` needs a `search` section")
+
+
+def _math_study(tmp_path: Path, data_dir: Path) -> Path:
+    study = {"name": "bad-data", "tasks": ["math"], "models": [{"name": "tiny-s", "tiny": "s"}],
+             "mixtures": [{"name": "en-es", "languages": ["en", "es"], "per_language": 64}],
+             "train": {"global_batch": 32, "micro_batch": 32}, "eval": {"languages": ["en", "es"]},
+             "data": {"path": str(data_dir)}}
+    path = tmp_path / "bad-data.yaml"
+    path.write_text(yaml.safe_dump(study))
+    return path
+
+
+def _rewrite_rows(path: Path, edit) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(edit(lines)) + "\n", encoding="utf-8")
+
+
+DATA_CASES = [
+    ("math/es/train.jsonl", lambda p: _rewrite_rows(p, lambda rows: rows[:4] + ['{"id": "math-00004", "question": '] + rows[5:]),
+     "math/es/train.jsonl: row 5 is not valid JSON"),
+    ("math/es/train.jsonl", lambda p: _rewrite_rows(p, lambda rows: rows[:2] + [rows[2].replace('"question"', '"q"')] + rows[3:]),
+     "math/es/train.jsonl: row 3 has no 'question'"),
+    ("math/es/train.jsonl", lambda p: _rewrite_rows(p, lambda rows: rows[:-1]), "math/es/train.jsonl: not aligned with en"),
+    ("math/es/validation.jsonl", lambda p: _rewrite_rows(p, lambda rows: [rows[1], rows[0], *rows[2:]]),
+     "same ids in a different order"),
+    ("math/en/train.jsonl", lambda p: _rewrite_rows(p, lambda rows: [rows[0], *rows]), "math/en/train.jsonl: 1 duplicate ids"),
+    ("math/es/test.jsonl", lambda p: p.write_bytes(p.read_bytes() + "caf\xe9".encode("latin-1")),
+     "math/es/test.jsonl: not valid UTF-8"),
+    ("math/es/train.jsonl", lambda p: p.unlink(), "math/es/train.jsonl: file not found"),
+    ("math/en/train.jsonl", lambda p: _rewrite_rows(p, lambda rows: [r.replace('"solution"', '"sol"') for r in rows]),
+     "math/en/train.jsonl: missing column(s) solution"),
+]
+
+
+@pytest.mark.parametrize("relative, damage, expected", DATA_CASES, ids=[case[2][:50] for case in DATA_CASES])
+def test_bad_data_file_names_file_and_row_before_any_job(tmp_path, capsys, sample_dir, relative, damage, expected):
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_dir / "math", data_dir / "math")
+    damage(data_dir / relative)
+    assert_clear_error(*cli(capsys, "--workdir", str(tmp_path / "work"), "run", str(_math_study(tmp_path, data_dir))), expected)
+    assert not (tmp_path / "work" / "ray_results").exists() and not (tmp_path / "work" / "mlflow.db").exists()
+
+
+def test_mixture_larger_than_the_data(tmp_path, capsys, sample_dir):
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_dir / "math", data_dir / "math")
+    study = _math_study(tmp_path, data_dir)
+    code, err = cli(capsys, "--workdir", str(tmp_path), "run", str(study), "--set", "mixtures.0.per_language=100000")
+    assert_clear_error(code, err, "mixtures[0] (en-es): 100000 en examples asked, math train has")
+
+
+# Property: whatever a typo does to a valid study, `polymix plan` answers with a plan or one clear error.
+LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**6), st.floats(allow_nan=True), st.text(max_size=8),
+                   st.lists(st.text(max_size=4), max_size=3), st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
+
+
+def _paths(node, prefix=()):
+    yield prefix
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _paths(value, (*prefix, index))
+
+
+ALL_PATHS = [path for path in _paths(SMOKE) if path]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutations=st.lists(st.tuples(st.sampled_from(ALL_PATHS), st.sampled_from(["replace", "delete", "add"]), LEAVES),
+                          min_size=1, max_size=3))
+def test_random_mutations_never_traceback(tmp_path, capsys, mutations):
+    raw = copy.deepcopy(SMOKE)
+    for path, action, value in mutations:
+        node = raw
+        try:
+            for part in path[:-1]:
+                node = node[part]
+            if action == "replace":
+                node[path[-1]] = value
+            elif action == "delete":
+                del node[path[-1]]
+            elif isinstance(node, dict):
+                node[f"{path[-1]}_typo"] = value
+        except (KeyError, IndexError, TypeError):  # an earlier mutation removed or replaced this path
+            continue
+    path = tmp_path / "mutated.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    code = main(["plan", str(path)])  # any exception escaping main fails the test with its traceback
+    out, err = capsys.readouterr()
+    assert code in (0, 2) and "Traceback" not in err
+    if code == 2:  # one line per problem, each naming the study file or the plan field it is about
+        assert err.startswith("polymix: error: ") and all("mutated.yaml: " in line or "plan." in line
+                                                          for line in err.strip().splitlines()), err
