@@ -46,8 +46,10 @@ def bilingual_gains(table: pd.DataFrame) -> pd.DataFrame:
                 if lang not in english_only.index:
                     continue
                 setting = "direct" if lang == added else "english" if lang == "en" else "transfer"
+                # rounded: equal accuracies (k/n) must give a gain of exactly 0, not float noise, for win/tie counts
                 rows.append({"model": model, "task": task, "added": added, "lang": lang, "setting": setting,
-                             "bilingual": value, "english_only": english_only[lang], "gain": value - english_only[lang]})
+                             "bilingual": value, "english_only": english_only[lang],
+                             "gain": round(value - english_only[lang], 12)})
     return pd.DataFrame(rows, columns=["model", "task", "added", "lang", "setting", "bilingual", "english_only", "gain"])
 
 

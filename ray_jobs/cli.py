@@ -105,6 +105,20 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_sync(args) -> int:
+    from search.tracking import Tracker, default_tracking_uri
+
+    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(Path(args.workdir))
+    journal_dir = Path(args.workdir) / "ray_results" / "tracking_journal"
+    tracker = Tracker(uri, journal_dir)
+    if not tracker.reachable():
+        raise PolymixError(f"MLflow tracking server {uri} does not answer; start it, then run `polymix sync` again "
+                           f"(the journal in {journal_dir} is kept)")
+    synced, waiting = tracker.sync()
+    print(f"synced {synced} run(s) from {journal_dir} to {uri}" + (f"; {len(waiting)} still waiting" if waiting else ""))
+    return 1 if waiting else 0
+
+
 def _cmd_server(args) -> int:
     from ray_jobs.server import serve
 
@@ -149,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--all-runs", action="store_true",
                         help="every finished trial run of the experiment, not only those the latest sweep planned")
     report.set_defaults(handler=_cmd_report)
+    sync = commands.add_parser("sync", help="write to MLflow what trials kept locally while the tracking server was down")
+    sync.add_argument("--tracking-uri")
+    sync.set_defaults(handler=_cmd_sync)
     server = commands.add_parser("server", help="start an MLflow tracking server for a team (SQL backend, artifact root)")
     server.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
     server.add_argument("--port", type=int, default=5000)

@@ -18,7 +18,7 @@ from search.planner import estimate, longest_first
 from search.study import Study
 from search.tracking import Tracker, default_tracking_uri
 from search.trial import trainable
-from training.errors import ConfigError
+from training.errors import ConfigError, PolymixError
 from training.loaders import prepare_sources
 from training.models import make_tiny_model
 from training.sources import load_parallel, sample_data_dir
@@ -223,7 +223,11 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
 
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or study.tracking.uri or default_tracking_uri(workdir)
     experiment = study.tracking.experiment or study.name
-    tracker = Tracker(tracking_uri)
+    journal_dir = workdir / "ray_results" / "tracking_journal"
+    tracker = Tracker(tracking_uri, journal_dir)
+    if not tracker.reachable():
+        raise PolymixError(f"MLflow tracking server {tracking_uri} does not answer; start it (polymix server) or point "
+                           "MLFLOW_TRACKING_URI / tracking.uri at a running one. Nothing was started")
     experiment_id = tracker.experiment_id(experiment, workdir / "mlartifacts" / experiment)
     sweep_hash = study_hash(trials)
     parent_run_id, reused_parent = tracker.parent_run(
@@ -243,19 +247,26 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
     if pending:
         results = _tune(study, pending, address, workdir, sweep_hash, model_paths, dict(
             tracking_uri=tracking_uri, experiment_id=experiment_id, parent_run_id=parent_run_id,
-            data_dir=str(data_dir), storage_path=str(workdir / "ray_results")))
+            data_dir=str(data_dir), storage_path=str(workdir / "ray_results"), journal_dir=str(journal_dir)))
         failed = sum(1 for r in results if r.error is not None)
         reused_by_trials = sum(1 for r in results if r.error is None and r.metrics.get("reused"))
     else:
         print("[polymix] nothing to train: every trial of this study already has a finished run", flush=True)
+    # What trials logged while the tracking server was away goes to MLflow now, if it is back.
+    synced, waiting = tracker.sync()
+    if synced or waiting:
+        print(f"[polymix] tracking journal: {synced} run(s) written to MLflow after an outage"
+              + (f"; {len(waiting)} still kept in {journal_dir} (the server does not answer): run `polymix sync` "
+                 "once it is back" if waiting else ""), flush=True)
     tracker.log_metrics(parent_run_id, {"trials_finished": len(trials) - failed, "trials_failed": failed,
                                         "trials_reused": len(trials) - len(pending) + reused_by_trials})
-    # A reused run stays the child of the sweep that trained it; this sweep's parent names every run it used.
-    used = []
-    for trial in trials:
-        run = tracker.finished_child(experiment_id, trial.spec_hash)
-        used.append({"trial": trial.label, "spec_hash": trial.spec_hash, "run_id": run.info.run_id if run else None,
-                     "parent_run_id": run.data.tags.get(MLFLOW_PARENT_RUN_ID) if run else None})
-    tracker.log_text(parent_run_id, json.dumps(used, indent=2), "trials.json")
+    if not waiting:  # (with the server away, `polymix sync` completes the runs and the parent later)
+        # A reused run stays the child of the sweep that trained it; this sweep's parent names every run it used.
+        used = []
+        for trial in trials:
+            run = tracker.finished_child(experiment_id, trial.spec_hash)
+            used.append({"trial": trial.label, "spec_hash": trial.spec_hash, "run_id": run.info.run_id if run else None,
+                         "parent_run_id": run.data.tags.get(MLFLOW_PARENT_RUN_ID) if run else None})
+        tracker.log_text(parent_run_id, json.dumps(used, indent=2), "trials.json")
     tracker.finish(parent_run_id, "FAILED" if failed else "FINISHED")
     return {"tracking_uri": tracking_uri, "experiment": experiment, "parent_run_id": parent_run_id, "failed": failed}

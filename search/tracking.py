@@ -10,10 +10,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import requests
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from ray.train.v2.api.callback import UserCallback
+
+from search.journal import Journal
 
 SPEC_HASH_TAG = "polymix.spec_hash"
 STUDY_HASH_TAG = "polymix.study_hash"
@@ -27,9 +30,81 @@ def default_tracking_uri(workdir: Path) -> str:
 
 
 class Tracker:
-    def __init__(self, uri: str):
+    """MLflow's client with polymix's run layout. With a ``journal_dir``, writes the tracking server cannot take
+    (it is down) are kept in the run's local journal (search/journal.py) and replayed once it answers again."""
+
+    def __init__(self, uri: str, journal_dir: str | Path | None = None):
         self.uri = uri
         self.client = MlflowClient(tracking_uri=uri)
+        self.journal = Journal(journal_dir) if journal_dir else None
+
+    def reachable(self) -> bool:
+        """Whether the tracking server answers now (a local store always does). Asked before a write, because
+        MLflow's own retries keep a call to a dead server waiting for minutes before it fails."""
+        if not self.uri.startswith(("http://", "https://")):
+            return True
+        try:
+            return requests.get(f"{self.uri.rstrip('/')}/health", timeout=5).ok
+        except requests.RequestException:
+            return False
+
+    def _write(self, run_id: str, op: str, *args) -> None:
+        if self.journal is None:
+            return getattr(self, f"_{op}")(run_id, *args)
+        if not self.journal.has(run_id) and self.reachable():  # the usual case: no outage, no journal, no lock
+            try:
+                return getattr(self, f"_{op}")(run_id, *args)
+            except Exception:
+                if self.reachable():  # MLflow answered and refused: a real error, not an outage
+                    raise
+        with self.journal.lock(run_id):
+            # Earlier writes still in the journal go first, so MLflow sees a run's writes in their order.
+            target = self._replay(run_id) if self.journal.has(run_id) else run_id
+            if target is not None and self.reachable():
+                try:
+                    return getattr(self, f"_{op}")(target, *args)
+                except Exception:
+                    if self.reachable():  # MLflow answered and refused: a real error, not an outage
+                        raise
+            self.journal.append(run_id, op, list(args))
+
+    def _replay(self, run_id: str) -> str | None:
+        """Send the run's journal to MLflow, oldest first (call under its lock). Returns the MLflow run id its
+        writes go to once nothing is left, or None while the server is still away."""
+        entries, target = self.journal.read(run_id), run_id
+        if entries and entries[0][0] == "alias":  # a run started offline, created in MLflow by an earlier replay
+            target, entries = entries[0][1][0], entries[1:]
+        while entries:
+            op, args = entries[0]
+            try:
+                if not self.reachable():
+                    return None
+                if op == "create_child":
+                    target = self._create_child(*args)
+                else:
+                    getattr(self, f"_{op}")(target, *args)
+            except Exception:
+                if self.reachable():
+                    raise
+                return None
+            entries = entries[1:]
+            # The alias stays while the trial may still write under the id it was given offline.
+            self.journal.rewrite(run_id, ([("alias", [target])] if target != run_id else []) + entries)
+        return target
+
+    def sync(self) -> tuple[int, list[str]]:
+        """After a sweep: replay every run's journal; returns how many runs were completed in MLflow and the
+        journal ids still waiting for the server."""
+        synced, waiting = 0, []
+        for run_id in self.journal.run_ids() if self.journal else []:
+            with self.journal.lock(run_id):
+                if self._replay(run_id) is None:
+                    waiting.append(run_id)
+                    continue
+                self.journal.rewrite(run_id, [])
+            self.journal.forget(run_id)
+            synced += 1
+        return synced, waiting
 
     def experiment_id(self, name: str, artifact_root: Path | None = None) -> str:
         experiment = self.client.get_experiment_by_name(name)
@@ -67,7 +142,18 @@ class Tracker:
         return runs[0] if runs else None
 
     def start_child(self, experiment_id: str, parent_run_id: str, spec_hash: str, name: str, params: dict, tags: dict) -> str:
-        """A trial's run; an unfinished run of the same spec (a crashed attempt) is reused, not duplicated."""
+        """A trial's run; an unfinished run of the same spec (a crashed attempt) is reused, not duplicated. With
+        the tracking server down, the run gets a provisional id and is created when its journal is replayed."""
+        args = [experiment_id, parent_run_id, spec_hash, name, params, tags]
+        if self.journal is not None and not self.reachable():
+            run_id = f"offline-{spec_hash}"
+            with self.journal.lock(run_id):
+                if not self.journal.has(run_id):
+                    self.journal.append(run_id, "create_child", args)
+            return run_id
+        return self._create_child(*args)
+
+    def _create_child(self, experiment_id: str, parent_run_id: str, spec_hash: str, name: str, params: dict, tags: dict) -> str:
         unfinished = self._search(experiment_id, SPEC_HASH_TAG, spec_hash)
         if unfinished:
             run_id = unfinished[0].info.run_id
@@ -78,25 +164,41 @@ class Tracker:
             run_name=name,
             tags={MLFLOW_PARENT_RUN_ID: parent_run_id, SPEC_HASH_TAG: spec_hash, KIND_TAG: "trial", **tags},
         )
-        self.log_params(run.info.run_id, params)
+        self._log_params(run.info.run_id, params)
         return run.info.run_id
 
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        self._write(run_id, "log_params", params)
+
+    def _log_params(self, run_id: str, params: dict[str, Any]) -> None:
         items = [Param(k, v if isinstance(v, str) else json.dumps(v)) for k, v in params.items()]
         self.client.log_batch(run_id, params=items)
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
-        numeric = [Metric(k, float(v), 0, step) for k, v in metrics.items() if isinstance(v, (int, float))]
+        numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+        self._write(run_id, "log_metrics", numeric, step)
+
+    def _log_metrics(self, run_id: str, metrics: dict[str, float], step: int) -> None:
+        numeric = [Metric(k, v, 0, step) for k, v in metrics.items()]
         for start in range(0, len(numeric), 500):
             self.client.log_batch(run_id, metrics=numeric[start : start + 500])
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
-        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        self._write(run_id, "set_tags", {k: str(v) for k, v in tags.items()})
+
+    def _set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self._write(run_id, "log_text", text, artifact_file)
+
+    def _log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.client.log_text(run_id, text, artifact_file)
 
     def finish(self, run_id: str, status: str = "FINISHED") -> None:
+        self._write(run_id, "finish", status)
+
+    def _finish(self, run_id: str, status: str) -> None:
         self.client.set_terminated(run_id, status=status)
 
     def mark_stopped(self, experiment_id: str, spec_hashes: list[str], reason: str) -> int:
@@ -137,14 +239,15 @@ class Tracker:
 
 
 class MLflowEpochLogger(UserCallback):
-    """Ray Train callback: every epoch's report (rank 0's metrics) goes to the trial's MLflow run."""
+    """Ray Train callback: every epoch's report (rank 0's metrics) goes to the trial's MLflow run (or, with the
+    server down, to the run's journal)."""
 
-    def __init__(self, tracking_uri: str, run_id: str):
-        self.tracking_uri, self.run_id = tracking_uri, run_id
+    def __init__(self, tracking_uri: str, run_id: str, journal_dir: str | None = None):
+        self.tracking_uri, self.run_id, self.journal_dir = tracking_uri, run_id, journal_dir
 
     def after_report(self, run_context, metrics, checkpoint) -> None:
         report = metrics[0]
-        Tracker(self.tracking_uri).log_metrics(self.run_id, report, step=int(report.get("epoch", 0)))
+        Tracker(self.tracking_uri, self.journal_dir).log_metrics(self.run_id, report, step=int(report.get("epoch", 0)))
 
 
 def results_table(runs) -> "pandas.DataFrame":

@@ -69,8 +69,9 @@ def run_trial(config: dict) -> None:
     searcher's prediction, logged beside what the trial measures."""
     spec = TrialSpec.model_validate(config["spec"])
     context, search = config["context"], config.get("search")
-    tracker = Tracker(context["tracking_uri"])
-    previous = tracker.finished_child(context["experiment_id"], spec.spec_hash)
+    tracker = Tracker(context["tracking_uri"], context.get("journal_dir"))
+    # With the tracking server down the driver's check (it schedules only unfinished trials) stands.
+    previous = tracker.finished_child(context["experiment_id"], spec.spec_hash) if tracker.reachable() else None
     if previous is not None:  # idempotent resubmission: a finished spec is never trained again
         metrics = dict(previous.data.metrics)
         if search:  # the objective under this search's weights, from the losses the run recorded
@@ -106,7 +107,7 @@ def run_trial(config: dict) -> None:
                     ),
                     failure_config=ray.train.FailureConfig(max_failures=2),
                     # MLflow first: a trial that Tune stops on this report (ASHA) still has the epoch recorded.
-                    callbacks=[MLflowEpochLogger(context["tracking_uri"], run_id), TuneReportCallback()],
+                    callbacks=[MLflowEpochLogger(context["tracking_uri"], run_id, context.get("journal_dir")), TuneReportCallback()],
                 ),
             )
             result = trainer.fit()

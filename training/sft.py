@@ -237,6 +237,8 @@ def train_loop(config: dict) -> None:
             tokens += int(batch["attention_mask"].sum())
         metrics = {
             "epoch": epoch,
+            # 0 for a run trained from the start; else the epoch whose checkpoint a restart resumed from
+            "train/resumed_from_epoch": first_epoch - 1,
             "train/loss": sum(losses) / len(losses),
             "train/lr": scheduler.get_last_lr()[0],
             "train/tokens_per_second": tokens * world_size / (time.time() - started),
