@@ -43,9 +43,13 @@ def _cmd_run(args) -> int:
     from search.sweep import run_study  # Ray, torch and MLflow load only once the study is valid
 
     outcome = run_study(study, Path(args.workdir), args.address)
-    print()
-    print(runs_table(outcome["tracking_uri"], outcome["experiment"], outcome["parent_run_id"]))
-    print(f"\nBrowse: mlflow ui --backend-store-uri {outcome['tracking_uri']}")
+    from search.tracking import Tracker
+
+    if Tracker(outcome["tracking_uri"]).reachable():  # (a server that went away: its runs wait in the journal)
+        print()
+        print(runs_table(outcome["tracking_uri"], outcome["experiment"], outcome["parent_run_id"]))
+        uri = outcome["tracking_uri"]
+        print(f"\nBrowse: {uri}" if uri.startswith(("http://", "https://")) else f"\nBrowse: mlflow ui --backend-store-uri {uri}")
     return 1 if outcome["failed"] else 0
 
 

@@ -18,10 +18,12 @@ pytestmark = pytest.mark.e2e
 ONE_TRIAL = ["--set", "eval.baseline=false", "--set", "mixtures=[{name: en-es, languages: [en, es], per_language: 600}]"]
 
 
-def start(workdir: Path, *args: str) -> subprocess.Popen:
+def start(workdir: Path, *args: str, tracking_uri: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAY_TMPDIR": os.environ.get("RAY_TMPDIR") or tempfile.mkdtemp(prefix="pmx-")}
     env.pop("RAY_ADDRESS", None)
     env.pop("MLFLOW_TRACKING_URI", None)
+    if tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
     return subprocess.Popen([sys.executable, "-m", "ray_jobs.cli", "--workdir", str(workdir), "run", "tests/e2e/faults.yaml",
                              *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
@@ -29,6 +31,7 @@ def start(workdir: Path, *args: str) -> subprocess.Popen:
 
 def finish(process: subprocess.Popen, timeout: float = 900) -> str:
     output, _ = process.communicate(timeout=timeout)
+    print(output[-20000:])  # shown by pytest when the test fails
     assert process.returncode == 0, output[-4000:]
     return output
 

@@ -36,29 +36,38 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 120) -> 
     raise AssertionError(f"no MLflow server at {url} after {seconds} s")
 
 
-@pytest.fixture(scope="module")
-def tracking_server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
+def start_server(home: Path, port: int) -> subprocess.Popen:
+    """`polymix server` on 127.0.0.1:port, SQLite backend and artifact root in ``home``, as a real process."""
     env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{home / 'team.db'}"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    log = (home / "server.log").open("w")
+    log = (home / "server.log").open("a")
     server = subprocess.Popen([sys.executable, "-m", "ray_jobs.cli", "--workdir", str(home), "server", "--port", str(port),
                                "--artifacts-destination", str(home / "artifacts")],
                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url, server)
-        yield url, home, server.pid
-    finally:
-        os.kill(server.pid, signal.SIGTERM)  # as the README says: `kill PID` (polymix execs mlflow, same PID)
-        server.wait(timeout=60)
-        log.close()
+    wait_until_up(f"http://127.0.0.1:{port}", server)
+    return server
+
+
+def stop_server(server: subprocess.Popen, url: str) -> None:
+    server.send_signal(signal.SIGTERM)  # as the README says: `kill PID` (polymix execs mlflow, same PID)
+    server.wait(timeout=60)
     with pytest.raises(OSError):  # stopped: nothing answers on the port any more
         urllib.request.urlopen(f"{url}/health", timeout=2)
     time.sleep(2)
     left = [p.pid for p in psutil.process_iter() if _session(p.pid) == server.pid]
     assert left == [], f"server processes left after kill {server.pid}: {left}"
+
+
+@pytest.fixture(scope="module")
+def tracking_server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    server = start_server(home, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        yield url, home, server.pid
+    finally:
+        stop_server(server, url)
 
 
 def _session(pid: int) -> int | None:
