@@ -13,18 +13,10 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from search.tracking import redact_uri
 
 BACKEND_ENV = "MLFLOW_BACKEND_STORE_URI"
-
-
-def redact_uri(uri: str) -> str:
-    """``postgresql://user:secret@db:5432/mlflow`` → ``postgresql://user:***@db:5432/mlflow``."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def server_command(workdir: Path, host: str, port: int, artifacts: str | None, extra: list[str]) -> tuple[list[str], dict, str]:

@@ -10,4 +10,7 @@ if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id 
 fi
 export HF_HUB_OFFLINE=1 RAY_TMPDIR="${RAY_TMPDIR:-$PWD/.ray_tmp}"
 mkdir -p "$RAY_TMPDIR"
+# Local Ray instances keep token authentication on; their token lives in the workspace, not in ~/.ray.
+export RAY_AUTH_TOKEN_PATH="${RAY_AUTH_TOKEN_PATH:-$RAY_TMPDIR/auth_token}"
+[ -s "$RAY_AUTH_TOKEN_PATH" ] || (umask 077 && .venv/bin/python -c "import secrets; print(secrets.token_hex(32))" > "$RAY_AUTH_TOKEN_PATH")
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -27,7 +27,7 @@ from search.climb import new_initial_runs
 from search.adaptive import METRIC, ClimbSearcher, MixtureSearcher, RegMixSearcher
 from search.study import Study
 from search.sweep import Progress, check_data, init_ray, resolve_data_dir, resolve_model_paths, trial_resources, tune_config
-from search.tracking import SEARCH_KEY_TAG, Tracker, default_tracking_uri
+from search.tracking import SEARCH_KEY_TAG, Tracker, default_tracking_uri, study_params
 from search.trial import run_trial, selected_losses
 from training.errors import ConfigError
 from training.mixture import ratio_counts
@@ -310,7 +310,7 @@ def run_ratio_search(study: Study, workdir: Path = Path(".polymix"), address: st
     planned = plan_searches(study, tracker, experiment_id)
     search_hash = hashlib.sha256(json.dumps(study.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
     parent_run_id, reused = tracker.parent_run(experiment_id, search_hash, study.name,
-                                               {"study": study.model_dump(mode="json")}, kind="search")
+                                               {"study": study_params(study)}, kind="search")
     print(f"[polymix] study {study.name}: ratio search ({study.search.strategy}); MLflow experiment {experiment!r}, "
           f"parent run {parent_run_id}{' (reused)' if reused else ''}", flush=True)
     context = dict(tracking_uri=tracking_uri, experiment_id=experiment_id, parent_run_id=parent_run_id,

@@ -16,7 +16,7 @@ from ray.tune import PlacementGroupFactory
 from search.designs import TrialResources, TrialSpec, expand_trials, study_hash
 from search.planner import estimate, longest_first
 from search.study import Study
-from search.tracking import Tracker, default_tracking_uri
+from search.tracking import Tracker, default_tracking_uri, study_params
 from search.trial import trainable
 from training.errors import ConfigError, PolymixError
 from training.loaders import prepare_sources
@@ -231,7 +231,7 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
     experiment_id = tracker.experiment_id(experiment, workdir / "mlartifacts" / experiment)
     sweep_hash = study_hash(trials)
     parent_run_id, reused_parent = tracker.parent_run(
-        experiment_id, sweep_hash, study.name, {"study": study.model_dump(mode="json"), "n_trials": len(trials)}
+        experiment_id, sweep_hash, study.name, {"study": study_params(study), "n_trials": len(trials)}
     )
     # What the sweep will run, logged before it starts: a report on an unfinished study names what is missing.
     tracker.log_text(parent_run_id, json.dumps([{"trial": t.label, "spec_hash": t.spec_hash} for t in trials], indent=2),

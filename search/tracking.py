@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from mlflow.entities import Metric, Param, RunTag
@@ -23,6 +24,22 @@ STUDY_HASH_TAG = "polymix.study_hash"
 KIND_TAG = "polymix.kind"
 SEARCH_KEY_TAG = "polymix.search_key"  # runs of ratio searches that can share a fit (search/ratio_search.py)
 STOPPED_TAG = "polymix.stopped"  # why a run ended before its last epoch (e.g. ASHA)
+
+
+def redact_uri(uri: str) -> str:
+    """``postgresql://user:secret@db:5432/mlflow`` → ``postgresql://user:***@db:5432/mlflow``."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+
+
+def study_params(study) -> dict:
+    """The study as its parent run's params, with any password in its tracking URI masked."""
+    params = study.model_dump(mode="json")
+    if params["tracking"]["uri"]:
+        params["tracking"]["uri"] = redact_uri(params["tracking"]["uri"])
+    return params
 
 
 def default_tracking_uri(workdir: Path) -> str:

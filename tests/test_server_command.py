@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from ray_jobs import server
+from search.tracking import redact_uri
 from ray_jobs.cli import main
 
 SECRET_URI = "postgresql://mlflow:s3cr3t-pw@db.internal:5432/mlflow"
@@ -16,8 +17,8 @@ def test_backend_connection_is_passed_by_environment_only(monkeypatch, tmp_path)
     assert command[1:6] == ["server", "--host", "127.0.0.1", "--port", "5001"] and command[-2:] == ["--workers", "2"]
     assert command[command.index("--artifacts-destination") + 1] == str((tmp_path / "mlflow-artifacts").resolve())
     assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
-    assert server.redact_uri(SECRET_URI) == "postgresql://mlflow:***@db.internal:5432/mlflow"
-    assert server.redact_uri("sqlite:////srv/mlflow.db") == "sqlite:////srv/mlflow.db"
+    assert redact_uri(SECRET_URI) == "postgresql://mlflow:***@db.internal:5432/mlflow"
+    assert redact_uri("sqlite:////srv/mlflow.db") == "sqlite:////srv/mlflow.db"
 
 
 def test_cli_binds_localhost_and_prints_the_backend_masked(monkeypatch, tmp_path, capsys):
@@ -35,3 +36,11 @@ def test_default_backend_is_sqlite_in_the_workdir(monkeypatch, tmp_path):
     monkeypatch.delenv("MLFLOW_BACKEND_STORE_URI", raising=False)
     _, env, backend = server.server_command(Path(tmp_path), "127.0.0.1", 5000, None, [])
     assert backend == env["MLFLOW_BACKEND_STORE_URI"] == f"sqlite:///{(tmp_path / 'mlflow-server.db').resolve()}"
+
+
+def test_a_password_in_the_study_tracking_uri_is_masked_in_the_logged_study():
+    from search.study import load_study
+    from search.tracking import study_params
+
+    study = load_study(Path(__file__).resolve().parents[1] / "configs/smoke.yaml", [f"tracking.uri={SECRET_URI}"])
+    assert study_params(study)["tracking"]["uri"] == "postgresql://mlflow:***@db.internal:5432/mlflow"

@@ -16,7 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
-def polymix(workdir: Path, *args: str, tracking_uri: str | None = None) -> subprocess.CompletedProcess:
+SECRETS = {"HF_TOKEN": "hf_pmxTestSecret0001", "AWS_SECRET_ACCESS_KEY": "awsPmxTestSecret0002",
+           "MLFLOW_TRACKING_PASSWORD": "mlflowPmxTestSecret0003", "PGPASSWORD": "pgPmxTestSecret0004",
+           "WANDB_API_KEY": "wandbPmxTestSecret0005"}
+
+
+def polymix(workdir: Path, *args: str, tracking_uri: str | None = None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     # Ray's socket paths must stay under 108 bytes: scripts/test.sh sets a short RAY_TMPDIR in the repo.
     ray_tmp = os.environ.get("RAY_TMPDIR") or tempfile.mkdtemp(prefix="pmx-ray-")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAY_TMPDIR": ray_tmp}
@@ -24,6 +29,7 @@ def polymix(workdir: Path, *args: str, tracking_uri: str | None = None) -> subpr
     env.pop("MLFLOW_TRACKING_URI", None)
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
+    env.update(env_extra or {})
     done = subprocess.run([sys.executable, "-m", "ray_jobs.cli", "--workdir", str(workdir), *args],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -35,7 +41,7 @@ def children(client, experiment_id, parent_id):
 
 
 def test_micro_study_end_to_end_then_deepspeed_reusing_baselines(tmp_path):
-    first = polymix(tmp_path, "run", "tests/e2e/micro.yaml")
+    first = polymix(tmp_path, "run", "tests/e2e/micro.yaml", env_extra=SECRETS)  # credentials a cluster job has
     assert "4/4 done" in first.stdout and "mlflow ui --backend-store-uri sqlite:///" in first.stdout
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -60,6 +66,8 @@ def test_micro_study_end_to_end_then_deepspeed_reusing_baselines(tmp_path):
     predictions = client.download_artifacts(runs[0].info.run_id, "predictions.jsonl", str(tmp_path))
     assert len(Path(predictions).read_text(encoding="utf-8").splitlines()) == 4 * len(ALL_LANGUAGES)
 
+    assert_no_secret_recorded(client, experiment.experiment_id, tmp_path)
+
     # Same study on the DeepSpeed (ZeRO-1, gloo on CPU) engine: new trial hashes train; baselines are reused.
     second = polymix(tmp_path, "run", "tests/e2e/micro.yaml", "--set", "train.engine=deepspeed", "--set", "train.zero_stage=1")
     assert "4 trials (study order" in second.stdout and "2 already finished (reused, not trained again), 2 to run" in second.stdout
@@ -83,3 +91,19 @@ def test_micro_study_end_to_end_then_deepspeed_reusing_baselines(tmp_path):
     for run in deepspeed_runs:
         assert run.info.status == "FINISHED"
         assert run.data.metrics["train/loss"] > 0 and "eval/acc/te" in run.data.metrics
+
+
+def assert_no_secret_recorded(client, experiment_id, workdir: Path) -> None:
+    """No credential from the environment in any run's params, tags, metric names or artifacts, nor in the Ray
+    results on disk."""
+    recorded = []
+    for run in client.search_runs([experiment_id]):
+        recorded += [*run.data.params.values(), *run.data.tags.values(), *run.data.metrics]
+        folder = Path(client.download_artifacts(run.info.run_id, "", str(workdir / "artifacts" / run.info.run_id)))
+        recorded += [p.read_text(encoding="utf-8", errors="replace") for p in folder.rglob("*") if p.is_file()]
+    results = workdir / "ray_results"
+    recorded += [p.read_text(encoding="utf-8", errors="replace") for p in results.rglob("*")
+                 if p.is_file() and p.stat().st_size < 5_000_000 and p.suffix not in {".safetensors", ".bin", ".pt"}]
+    assert len(recorded) > 20
+    for name, secret in SECRETS.items():
+        assert not any(secret in text for text in recorded), f"{name} was recorded"
