@@ -28,12 +28,16 @@ def assert_complete(client: MlflowClient, expected_runs: int, epochs: int = 3) -
         assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["predictions.jsonl", "trial_spec.json"]
 
 
-def test_server_back_during_the_sweep(tmp_path):
+def team_server(tmp_path):
+    """A `polymix server` in ``tmp_path/server``: its folder, port, URL, process and a client of it."""
     home, port = tmp_path / "server", free_port()
     home.mkdir()
     url = f"http://127.0.0.1:{port}"
-    server = start_server(home, port)
-    client = MlflowClient(url)
+    return home, port, url, start_server(home, port), MlflowClient(url)
+
+
+def test_server_back_during_the_sweep(tmp_path):
+    home, port, url, server, client = team_server(tmp_path)
     # 8 epochs (~40 s a trial here): the server, restarted (~20 s to answer), is back before the trials end.
     driver = start(tmp_path / "work", "--set", "train.epochs=8", tracking_uri=url)
     try:
@@ -57,11 +61,7 @@ def test_server_back_during_the_sweep(tmp_path):
 
 
 def test_server_away_until_the_end_then_polymix_sync(tmp_path):
-    home, port = tmp_path / "server", free_port()
-    home.mkdir()
-    url = f"http://127.0.0.1:{port}"
-    server = start_server(home, port)
-    client = MlflowClient(url)
+    home, port, url, server, client = team_server(tmp_path)
     driver = start(tmp_path / "work", *ONE_TRIAL, tracking_uri=url)
     try:
         wait_for(lambda: any(epochs_logged(client, r.info.run_id) == [1] for r in trial_runs(client)), driver, "epoch 1")

@@ -13,12 +13,18 @@ class Outage:
         monkeypatch.setattr(Tracker, "reachable", lambda tracker: not self.down)
 
 
-def test_a_run_started_and_logged_during_an_outage_is_created_once_on_replay(tmp_path, monkeypatch):
-    outage = Outage(monkeypatch)
+def sweep_tracker(tmp_path):
+    """A journaling Tracker on a local store, with an experiment and a sweep's parent run."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tracker = Tracker(uri, tmp_path / "journal")
     experiment_id = tracker.experiment_id("outage")
     parent, _ = tracker.parent_run(experiment_id, "h", "outage", {})
+    return uri, tracker, experiment_id, parent
+
+
+def test_a_run_started_and_logged_during_an_outage_is_created_once_on_replay(tmp_path, monkeypatch):
+    outage = Outage(monkeypatch)
+    uri, tracker, experiment_id, parent = sweep_tracker(tmp_path)
 
     outage.down = True
     run_id = tracker.start_child(experiment_id, parent, "spec1", "m/t/x", {"lr": 0.1}, {"polymix.baseline": "false"})
@@ -50,10 +56,7 @@ def test_a_run_started_and_logged_during_an_outage_is_created_once_on_replay(tmp
 
 def test_an_existing_run_keeps_its_order_across_an_outage(tmp_path, monkeypatch):
     outage = Outage(monkeypatch)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    tracker = Tracker(uri, tmp_path / "journal")
-    experiment_id = tracker.experiment_id("outage")
-    parent, _ = tracker.parent_run(experiment_id, "h", "outage", {})
+    uri, tracker, experiment_id, parent = sweep_tracker(tmp_path)
     run_id = tracker.start_child(experiment_id, parent, "spec2", "m/t/y", {}, {})
     tracker.log_metrics(run_id, {"val/avg_acc": 0.1}, step=1)
     outage.down = True
