@@ -65,25 +65,32 @@ class Tracker:
         except requests.RequestException:
             return False
 
+    def _attempt(self, call) -> tuple[bool, Any]:
+        """``(True, call())``, or ``(False, None)`` when the tracking server is away; an error MLflow answers
+        with (it is up and refuses the write) is raised, never journaled."""
+        if not self.reachable():
+            return False, None
+        try:
+            return True, call()
+        except Exception:
+            if self.reachable():
+                raise
+            return False, None
+
     def _write(self, run_id: str, op: str, *args) -> None:
         if self.journal is None:
             return getattr(self, f"_{op}")(run_id, *args)
-        if not self.journal.has(run_id) and self.reachable():  # the usual case: no outage, no journal, no lock
-            try:
-                return getattr(self, f"_{op}")(run_id, *args)
-            except Exception:
-                if self.reachable():  # MLflow answered and refused: a real error, not an outage
-                    raise
+
+        def send(target: str) -> bool:
+            return self._attempt(lambda: getattr(self, f"_{op}")(target, *args))[0]
+
+        if not self.journal.has(run_id) and send(run_id):  # the usual case: no outage, no journal, no lock
+            return
         with self.journal.lock(run_id):
             # Earlier writes still in the journal go first, so MLflow sees a run's writes in their order.
             target = self._replay(run_id) if self.journal.has(run_id) else run_id
-            if target is not None and self.reachable():
-                try:
-                    return getattr(self, f"_{op}")(target, *args)
-                except Exception:
-                    if self.reachable():  # MLflow answered and refused: a real error, not an outage
-                        raise
-            self.journal.append(run_id, op, list(args))
+            if target is None or not send(target):
+                self.journal.append(run_id, op, list(args))
 
     def _replay(self, run_id: str) -> str | None:
         """Send the run's journal to MLflow, oldest first (call under its lock). Returns the MLflow run id its
@@ -93,16 +100,12 @@ class Tracker:
             target, entries = entries[0][1][0], entries[1:]
         while entries:
             op, args = entries[0]
-            try:
-                if not self.reachable():
-                    return None
-                if op == "create_child":
-                    target = self._create_child(*args)
-                else:
-                    getattr(self, f"_{op}")(target, *args)
-            except Exception:
-                if self.reachable():
-                    raise
+            if op == "create_child":
+                done, created = self._attempt(lambda: self._create_child(*args))
+                target = created if done else target
+            else:
+                done, _ = self._attempt(lambda: getattr(self, f"_{op}")(target, *args))
+            if not done:
                 return None
             entries = entries[1:]
             # The alias stays while the trial may still write under the id it was given offline.
