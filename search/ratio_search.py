@@ -300,12 +300,13 @@ def run_ratio_search(study: Study, workdir: Path = Path(".polymix"), address: st
         raise ConfigError("search: the study has no `search` section; add one (see configs/climb.yaml) or use `polymix run`")
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or study.tracking.uri or default_tracking_uri(workdir)
+    tracker = Tracker(tracking_uri)  # no journal: each fit reads the runs measured so far back from MLflow
+    tracker.check_reachable()
     data_dir = resolve_data_dir(study, workdir)
     check_data(study, data_dir)
     model_paths = resolve_model_paths(study, data_dir, workdir)
-    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or study.tracking.uri or default_tracking_uri(workdir)
     experiment = study.tracking.experiment or study.name
-    tracker = Tracker(tracking_uri)
     experiment_id = tracker.experiment_id(experiment, workdir / "mlartifacts" / experiment)
     planned = plan_searches(study, tracker, experiment_id)
     search_hash = hashlib.sha256(json.dumps(study.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]

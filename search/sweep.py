@@ -18,7 +18,7 @@ from search.planner import estimate, longest_first
 from search.study import Study
 from search.tracking import Tracker, default_tracking_uri, study_params
 from search.trial import trainable
-from training.errors import ConfigError, PolymixError
+from training.errors import ConfigError
 from training.loaders import prepare_sources
 from training.models import make_tiny_model
 from training.sources import load_parallel, sample_data_dir
@@ -216,18 +216,16 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
         raise ConfigError(f"mixtures: study {study.name} declares none, only a ratio search; run `polymix climb` on it")
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or study.tracking.uri or default_tracking_uri(workdir)
+    journal_dir = workdir / "ray_results" / "tracking_journal"
+    tracker = Tracker(tracking_uri, journal_dir)
+    tracker.check_reachable()
     data_dir = resolve_data_dir(study, workdir)
     check_data(study, data_dir)
     trials, order = ordered_trials(study, expand_trials(study))
     model_paths = resolve_model_paths(study, data_dir, workdir)
 
-    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or study.tracking.uri or default_tracking_uri(workdir)
     experiment = study.tracking.experiment or study.name
-    journal_dir = workdir / "ray_results" / "tracking_journal"
-    tracker = Tracker(tracking_uri, journal_dir)
-    if not tracker.reachable():
-        raise PolymixError(f"MLflow tracking server {tracking_uri} does not answer; start it (polymix server) or point "
-                           "MLFLOW_TRACKING_URI / tracking.uri at a running one. Nothing was started")
     experiment_id = tracker.experiment_id(experiment, workdir / "mlartifacts" / experiment)
     sweep_hash = study_hash(trials)
     parent_run_id, reused_parent = tracker.parent_run(

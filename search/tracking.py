@@ -18,6 +18,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from ray.train.v2.api.callback import UserCallback
 
 from search.journal import Journal
+from training.errors import PolymixError
 
 SPEC_HASH_TAG = "polymix.spec_hash"
 STUDY_HASH_TAG = "polymix.study_hash"
@@ -64,6 +65,12 @@ class Tracker:
             return requests.get(f"{self.uri.rstrip('/')}/health", timeout=5).ok
         except requests.RequestException:
             return False
+
+    def check_reachable(self) -> None:
+        """Before a sweep or search starts anything: its parent run and reuse checks need the server."""
+        if not self.reachable():
+            raise PolymixError(f"MLflow tracking server {self.uri} does not answer; start it (polymix server) or point "
+                               "MLFLOW_TRACKING_URI / tracking.uri at a running one. Nothing was started")
 
     def _attempt(self, call) -> tuple[bool, Any]:
         """``(True, call())``, or ``(False, None)`` when the tracking server is away; an error MLflow answers

@@ -233,3 +233,14 @@ def test_random_mutations_never_traceback(tmp_path, capsys, mutations):
     if code == 2:  # one line per problem, each naming the study file or the plan field it is about
         assert err.startswith("polymix: error: ") and all("mutated.yaml: " in line or "plan." in line
                                                           for line in err.strip().splitlines()), err
+
+
+def test_a_tracking_server_that_does_not_answer_stops_the_sweep_before_it_starts(tmp_path, capsys, monkeypatch):
+    from tests.e2e.test_submit import free_port
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    for command in ("run", "climb"):
+        study = ROOT / ("configs/smoke.yaml" if command == "run" else "configs/climb.yaml")
+        code, err = cli(capsys, "--workdir", str(tmp_path), command, str(study))
+        assert_clear_error(code, err, "does not answer; start it (polymix server) or point MLFLOW_TRACKING_URI")
+    assert not (tmp_path / "ray_results").exists()
