@@ -16,7 +16,7 @@ from ray.tune import PlacementGroupFactory
 from search.designs import TrialResources, TrialSpec, expand_trials, study_hash
 from search.planner import estimate, longest_first
 from search.study import Study
-from search.tracking import Tracker, default_tracking_uri, study_params
+from search.tracking import Tracker, check_tracking_server, default_tracking_uri, study_params
 from search.trial import trainable
 from training.errors import ConfigError
 from training.loaders import prepare_sources
@@ -217,15 +217,15 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or study.tracking.uri or default_tracking_uri(workdir)
-    journal_dir = workdir / "ray_results" / "tracking_journal"
-    tracker = Tracker(tracking_uri, journal_dir)
-    tracker.check_reachable()
+    check_tracking_server(tracking_uri)
     data_dir = resolve_data_dir(study, workdir)
     check_data(study, data_dir)
     trials, order = ordered_trials(study, expand_trials(study))
     model_paths = resolve_model_paths(study, data_dir, workdir)
 
     experiment = study.tracking.experiment or study.name
+    journal_dir = workdir / "ray_results" / "tracking_journal"
+    tracker = Tracker(tracking_uri, journal_dir)
     experiment_id = tracker.experiment_id(experiment, workdir / "mlartifacts" / experiment)
     sweep_hash = study_hash(trials)
     parent_run_id, reused_parent = tracker.parent_run(

@@ -47,6 +47,24 @@ def default_tracking_uri(workdir: Path) -> str:
     return f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
 
 
+def tracking_reachable(uri: str) -> bool:
+    """Whether the tracking server answers now (a local store always does). Asked before a write, because
+    MLflow's own retries keep a call to a dead server waiting for minutes before it fails."""
+    if not uri.startswith(("http://", "https://")):
+        return True
+    try:
+        return requests.get(f"{uri.rstrip('/')}/health", timeout=5).ok
+    except requests.RequestException:
+        return False
+
+
+def check_tracking_server(uri: str) -> None:
+    """Before a sweep or search prepares anything: its parent run and reuse checks need the server."""
+    if not tracking_reachable(uri):
+        raise PolymixError(f"MLflow tracking server {uri} does not answer; start it (polymix server) or point "
+                           "MLFLOW_TRACKING_URI / tracking.uri at a running one. Nothing was started")
+
+
 class Tracker:
     """MLflow's client with polymix's run layout. With a ``journal_dir``, writes the tracking server cannot take
     (it is down) are kept in the run's local journal (search/journal.py) and replayed once it answers again."""
@@ -57,20 +75,7 @@ class Tracker:
         self.journal = Journal(journal_dir) if journal_dir else None
 
     def reachable(self) -> bool:
-        """Whether the tracking server answers now (a local store always does). Asked before a write, because
-        MLflow's own retries keep a call to a dead server waiting for minutes before it fails."""
-        if not self.uri.startswith(("http://", "https://")):
-            return True
-        try:
-            return requests.get(f"{self.uri.rstrip('/')}/health", timeout=5).ok
-        except requests.RequestException:
-            return False
-
-    def check_reachable(self) -> None:
-        """Before a sweep or search starts anything: its parent run and reuse checks need the server."""
-        if not self.reachable():
-            raise PolymixError(f"MLflow tracking server {self.uri} does not answer; start it (polymix server) or point "
-                               "MLFLOW_TRACKING_URI / tracking.uri at a running one. Nothing was started")
+        return tracking_reachable(self.uri)
 
     def _attempt(self, call) -> tuple[bool, Any]:
         """``(True, call())``, or ``(False, None)`` when the tracking server is away; an error MLflow answers
