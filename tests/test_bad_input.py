@@ -155,6 +155,12 @@ def _rewrite_rows(path: Path, edit) -> None:
     path.write_text("\n".join(edit(lines)) + "\n", encoding="utf-8")
 
 
+def _latin1_in_row(content: bytes, row: int) -> bytes:
+    lines = content.split(b"\n")
+    lines[row - 1] = lines[row - 1].replace(b'"question": "', "\"question\": \"caf\xe9 ".encode("latin-1"), 1)
+    return b"\n".join(lines)
+
+
 DATA_CASES = [
     ("math/es/train.jsonl", lambda p: _rewrite_rows(p, lambda rows: rows[:4] + ['{"id": "math-00004", "question": '] + rows[5:]),
      "math/es/train.jsonl: row 5 is not valid JSON"),
@@ -164,8 +170,7 @@ DATA_CASES = [
     ("math/es/validation.jsonl", lambda p: _rewrite_rows(p, lambda rows: [rows[1], rows[0], *rows[2:]]),
      "same ids in a different order"),
     ("math/en/train.jsonl", lambda p: _rewrite_rows(p, lambda rows: [rows[0], *rows]), "math/en/train.jsonl: 1 duplicate ids"),
-    ("math/es/test.jsonl", lambda p: p.write_bytes(p.read_bytes() + "caf\xe9".encode("latin-1")),
-     "math/es/test.jsonl: not valid UTF-8"),
+    ("math/es/test.jsonl", lambda p: p.write_bytes(_latin1_in_row(p.read_bytes(), 7)), "math/es/test.jsonl: row 7 is not valid UTF-8"),
     ("math/es/train.jsonl", lambda p: p.unlink(), "math/es/train.jsonl: file not found"),
     ("math/en/train.jsonl", lambda p: _rewrite_rows(p, lambda rows: [r.replace('"solution"', '"sol"') for r in rows]),
      "math/en/train.jsonl: missing column(s) solution"),
