@@ -404,7 +404,8 @@ def _format_location(location: tuple) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         elif not _is_branch(part):
-            text += f".{part}" if text else str(part)
+            name = str(part) if str(part).isprintable() else repr(part)  # a key like "\r" must not break the line
+            text += f".{name}" if text else name
     return text
 
 

@@ -120,6 +120,14 @@ def test_bad_study_is_one_clear_line(tmp_path, capsys, change, expected):
     assert_clear_error(*cli(capsys, "--workdir", str(tmp_path), "run", str(path)), expected)
 
 
+def test_a_control_character_in_a_key_is_shown_escaped_on_one_line(tmp_path, capsys):
+    path = tmp_path / "smoke.yaml"
+    path.write_text(yaml.safe_dump(mutated(set_path("models.1", {"\r": 0})), allow_unicode=True))
+    code, err = cli(capsys, "--workdir", str(tmp_path), "plan", str(path))
+    assert code == 2 and err.count("\n") == 2  # two problems, one line each
+    assert "models[1].'\\r': unknown key" in err and "models[1].name: required field is missing" in err
+
+
 def test_bad_files_and_overrides(tmp_path, capsys):
     workdir = ["--workdir", str(tmp_path)]
     assert_clear_error(*cli(capsys, *workdir, "run", str(tmp_path / "nope.yaml")), "nope.yaml: study file not found")
@@ -212,7 +220,8 @@ def _paths(node, prefix=()):
 ALL_PATHS = [path for path in _paths(SMOKE) if path]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Derandomized: CI explores the same 400 mutations every time (a random run found the "\r" key case below).
+@settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mutations=st.lists(st.tuples(st.sampled_from(ALL_PATHS), st.sampled_from(["replace", "delete", "add"]), LEAVES),
                           min_size=1, max_size=3))
 def test_random_mutations_never_traceback(tmp_path, capsys, mutations):
