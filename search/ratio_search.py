@@ -26,8 +26,8 @@ from search.designs import TrialSpec, model_settings
 from search.climb import new_initial_runs
 from search.adaptive import METRIC, ClimbSearcher, MixtureSearcher, RegMixSearcher
 from search.study import Study
-from search.sweep import Progress, check_data, init_ray, resolve_data_dir, resolve_model_paths, trial_resources, tune_config
-from search.tracking import SEARCH_KEY_TAG, Tracker, check_tracking_server, default_tracking_uri, study_params
+from search.sweep import Progress, init_ray, prepare_inputs, trial_resources, tune_config
+from search.tracking import SEARCH_KEY_TAG, Tracker, study_params
 from search.trial import run_trial, selected_losses
 from training.errors import ConfigError
 from training.mixture import ratio_counts
@@ -298,13 +298,7 @@ def run_ratio_search(study: Study, workdir: Path = Path(".polymix"), address: st
     """Run the study's ratio search for every model × task; return the tracking coordinates and outcomes."""
     if study.search is None:
         raise ConfigError("search: the study has no `search` section; add one (see configs/climb.yaml) or use `polymix run`")
-    workdir = workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or study.tracking.uri or default_tracking_uri(workdir)
-    check_tracking_server(tracking_uri)
-    data_dir = resolve_data_dir(study, workdir)
-    check_data(study, data_dir)
-    model_paths = resolve_model_paths(study, data_dir, workdir)
+    workdir, tracking_uri, data_dir, model_paths = prepare_inputs(study, workdir)
     experiment = study.tracking.experiment or study.name
     tracker = Tracker(tracking_uri)  # no journal: each fit reads the runs measured so far back from MLflow
     experiment_id = tracker.experiment_id(experiment, workdir / "mlartifacts" / experiment)

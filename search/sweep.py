@@ -186,6 +186,18 @@ def ordered_trials(study: Study, trials: list[TrialSpec]) -> tuple[list[TrialSpe
         return trials, "study order (declare models[].params and plan.tokens_per_example for longest-first)"
 
 
+def prepare_inputs(study: Study, workdir: Path) -> tuple[Path, str, Path, dict[str, str]]:
+    """Before anything runs: the work directory, a tracking server that answers, the data (checked) and the
+    models. Returns the work directory, the tracking URI, the data directory and the model paths."""
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or study.tracking.uri or default_tracking_uri(workdir)
+    check_tracking_server(tracking_uri)
+    data_dir = resolve_data_dir(study, workdir)
+    check_data(study, data_dir)
+    return workdir, tracking_uri, data_dir, resolve_model_paths(study, data_dir, workdir)
+
+
 def _tune(study: Study, trials: list[TrialSpec], address: str | None, workdir: Path, sweep_hash: str,
           model_paths: dict[str, str], context: dict):
     """Hand ``trials`` to Ray Tune, in their order, and wait for all of them."""
@@ -214,15 +226,8 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
     """Run every trial of ``study`` (reusing finished ones) and return the tracking coordinates."""
     if not study.mixtures:
         raise ConfigError(f"mixtures: study {study.name} declares none, only a ratio search; run `polymix climb` on it")
-    workdir = workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or study.tracking.uri or default_tracking_uri(workdir)
-    check_tracking_server(tracking_uri)
-    data_dir = resolve_data_dir(study, workdir)
-    check_data(study, data_dir)
+    workdir, tracking_uri, data_dir, model_paths = prepare_inputs(study, workdir)
     trials, order = ordered_trials(study, expand_trials(study))
-    model_paths = resolve_model_paths(study, data_dir, workdir)
-
     experiment = study.tracking.experiment or study.name
     journal_dir = workdir / "ray_results" / "tracking_journal"
     tracker = Tracker(tracking_uri, journal_dir)

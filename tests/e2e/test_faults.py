@@ -42,8 +42,8 @@ def stop_session(process: subprocess.Popen) -> None:
         try:
             if os.getsid(proc.pid) == process.pid:
                 proc.kill()
-        except (OSError, psutil.Error):
-            pass
+        except (OSError, psutil.Error):  # ended meanwhile
+            continue
 
 
 def trial_runs(client: MlflowClient):
@@ -77,8 +77,8 @@ def train_workers() -> list[psutil.Process]:
         try:
             if " ".join(proc.cmdline()).startswith("ray::RayTrainWorker"):
                 workers.append(proc)
-        except psutil.Error:
-            pass
+        except psutil.Error:  # ended meanwhile
+            continue
     return workers
 
 
