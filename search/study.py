@@ -270,6 +270,75 @@ class RatioSearchConfig(Frozen):
         return self.weights or {lang: 1.0 / len(self.languages) for lang in self.languages}
 
 
+# Training settings a tuning sweep may search, with the type each value must have.
+TUNABLE = {"lr": float, "epochs": int, "warmup_ratio": float, "weight_decay": float, "global_batch": int}
+
+
+class Distribution(Frozen):
+    """One hyperparameter's search space: exactly one of ``loguniform: [low, high]``, ``uniform: [low, high]``,
+    ``int: [low, high]`` (inclusive) or ``choice: [values]``."""
+
+    loguniform: tuple[float, float] | None = None
+    uniform: tuple[float, float] | None = None
+    int_: tuple[int, int] | None = Field(None, alias="int")
+    choice: list[float | int] | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        given = [kind for kind in ("loguniform", "uniform", "int_", "choice") if getattr(self, kind) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of loguniform: [low, high], uniform: [low, high], int: [low, high] or "
+                             "choice: [values]")
+        if self.choice is not None and not self.choice:
+            raise ValueError("choice has no values; list at least one")
+        bounds = self.loguniform or self.uniform or self.int_
+        if bounds is not None:
+            low, high = bounds
+            if low >= high:
+                raise ValueError(f"low {low} ≥ high {high}; give [low, high] with low < high")
+            if self.loguniform is not None and low <= 0:
+                raise ValueError(f"loguniform needs low > 0 (got {low}); use uniform for a range that includes 0")
+        return self
+
+    def values_of_type(self, kind: type) -> bool:
+        """Whether every value this space can give suits a hyperparameter of type ``kind``."""
+        if kind is int:
+            return self.int_ is not None or (self.choice is not None and all(float(v).is_integer() for v in self.choice))
+        return True
+
+
+class TuningConfig(Frozen):
+    """`polymix tune`: search training hyperparameters per model on a reference mixture (Ray Tune's searchers)."""
+
+    mixture: str  # the reference mixture (a name of the study's mixtures)
+    models: list[str] | None = None  # the study's models to tune (default: all)
+    space: dict[str, Distribution]
+    searcher: Literal["optuna", "random", "grid"] = "optuna"
+    samples: int = Field(8, ge=1)  # trials per model (grid: repetitions of the whole grid)
+    asha: bool = True  # stop weak trials early on the per-epoch validation metric (rungs = epochs)
+    metric: Literal["val/avg_loss", "val/avg_acc"] = "val/avg_loss"
+
+    @field_validator("space")
+    @classmethod
+    def _space(cls, space):
+        if not space:
+            raise ValueError(f"is empty; search at least one of {', '.join(TUNABLE)}")
+        for name, distribution in space.items():
+            if name not in TUNABLE:
+                raise ValueError(f"{name}: unknown hyperparameter; tunable: {', '.join(TUNABLE)}")
+            if not distribution.values_of_type(TUNABLE[name]):
+                raise ValueError(f"{name}: takes whole numbers; use int: [low, high] or a choice of integers")
+        return space
+
+    @model_validator(mode="after")
+    def _grid(self):
+        if self.searcher == "grid" and any(d.choice is None for d in self.space.values()):
+            raise ValueError("searcher 'grid' enumerates choices only; give every hyperparameter a choice: [values]")
+        return self
+
+
 class TrackingConfig(Frozen):
     uri: str | None = None  # default: sqlite file in the work directory; MLFLOW_TRACKING_URI wins over both
     experiment: str | None = None  # default: the study name
@@ -289,6 +358,7 @@ class Study(Frozen):
     plan: PlanConfig = PlanConfig()
     tracking: TrackingConfig = TrackingConfig()
     search: RatioSearchConfig | None = None
+    tuning: TuningConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -358,9 +428,20 @@ class Study(Frozen):
         for task in self.plan.tokens_per_example:
             if task not in self.tasks:
                 problems.append(f"plan.tokens_per_example.{task}: not a task of this study ({', '.join(self.tasks)})")
+        if self.tuning is not None:
+            problems.extend(self._tuning_problems())
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _tuning_problems(self) -> list[str]:
+        names = {mixture.name for mixture in self.mixtures}
+        problems = [] if self.tuning.mixture in names else [
+            f"tuning.mixture: unknown mixture {self.tuning.mixture!r}; use one of {', '.join(sorted(names)) or 'none declared'}"]
+        models = {model.name for model in self.models}
+        problems += [f"tuning.models: unknown model {name!r}; use one of {', '.join(sorted(models))}"
+                     for name in self.tuning.models or () if name not in models]
+        return problems
 
     def _budget_problems(self, index: int, mixture: MixtureSpec) -> list[str]:
         """A mixture too small to train: a listed language rounded to no example, or less than one global batch
