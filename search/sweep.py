@@ -265,9 +265,10 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
                                         "trials_reused": len(trials) - len(pending) + reused_by_trials})
     if not waiting:  # (with the server away, `polymix sync` completes the runs and the parent later)
         # A reused run stays the child of the sweep that trained it; this sweep's parent names every run it used.
+        by_hash = tracker.runs_by_spec_hash(experiment_id)  # one query, not one per trial
         used = []
         for trial in trials:
-            run = tracker.finished_child(experiment_id, trial.spec_hash)
+            run = next((r for r in by_hash.get(trial.spec_hash, []) if r.info.status == "FINISHED"), None)
             used.append({"trial": trial.label, "spec_hash": trial.spec_hash, "run_id": run.info.run_id if run else None,
                          "parent_run_id": run.data.tags.get(MLFLOW_PARENT_RUN_ID) if run else None})
         tracker.log_text(parent_run_id, json.dumps(used, indent=2), "trials.json")
