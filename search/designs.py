@@ -33,15 +33,23 @@ class TrialSpec(Frozen):
     baseline: bool = False
     resources: TrialResources = TrialResources()
     validation_languages: list[str] = []  # validated every epoch; empty = the trained languages (ratio search: all searched)
+    tuned_from: str | None = None  # the `polymix tune` run whose best values this run's training uses
+
+    def with_hparams(self, values: dict, tuned_from: str | None = None) -> "TrialSpec":
+        """This trial with some training settings replaced (a tuning sample, or tuned values), validated as the
+        train section is."""
+        train = TrainConfig.model_validate({**self.train.model_dump(), **values})
+        return self.model_copy(update={"train": train, "tuned_from": tuned_from or self.tuned_from})
 
     @property
     def spec_hash(self) -> str:
         """Content hash of everything that determines the result: the run's identity.
 
         Not the study's name, nor the resources (the same run on another cluster shape is the same run),
-        nor the model's profile name and size annotation (its settings are in ``train``).
+        nor the model's profile name and size annotation (its settings are in ``train``), nor where tuned values
+        came from (the values are in ``train``: a grid run with the best tuning trial's settings is that trial).
         """
-        exclude = {"study": True, "resources": True, "model": {"profile", "params"}}
+        exclude = {"study": True, "resources": True, "model": {"profile", "params"}, "tuned_from": True}
         if self.baseline:  # a baseline trains nothing, so its training settings must not make it a different run
             exclude["train"] = True
         if not self.validation_languages:  # the default leaves the identity of grid runs as it was
@@ -61,15 +69,13 @@ def model_settings(study: Study, model: ModelSpec) -> tuple[TrainConfig, TrialRe
         r = study.resources
         return study.train, TrialResources(workers=r.workers_per_trial, cpus_per_worker=r.cpus_per_worker,
                                            gpus_per_worker=r.gpus_per_worker)
-    train = study.train.model_copy(update={
-        "engine": profile.engine, "zero_stage": profile.zero_stage,
-        "micro_batch": profile.micro_batch or study.train.micro_batch,
-    })
-    return train, TrialResources(workers=profile.workers, cpus_per_worker=profile.cpus_per_worker,
-                                 gpus_per_worker=profile.gpus_per_worker)
+    return study.train_of(model), TrialResources(workers=profile.workers, cpus_per_worker=profile.cpus_per_worker,
+                                                 gpus_per_worker=profile.gpus_per_worker)
 
 
-def expand_trials(study: Study) -> list[TrialSpec]:
+def expand_trials(study: Study, tuned: dict[tuple[str, str], tuple[dict, str]] | None = None) -> list[TrialSpec]:
+    """Every run of the study. ``tuned`` maps (model, task) to the best values of a tuning run and that run's id
+    (``hparams: from_tuning``); those values replace the train section's for that model and task."""
     common = dict(study=study.name, eval=study.eval, data=study.data, seed=study.seed)
     trials = []
     for model in study.models:
@@ -79,8 +85,11 @@ def expand_trials(study: Study) -> list[TrialSpec]:
                 trials.append(TrialSpec(model=model, task=task, mixture="untrained", counts={}, baseline=True,
                                         train=train, resources=resources, **common))
             for mixture in study.mixtures:
-                trials.append(TrialSpec(model=model, task=task, mixture=mixture.name, counts=mixture.counts(task),
-                                        train=train, resources=resources, **common))
+                trial = TrialSpec(model=model, task=task, mixture=mixture.name, counts=mixture.counts(task),
+                                  train=train, resources=resources, **common)
+                if tuned and (model.name, task) in tuned:
+                    trial = trial.with_hparams(*tuned[model.name, task])
+                trials.append(trial)
     return trials
 
 

@@ -229,6 +229,7 @@ class RatioSearchConfig(Frozen):
     # many as the law's n² + 2n parameters need, n + 2 from scratch, fewer when earlier runs are reused)
     min_gain: float = Field(0.0, ge=0)  # climb: stop once the fitted law predicts less gain than this
     asha: bool = False  # optuna: ASHA stops weak trials early on val/objective, one rung per epoch
+    hparams: bool = False  # optuna: search the `tuning` section's space together with the ratios (joint search)
     seed: int = 0
 
     @field_validator("languages")
@@ -264,6 +265,9 @@ class RatioSearchConfig(Frozen):
                              f"search.runs above {self.initial_runs} or lower search.initial_runs")
         if self.asha and self.strategy != "optuna":
             raise ValueError("asha: early stopping applies to strategy 'optuna' only (Climb and RegMix fit every run)")
+        if self.hparams and self.strategy != "optuna":
+            raise ValueError("hparams: a joint ratio and hyperparameter search needs strategy 'optuna' (Climb and RegMix "
+                             "model ratios only)")
         return self
 
     def weight_of(self) -> dict[str, float]:
@@ -312,13 +316,16 @@ class Distribution(Frozen):
 class TuningConfig(Frozen):
     """`polymix tune`: search training hyperparameters per model on a reference mixture (Ray Tune's searchers)."""
 
-    mixture: str  # the reference mixture (a name of the study's mixtures)
+    mixture: str | None = None  # `polymix tune`'s reference mixture (a name of the study's mixtures); a joint
+    # ratio search (search.hparams) samples its own mixtures
     models: list[str] | None = None  # the study's models to tune (default: all)
     space: dict[str, Distribution]
     searcher: Literal["optuna", "random", "grid"] = "optuna"
-    samples: int = Field(8, ge=1)  # trials per model (grid: repetitions of the whole grid)
+    samples: int | None = Field(None, ge=1)  # trials per model × task (default 8); grid: every combination once
     asha: bool = True  # stop weak trials early on the per-epoch validation metric (rungs = epochs)
-    metric: Literal["val/avg_loss", "val/avg_acc"] = "val/avg_loss"
+    metric: Literal["val/avg_loss", "val/avg_acc"] = "val/avg_loss"  # of the trained languages; a finished
+    # trial is scored by the epoch it kept (selected/<metric>)
+    seed: int = 0
 
     @field_validator("space")
     @classmethod
@@ -336,7 +343,19 @@ class TuningConfig(Frozen):
     def _grid(self):
         if self.searcher == "grid" and any(d.choice is None for d in self.space.values()):
             raise ValueError("searcher 'grid' enumerates choices only; give every hyperparameter a choice: [values]")
+        if self.searcher == "grid" and self.samples not in (None, 1):
+            raise ValueError("samples: the grid runs every combination once (the same combination again would be the "
+                             "same run); remove samples or use searcher random")
         return self
+
+    @property
+    def trials(self) -> int:
+        """Trials per model × task: Tune's num_samples (for the grid, passes over the whole grid)."""
+        return 1 if self.searcher == "grid" else self.samples or 8
+
+    @property
+    def mode(self) -> str:
+        return "min" if self.metric.endswith("loss") else "max"
 
 
 class TrackingConfig(Frozen):
@@ -359,6 +378,9 @@ class Study(Frozen):
     tracking: TrackingConfig = TrackingConfig()
     search: RatioSearchConfig | None = None
     tuning: TuningConfig | None = None
+    # "train": every run uses the train section (and its model's profile); "from_tuning": per model × task, the
+    # best values of the experiment's latest `polymix tune` replace the tuned fields
+    hparams: Literal["train", "from_tuning"] = "train"
 
     @field_validator("name")
     @classmethod
@@ -430,18 +452,56 @@ class Study(Frozen):
                 problems.append(f"plan.tokens_per_example.{task}: not a task of this study ({', '.join(self.tasks)})")
         if self.tuning is not None:
             problems.extend(self._tuning_problems())
+        if self.search is not None and self.search.hparams and self.tuning is None:
+            problems.append("search.hparams: a joint search takes its hyperparameter space from the `tuning` section; "
+                            "add one (tuning.space)")
         if problems:
             raise ValueError("\n".join(problems))
         return self
 
     def _tuning_problems(self) -> list[str]:
         names = {mixture.name for mixture in self.mixtures}
-        problems = [] if self.tuning.mixture in names else [
+        problems = [] if self.tuning.mixture in names | {None} else [
             f"tuning.mixture: unknown mixture {self.tuning.mixture!r}; use one of {', '.join(sorted(names)) or 'none declared'}"]
         models = {model.name for model in self.models}
         problems += [f"tuning.models: unknown model {name!r}; use one of {', '.join(sorted(models))}"
                      for name in self.tuning.models or () if name not in models]
-        return problems
+        return problems + self._tuned_value_problems()
+
+    def _tuned_value_problems(self) -> list[str]:
+        """Every value a search space can give must make a valid training setup for every tuned model: the
+        bounds and choices are checked as the train section would be (lr > 0, warmup_ratio < 1, ...), and a
+        searched global batch against each model's micro batch × workers and the reference mixture's size."""
+        problems = []
+        mixture = next((m for m in self.mixtures if m.name == self.tuning.mixture), None)
+        setups: dict[tuple, list[str]] = {}  # models that share training settings share their problems
+        for model in self.models:
+            if self.tuning.models is None or model.name in self.tuning.models:
+                profile = self.profile_of(model)
+                workers = profile.workers if profile else self.resources.workers_per_trial
+                setups.setdefault((self.train_of(model), workers), []).append(model.name)
+        for name, distribution in self.tuning.space.items():
+            values = list(distribution.choice or distribution.loguniform or distribution.uniform or distribution.int_)
+            for (train, workers), names in setups.items():
+                which = f" for model {', '.join(names)}" if len(setups) > 1 else ""
+                for value in values:
+                    try:
+                        TrainConfig.model_validate({**train.model_dump(), name: value})
+                    except ValidationError as error:
+                        message = error.errors()[0]["msg"].removeprefix("Value error, ")
+                        problems.append(f"tuning.space.{name}: value {value}{which}: {message}")
+                        break
+                    if name == "global_batch" and value % (train.micro_batch * workers):
+                        problems.append(f"tuning.space.global_batch: {value}{which} is not a multiple of micro_batch × "
+                                        f"workers = {train.micro_batch * workers}; choose multiples of it")
+                        break
+                    small = [task for task in self.tasks if name == "global_batch" and mixture
+                             and sum(mixture.counts(task).values()) < value]
+                    if small:
+                        problems.append(f"tuning.space.global_batch: {value} is more than the {' and '.join(small)} "
+                                        f"examples of mixture {mixture.name}; choose smaller batches")
+                        break
+        return list(dict.fromkeys(problems))
 
     def _budget_problems(self, index: int, mixture: MixtureSpec) -> list[str]:
         """A mixture too small to train: a listed language rounded to no example, or less than one global batch
@@ -472,6 +532,14 @@ class Study(Frozen):
 
     def profile_of(self, model: ModelSpec) -> ProfileSpec | None:
         return self.profiles.get(model.profile) if model.profile else None
+
+    def train_of(self, model: ModelSpec) -> TrainConfig:
+        """The train section with the model's profile applied (its engine, ZeRO stage and micro batch)."""
+        profile = self.profile_of(model)
+        if profile is None:
+            return self.train
+        return self.train.model_copy(update={"engine": profile.engine, "zero_stage": profile.zero_stage,
+                                             "micro_batch": profile.micro_batch or self.train.micro_batch})
 
 
 def _is_branch(part) -> bool:
