@@ -72,7 +72,7 @@ class Progress(tune.Callback):
 
     def __init__(self, total: int, metric: str = "eval/avg_seen", label: Callable | None = None):
         self.total, self.metric = total, metric
-        self.higher_is_better = not metric.endswith("objective")
+        self.higher_is_better = not metric.endswith(("objective", "loss"))
         if label is not None:
             self._label = label
         self.running, self.done, self.failed, self.best = set(), 0, 0, None
@@ -95,8 +95,9 @@ class Progress(tune.Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if "epoch" in result and "val/avg_acc" in result:
-            objective = f", val objective {result['val/objective']:.4f}" if "val/objective" in result else ""
-            self._line(f"{self._label(trial)} epoch {result['epoch']}: val acc {result['val/avg_acc']:.3f}{objective}")
+            loss = (f", val objective {result['val/objective']:.4f}" if "val/objective" in result
+                    else f", val loss {result['val/avg_loss']:.4f}" if "val/avg_loss" in result else "")
+            self._line(f"{self._label(trial)} epoch {result['epoch']}: val acc {result['val/avg_acc']:.3f}{loss}")
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self.running.discard(trial.trial_id)
@@ -107,6 +108,9 @@ class Progress(tune.Callback):
         if value is not None and not baseline and (
                 self.best is None or (value > self.best[0] if self.higher_is_better else value < self.best[0])):
             self.best = (value, self._label(trial))
+        if "epoch" in trial.last_result:  # its last report is an epoch's, not the trial's own: a scheduler stopped it
+            self._line(f"stopped {self._label(trial)} after epoch {trial.last_result['epoch']} (early stopping)")
+            return
         reused = " (reused finished run)" if trial.last_result.get("reused") else ""
         self._line(f"finished {self._label(trial)}{reused}")
 
@@ -178,6 +182,25 @@ def tune_config(max_concurrent: int) -> tune.TuneConfig:
     return tune.TuneConfig(max_concurrent_trials=max_concurrent, reuse_actors=True)
 
 
+def early_stopping(metric: str, mode: str, max_epochs: int):
+    """ASHA with its rungs at epochs (the per-epoch reports carry ``epoch``; training/sft.py): 1, 2, 4, ... below
+    the last epoch, or None for one-epoch trials (nothing to stop early). A trial that reaches its last epoch is
+    never stopped: its training is done, it goes on to its test evaluation. (ASHA puts a rung at ``max_t`` when it
+    is a power of the reduction factor, so ``max_t`` is the epoch before the last, and ``stop_last_trials=False``.)
+
+    A trial ASHA stops is in the middle of TorchTrainer.fit(): its actor cannot be reused (run such a Tuner with
+    ``reuse_actors=False``), and it must end for the trainer it owns to end too. Tune ends a stopping actor after
+    TUNE_FORCE_TRIAL_CLEANUP_S (default 600 s, a stalled search); Train V2 then frees the workers' placement group.
+    """
+    from ray.tune.schedulers import ASHAScheduler
+
+    if max_epochs < 2:
+        return None
+    os.environ.setdefault("TUNE_FORCE_TRIAL_CLEANUP_S", "5")
+    return ASHAScheduler(time_attr="epoch", metric=metric, mode=mode, max_t=max_epochs - 1, grace_period=1,
+                         reduction_factor=2, stop_last_trials=False)
+
+
 def ordered_trials(study: Study, trials: list[TrialSpec]) -> tuple[list[TrialSpec], str]:
     """Longest-first order (planner's cost model) when the study gives what it needs, else the file's order."""
     try:
@@ -222,16 +245,34 @@ def _tune(study: Study, trials: list[TrialSpec], address: str | None, workdir: P
     return tuner.fit()
 
 
+def tuned_settings(study: Study, tracker: Tracker, experiment_id: str, experiment: str) -> dict:
+    """``hparams: from_tuning``: the best values `polymix tune` recorded for each model × task of the study."""
+    pairs = [(model.name, task) for model in study.models for task in study.tasks]
+    tuned = tracker.tuned_values(experiment_id, pairs)
+    if not tuned:
+        raise ConfigError(f"hparams: from_tuning, but experiment {experiment!r} has no finished tuning run for "
+                          f"{', '.join('/'.join(pair) for pair in pairs)}; run `polymix tune` on the study first "
+                          "(or set hparams: train)")
+    for (model, task), (values, run_id) in tuned.items():
+        print(f"[polymix] {model}/{task}: tuned " + ", ".join(f"{k}={v:.4g}" for k, v in values.items())
+              + f" (tuning run {run_id})", flush=True)
+    for model, task in pairs:
+        if (model, task) not in tuned:
+            print(f"[polymix] {model}/{task}: no tuning run; the train section's values are used", flush=True)
+    return tuned
+
+
 def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | None = None) -> dict:
     """Run every trial of ``study`` (reusing finished ones) and return the tracking coordinates."""
     if not study.mixtures:
         raise ConfigError(f"mixtures: study {study.name} declares none, only a ratio search; run `polymix climb` on it")
     workdir, tracking_uri, data_dir, model_paths = prepare_inputs(study, workdir)
-    trials, order = ordered_trials(study, expand_trials(study))
     experiment = study.tracking.experiment or study.name
     journal_dir = workdir / "ray_results" / "tracking_journal"
     tracker = Tracker(tracking_uri, journal_dir)
     experiment_id = tracker.experiment_id(experiment, workdir / "mlartifacts" / experiment)
+    tuned = tuned_settings(study, tracker, experiment_id, experiment) if study.hparams == "from_tuning" else None
+    trials, order = ordered_trials(study, expand_trials(study, tuned))
     sweep_hash = study_hash(trials)
     parent_run_id, reused_parent = tracker.parent_run(
         experiment_id, sweep_hash, study.name, {"study": study_params(study), "n_trials": len(trials)}

@@ -27,6 +27,11 @@ SEARCH_KEY_TAG = "polymix.search_key"  # runs of ratio searches that can share a
 STOPPED_TAG = "polymix.stopped"  # why a run ended before its last epoch (e.g. ASHA)
 
 
+def tuned_tag(model: str, task: str) -> str:
+    """The tag of a tuning parent run holding the best values found for ``model`` on ``task`` (JSON)."""
+    return f"polymix.tuned.{model}.{task}"
+
+
 def redact_uri(uri: str) -> str:
     """``postgresql://user:secret@db:5432/mlflow`` → ``postgresql://user:***@db:5432/mlflow``."""
     parts = urlsplit(uri)
@@ -245,10 +250,22 @@ class Tracker:
         return marked
 
     def latest_parent(self, experiment_id: str):
-        """The experiment's most recent sweep or search run (None if it has none)."""
-        runs = self.client.search_runs([experiment_id], f"tags.`{KIND_TAG}` != 'trial'",
+        """The experiment's most recent sweep or search run (None if it has none); tuning runs are not studies."""
+        runs = self.client.search_runs([experiment_id], f"tags.`{KIND_TAG}` != 'trial' and tags.`{KIND_TAG}` != 'tuning'",
                                        order_by=["attributes.start_time DESC"], max_results=1)
         return runs[0] if runs else None
+
+    def tuned_values(self, experiment_id: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[dict, str]]:
+        """For each (model, task), the best values of the latest finished tuning run that tuned it, and that run's
+        id; pairs no tuning run covers are left out."""
+        runs = self.client.search_runs([experiment_id], f"tags.`{KIND_TAG}` = 'tuning' and attributes.status = 'FINISHED'",
+                                       order_by=["attributes.start_time DESC"], max_results=500)
+        found = {}
+        for model, task in pairs:
+            run = next((run for run in runs if tuned_tag(model, task) in run.data.tags), None)
+            if run is not None:
+                found[model, task] = (json.loads(run.data.tags[tuned_tag(model, task)]), run.info.run_id)
+        return found
 
     def runs_by_spec_hash(self, experiment_id: str) -> dict[str, list]:
         """Every trial run of the experiment, grouped by spec hash, newest first."""

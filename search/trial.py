@@ -50,6 +50,7 @@ def trial_params(spec: TrialSpec) -> dict:
         "mixture": spec.mixture, "languages": ",".join(spec.counts) or "none", "counts": spec.counts,
         "n_languages": len(spec.counts), "baseline": spec.baseline, "seed": spec.seed,
         **{f"train.{k}": v for k, v in spec.train.model_dump().items()},
+        **({"tuned_from": spec.tuned_from} if spec.tuned_from else {}),
     }
 
 
@@ -57,6 +58,13 @@ def selected_losses(metrics: dict) -> dict[str, float]:
     """Per-language validation losses of the selected epoch, ``{lang: loss}``."""
     prefix = "selected/val/loss/"
     return {key.removeprefix(prefix): value for key, value in metrics.items() if key.startswith(prefix)}
+
+
+def kept_epoch(metrics: dict) -> dict[str, float]:
+    """The kept epoch's validation averages under their per-epoch names, for Tune's last report of a trial: a
+    searcher and ASHA read one metric name in every report (Tune checks it), per epoch and at the end."""
+    return {key.removeprefix("selected/"): value for key, value in metrics.items()
+            if key in ("selected/val/avg_loss", "selected/val/avg_acc")}
 
 
 def objective(losses: dict[str, float], weights: dict[str, float]) -> float:
@@ -76,7 +84,7 @@ def run_trial(config: dict) -> None:
         metrics = dict(previous.data.metrics)
         if search:  # the objective under this search's weights, from the losses the run recorded
             metrics["val/objective"] = objective(selected_losses(metrics), search["weights"])
-        tune.report({**metrics, "reused": 1})
+        tune.report({**metrics, **kept_epoch(metrics), "reused": 1})
         return
     run_id = tracker.start_child(
         context["experiment_id"], context["parent_run_id"], spec.spec_hash, spec.label.replace("/", "-"),
@@ -114,7 +122,9 @@ def run_trial(config: dict) -> None:
             model_source = result.get_best_checkpoint(SELECTION_METRIC, "max")
             best = max(result.best_checkpoints, key=lambda pair: pair[1][SELECTION_METRIC])[1]
             tracker.set_tags(run_id, {"polymix.best_epoch": best["epoch"]})
-            selected = {f"selected/{key}": value for key, value in best.items() if key.startswith("val/loss/")}
+            # The kept epoch's validation results: what a ratio search fits and a tuning sweep compares.
+            selected = {f"selected/{key}": value for key, value in best.items()
+                        if key.startswith(("val/loss/", "val/avg_loss", "val/avg_acc"))}
             if search:
                 selected["val/objective"] = objective(selected_losses(selected), search["weights"])
         # Scheduled like the TorchTrainer's workers (outside the trial's 1-CPU placement group), on one
@@ -135,7 +145,7 @@ def run_trial(config: dict) -> None:
     except BaseException:
         tracker.finish(run_id, "FAILED")
         raise
-    tune.report({**summary, "reused": 0})
+    tune.report({**summary, **kept_epoch(summary), "reused": 0})
 
 
 def trainable(config: dict) -> None:
