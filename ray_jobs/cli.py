@@ -68,6 +68,24 @@ def _cmd_climb(args) -> int:
     return 0
 
 
+def _cmd_tune(args) -> int:
+    from search.study import load_study, preflight
+
+    overrides = list(args.set)
+    if args.model:  # the form: `polymix tune STUDY --model M --mixture NAME`, checked like the study
+        overrides.append(f"tuning.models=[{', '.join(args.model)}]")
+    if args.mixture:
+        overrides.append(f"tuning.mixture={args.mixture}")
+    study = load_study(args.study, overrides)
+    preflight(study, args.study)
+    from search.tuning import run_tuning  # (it checks the study has a tuning section before anything starts)
+
+    outcome = run_tuning(study, Path(args.workdir), args.address)
+    print(f"Best values: {outcome['best_file']} and tags polymix.tuned.<model>.<task> of tuning run "
+          f"{outcome['parent_run_id']}; `hparams: from_tuning` in the study makes `polymix run` use them")
+    return 0
+
+
 def _cmd_plan(args) -> int:
     import json
 
@@ -78,6 +96,14 @@ def _cmd_plan(args) -> int:
     study = load_study(args.study, args.set)
     summary = plan_summary(study, expand_trials(study))
     print(json.dumps(summary, indent=2) if args.json else format_plan(summary))
+    if not args.json and study.tuning is not None:
+        t = study.tuning
+        print(f"tuning (polymix tune): {', '.join(t.space)} on mixture {t.mixture}, {t.searcher}, "
+              f"{'every combination' if t.searcher == 'grid' else t.trials} trials per model × task"
+              + (", ASHA early stopping" if t.asha else ""))
+    if not args.json and study.hparams == "from_tuning":
+        print("hparams: from_tuning: each model × task trains with the best values of its latest `polymix tune` run; "
+              "the figures above use the train section's values")
     return 0
 
 
@@ -145,6 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     climb.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field, e.g. search.runs=16")
     climb.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else start a local instance)")
     climb.set_defaults(handler=_cmd_climb)
+    tune_cmd = commands.add_parser("tune", help="tune training hyperparameters per model × task on a reference mixture "
+                                   "(the study's `tuning` section)")
+    tune_cmd.add_argument("study")
+    tune_cmd.add_argument("--model", action="append", help="tune this model only (repeatable; default tuning.models)")
+    tune_cmd.add_argument("--mixture", help="the reference mixture (default tuning.mixture)")
+    tune_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field, e.g. tuning.samples=12")
+    tune_cmd.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else start a local instance)")
+    tune_cmd.set_defaults(handler=_cmd_tune)
     plan = commands.add_parser("plan", help="validate a study, list its runs and estimate GPU-hours and makespan")
     plan.add_argument("study")
     plan.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +25,10 @@ from search.designs import TrialSpec, model_settings
 from search.climb import new_initial_runs
 from search.adaptive import METRIC, ClimbSearcher, MixtureSearcher, RegMixSearcher
 from search.study import Study
-from search.sweep import Progress, init_ray, prepare_inputs, trial_resources, tune_config
+from search.sweep import Progress, early_stopping, init_ray, prepare_inputs, trial_resources
 from search.tracking import SEARCH_KEY_TAG, Tracker, study_params
 from search.trial import run_trial, selected_losses
+from search.tuning import describe, max_epochs, sampled, tune_space
 from training.errors import ConfigError
 from training.mixture import ratio_counts
 
@@ -41,6 +41,8 @@ def mixture_name(counts: dict[str, int]) -> str:
 def mixture_spec(config: dict) -> TrialSpec:
     """The SFT trial a searched mixture stands for: weights → exact counts on the search's base trial."""
     base = TrialSpec.model_validate(config["base"])
+    if config.get("hparams"):  # a joint search's sampled training settings
+        base = base.with_hparams(sampled(config["hparams"]))
     raw = config["mixture"]
     weight = sum(raw.values())
     counts = ratio_counts({lang: value / weight for lang, value in raw.items()}, config["total"])
@@ -145,19 +147,10 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
                    "context": context}
     if s.strategy == "optuna":
         param_space["mixture"] = {lang: tune.uniform(1e-3, 1.0) for lang in s.languages}
-    scheduler, reuse_actors = None, tune_config(1).reuse_actors
-    if s.asha:
-        from ray.tune.schedulers import ASHAScheduler
-
-        # One rung per epoch: the per-epoch reports carry "epoch" and val/objective (training/sft.py). A trial
-        # that reaches the last epoch is not stopped (stop_last_trials=False): it goes on to its test evaluation.
-        scheduler = ASHAScheduler(time_attr="epoch", metric=METRIC, mode="min", max_t=base.train.epochs,
-                                  grace_period=1, reduction_factor=2, stop_last_trials=False)
-        # A trial ASHA stops is in the middle of TorchTrainer.fit(): its actor cannot be reused, and it must end
-        # for the trainer it owns to end too. Tune ends a stopping actor after TUNE_FORCE_TRIAL_CLEANUP_S
-        # (default 600 s, a stalled search); Train V2 then frees the workers' placement group.
-        reuse_actors = False
-        os.environ.setdefault("TUNE_FORCE_TRIAL_CLEANUP_S", "5")
+    if s.hparams:  # joint search: Optuna samples the tuning section's space beside the language weights
+        param_space["hparams"] = tune_space(study.tuning, grid=False)
+    epochs = max_epochs(study.tuning, base) if s.hparams else base.train.epochs
+    scheduler = early_stopping(METRIC, "min", epochs) if s.asha else None
     request, fits, _ = trial_resources([base], ray.cluster_resources())
     concurrent = max(1, min(fits, study.resources.max_concurrent_trials or fits, s.runs))
     label = f"{model.name}/{task}"
@@ -167,7 +160,7 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
         tune.with_resources(mixture_trainable, request),
         param_space=param_space,
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=s.runs,
-                                    max_concurrent_trials=concurrent, reuse_actors=reuse_actors),
+                                    max_concurrent_trials=concurrent, reuse_actors=scheduler is None),
         run_config=tune.RunConfig(name=f"{study.name}-{s.strategy}-{'-'.join(s.languages)}-{key}",
                                   storage_path=str(workdir / "ray_results"), verbose=0,
                                   callbacks=[Progress(s.runs, metric=METRIC, label=_mixture_label)]),
@@ -195,7 +188,8 @@ def summarise(study: Study, plan: PlannedSearch, searcher, results) -> dict:
         counts = ratio_counts(_normalised(result.config["mixture"]), total)
         runs.append({"mixture": mixture_name(counts), "counts": counts, METRIC: result.metrics[METRIC],
                      "losses": selected_losses(result.metrics), "predicted": result.config["search"].get("predicted"),
-                     "reused": bool(result.metrics.get("reused"))})
+                     "reused": bool(result.metrics.get("reused")),
+                     **({"hparams": sampled(result.config["hparams"])} if result.config.get("hparams") else {})})
     if not runs:
         raise ConfigError(f"{s.strategy} search {plan.model.name}/{plan.task}: no run finished; see the trial errors above")
     best = min(runs, key=lambda run: run[METRIC])
@@ -211,7 +205,8 @@ def summarise(study: Study, plan: PlannedSearch, searcher, results) -> dict:
         summary["stopped"] = searcher.stop_reason
     else:  # Optuna: the best run is the recommendation, measured by construction
         summary["recommended"] = {"mixture": best["mixture"], "counts": best["counts"], "predicted": None,
-                                  "measured": {METRIC: best[METRIC], "losses": best["losses"]}}
+                                  "measured": {METRIC: best[METRIC], "losses": best["losses"]},
+                                  **({"hparams": best["hparams"]} if "hparams" in best else {})}
     if isinstance(searcher, ClimbSearcher):
         law = searcher.climb.fit()
         summary["fitted_law"] = {"languages": list(law.languages), "transfer": law.transfer.round(4).tolist(),
@@ -279,6 +274,8 @@ def format_outcome(outcome: SearchOutcome) -> str:
              + (f"; stopped on {s['stopped']}" if s.get("stopped") else "")]
     lines.append(f"  recommended mixture: {rec['mixture']}  ("
                  + ", ".join(f"{lang} {count / s['total']:.3f}" for lang, count in rec["counts"].items()) + ")")
+    if "hparams" in rec:
+        lines.append(f"  with training settings: {describe(rec['hparams'])}")
     predicted = f"{rec['predicted'][METRIC]:.4f}" if rec["predicted"] else "—"
     measured = f"{rec['measured'][METRIC]:.4f}" if rec["measured"] else "— (not run)"
     lines.append(f"  objective Σ w·val loss: predicted {predicted}, measured {measured}; best run measured "

@@ -1,14 +1,30 @@
-"""Hyperparameter search spaces of a study's `tuning` section as Ray Tune's own distributions.
+"""`polymix tune`: search training hyperparameters per model × task on a reference mixture, with Ray Tune's own
+searchers (OptunaSearch TPE, random, grid) and ASHA early stopping.
 
-OptunaSearch, the random searcher (BasicVariantGenerator) and grid search all take Tune's domains, so one
-conversion serves every searcher the study can choose.
+Every sample is an ordinary SFT trial (search/trial.py): an MLflow child run of the tuning's parent run, keyed by
+its spec hash, so a grid run with the best values later *is* the best tuning trial and is reused, not retrained.
+The parent run (``polymix.kind = tuning``) keeps, per model × task, ``tuning/<model>-<task>.json`` (every trial,
+the best values) and the tag ``polymix.tuned.<model>.<task>`` that ``hparams: from_tuning`` reads
+(search/sweep.py); ``WORKDIR/tuning/<experiment>.json`` holds the same best values for people.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
+
+import ray
 from ray import tune
 
-from search.study import Distribution, TuningConfig
+from search.designs import TrialSpec, model_settings
+from search.study import TUNABLE, Distribution, Study, TuningConfig
+from search.sweep import Progress, early_stopping, init_ray, prepare_inputs, trial_resources
+from search.tracking import Tracker, redact_uri, study_params, tuned_tag
+from search.trial import run_trial
+from training.errors import ConfigError, PolymixError
+
+STOPPED_BY_ASHA = "stopped early by ASHA"
 
 
 def tune_domain(distribution: Distribution, grid: bool = False):
@@ -22,6 +38,181 @@ def tune_domain(distribution: Distribution, grid: bool = False):
     return tune.grid_search(list(distribution.choice)) if grid else tune.choice(list(distribution.choice))
 
 
-def tune_space(tuning: TuningConfig) -> dict:
-    """``{hyperparameter: Tune domain}`` for the study's searcher."""
-    return {name: tune_domain(distribution, grid=tuning.searcher == "grid") for name, distribution in tuning.space.items()}
+def tune_space(tuning: TuningConfig, grid: bool | None = None) -> dict:
+    """``{hyperparameter: Tune domain}``: OptunaSearch, the random searcher and the grid all take Tune's domains."""
+    grid = tuning.searcher == "grid" if grid is None else grid
+    return {name: tune_domain(distribution, grid) for name, distribution in tuning.space.items()}
+
+
+def sampled(hparams: dict) -> dict:
+    """A searcher's sample as training settings of the right types (Tune's samplers give numpy numbers)."""
+    return {name: TUNABLE[name](value) for name, value in hparams.items()}
+
+
+def describe(hparams: dict) -> str:
+    return ", ".join(f"{name}={value:.4g}" for name, value in hparams.items())
+
+
+def tuning_spec(config: dict) -> TrialSpec:
+    return TrialSpec.model_validate(config["base"]).with_hparams(sampled(config["hparams"]))
+
+
+def tuning_trainable(config: dict) -> None:
+    """Tune's entry point for one sample: the ordinary SFT trial with the sampled settings."""
+    run_trial({"spec": tuning_spec(config).model_dump(mode="json"), "context": config["context"]})
+
+
+def plan_tunings(study: Study) -> list[TrialSpec]:
+    """One base trial per tuned model × task: the reference mixture with the study's (profile's) settings."""
+    tuning = study.tuning
+    mixture = next(m for m in study.mixtures if m.name == tuning.mixture)
+    bases = []
+    for model in study.models:
+        if tuning.models is not None and model.name not in tuning.models:
+            continue
+        train, resources = model_settings(study, model)
+        for task in study.tasks:
+            bases.append(TrialSpec(study=study.name, model=model, task=task, mixture=mixture.name,
+                                   counts=mixture.counts(task), train=train, eval=study.eval, data=study.data,
+                                   seed=study.seed, resources=resources))
+    return bases
+
+
+def _searcher(tuning: TuningConfig):
+    if tuning.searcher == "optuna":
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        # A finished trial's last report gives the kept epoch's value (search/trial.py); a trial ASHA stopped,
+        # the value at the rung where it was stopped.
+        return OptunaSearch(metric=tuning.metric, mode=tuning.mode,
+                            sampler=optuna.samplers.TPESampler(seed=tuning.seed))
+    from ray.tune.search import BasicVariantGenerator
+
+    return BasicVariantGenerator(random_state=tuning.seed)  # random samples, or every grid combination
+
+
+def max_epochs(tuning: TuningConfig, base: TrialSpec) -> int:
+    epochs = tuning.space.get("epochs")
+    if epochs is None:
+        return base.train.epochs
+    return max(epochs.choice or epochs.int_)
+
+
+def tune_one(study: Study, base: TrialSpec, context: dict, tracker: Tracker, parent_run_id: str, workdir: Path) -> dict:
+    """One model × task: the sweep, then what it found, recorded on the parent run. Returns the summary."""
+    tuning = study.tuning
+    label = f"{base.model.name}/{base.task}"
+    total = tuning.trials
+    if tuning.searcher == "grid":
+        total = 1
+        for distribution in tuning.space.values():
+            total *= len(distribution.choice)
+    scheduler = early_stopping(tuning.metric, tuning.mode, max_epochs(tuning, base)) if tuning.asha else None
+    request, fits, _ = trial_resources([base], ray.cluster_resources())
+    concurrent = max(1, min(fits, study.resources.max_concurrent_trials or fits, total))
+    print(f"[polymix] tuning {label} on mixture {base.mixture}: {tuning.searcher}, {total} trials, {concurrent} at a time"
+          f"{', ASHA on ' + tuning.metric if scheduler else ''}", flush=True)
+    tuner = tune.Tuner(
+        tune.with_resources(tuning_trainable, request),
+        param_space={"base": base.model_dump(mode="json"), "hparams": tune_space(tuning), "context": context},
+        tune_config=tune.TuneConfig(search_alg=_searcher(tuning), scheduler=scheduler, num_samples=tuning.trials,
+                                    max_concurrent_trials=concurrent, reuse_actors=scheduler is None),
+        run_config=tune.RunConfig(name=f"{study.name}-tuning-{base.spec_hash}", storage_path=str(workdir / "ray_results"),
+                                  verbose=0, callbacks=[Progress(total, metric=f"selected/{tuning.metric}",
+                                                                 label=lambda trial: f"{label} {describe(sampled(trial.config['hparams']))}")]),
+    )
+    results = tuner.fit()
+    selected = f"selected/{tuning.metric}"
+    trials, stopped = [], []
+    for result in results:
+        spec, metrics = tuning_spec(result.config), result.metrics or {}
+        entry = {"hparams": sampled(result.config["hparams"]), "spec_hash": spec.spec_hash}
+        if result.error is not None:
+            entry["status"] = "failed"
+        elif selected in metrics:
+            entry.update(status="finished", value=metrics[selected], reused=bool(metrics.get("reused")))
+        else:  # Tune ends a trial ASHA stops without an error, after the report of the rung it failed
+            entry.update(status="stopped", at_epoch=metrics.get("epoch"), value_at_stop=metrics.get(tuning.metric))
+            stopped.append(spec.spec_hash)
+        trials.append(entry)
+    if stopped:
+        tracker.mark_stopped(context["experiment_id"], stopped, STOPPED_BY_ASHA)
+    finished = [t for t in trials if t["status"] == "finished"]
+    if not finished:
+        raise PolymixError(f"tuning {label}: no trial finished; see the trial errors above")
+    best = (min if tuning.mode == "min" else max)(finished, key=lambda t: t["value"])
+    best_run = tracker.finished_child(context["experiment_id"], best["spec_hash"])
+    summary = {"model": base.model.name, "task": base.task, "mixture": base.mixture, "searcher": tuning.searcher,
+               "metric": selected, "mode": tuning.mode, "space": {k: v.model_dump(by_alias=True, exclude_none=True)
+                                                                   for k, v in tuning.space.items()},
+               "trials_finished": len(finished), "trials_stopped_early": len(stopped),
+               "trials_failed": sum(t["status"] == "failed" for t in trials),
+               "stopped_at_epoch": {str(e): sum(t.get("at_epoch") == e for t in trials)
+                                    for e in sorted({t["at_epoch"] for t in trials if t["status"] == "stopped"})},
+               "best": {**best, "run_id": best_run.info.run_id if best_run else None},
+               "trials": sorted(trials, key=lambda t: (t["status"] != "finished", t.get("value", 0) * (1 if tuning.mode == "min" else -1)))}
+    folder = f"tuning/{base.model.name}-{base.task}"
+    tracker.log_text(parent_run_id, json.dumps(summary, indent=2), f"{folder}.json")
+    tracker.log_metrics(parent_run_id, {f"{folder}/best/{tuning.metric}": best["value"],
+                                        f"{folder}/trials_stopped_early": len(stopped)})
+    tracker.set_tags(parent_run_id, {tuned_tag(base.model.name, base.task): json.dumps(best["hparams"])})
+    return summary
+
+
+def format_summary(summary: dict) -> str:
+    rungs = ", ".join(f"{n} at epoch {epoch}" for epoch, n in summary["stopped_at_epoch"].items())
+    lines = [f"tuning {summary['model']}/{summary['task']} on {summary['mixture']} ({summary['searcher']}): "
+             f"{summary['trials_finished']} finished, {summary['trials_stopped_early']} stopped early by ASHA"
+             + (f" ({rungs})" if rungs else "") + (f", {summary['trials_failed']} failed" if summary["trials_failed"] else "")]
+    best = summary["best"]
+    lines.append(f"  best: {describe(best['hparams'])}  {summary['metric']} {best['value']:.4f} (run {best['run_id']})")
+    for trial in summary["trials"]:
+        outcome = (f"{trial['value']:.4f}" if trial["status"] == "finished" else
+                   f"stopped at epoch {trial['at_epoch']} ({trial['value_at_stop']:.4f})" if trial["status"] == "stopped"
+                   else "failed")
+        lines.append(f"    {describe(trial['hparams']):<40} {outcome}")
+    return "\n".join(lines)
+
+
+def run_tuning(study: Study, workdir: Path = Path(".polymix"), address: str | None = None) -> dict:
+    """Tune every model × task of the study's `tuning` section; record the best values; return where."""
+    if study.tuning is None:
+        raise ConfigError("tuning: not set; `polymix tune` needs a `tuning` section (see configs/tune_smoke.yaml)")
+    if study.tuning.mixture is None:
+        raise ConfigError("tuning.mixture: not set; `polymix tune` trains on a reference mixture: name one of the "
+                          f"study's mixtures ({', '.join(m.name for m in study.mixtures) or 'none declared'}) or pass --mixture")
+    workdir, tracking_uri, data_dir, model_paths = prepare_inputs(study, workdir)
+    experiment = study.tracking.experiment or study.name
+    tracker = Tracker(tracking_uri)
+    experiment_id = tracker.experiment_id(experiment, workdir / "mlartifacts" / experiment)
+    bases = plan_tunings(study)
+    tuning_hash = hashlib.sha256(json.dumps([study.tuning.model_dump(mode="json"), [b.spec_hash for b in bases]],
+                                            sort_keys=True).encode()).hexdigest()[:16]
+    parent_run_id, reused = tracker.parent_run(experiment_id, tuning_hash, study.name, {"study": study_params(study)},
+                                               kind="tuning")
+    print(f"[polymix] study {study.name}: hyperparameter tuning of {', '.join(study.tuning.space)}; MLflow experiment "
+          f"{experiment!r}, tuning run {parent_run_id}{' (reused)' if reused else ''}", flush=True)
+    context = dict(tracking_uri=tracking_uri, experiment_id=experiment_id, parent_run_id=parent_run_id,
+                   data_dir=str(data_dir), storage_path=str(workdir / "ray_results"))
+    init_ray(study, address, workdir)
+    best_file = workdir / "tuning" / f"{experiment}.json"
+    summaries = []
+    try:
+        for base in bases:
+            summary = tune_one(study, base, {**context, "model_path": model_paths[base.model.name]}, tracker,
+                               parent_run_id, workdir)
+            print("\n" + format_summary(summary) + "\n", flush=True)
+            summaries.append(summary)
+    except BaseException:
+        tracker.finish(parent_run_id, "FAILED")
+        raise
+    best = {}
+    for s in summaries:
+        best.setdefault(s["model"], {})[s["task"]] = {**s["best"], "metric": s["metric"]}
+    best_file.parent.mkdir(parents=True, exist_ok=True)
+    best_file.write_text(json.dumps({"experiment": experiment, "tracking_uri": redact_uri(tracking_uri),
+                                     "tuning_run_id": parent_run_id, "best": best}, indent=2) + "\n")
+    tracker.finish(parent_run_id)
+    return {"tracking_uri": tracking_uri, "experiment": experiment, "parent_run_id": parent_run_id,
+            "summaries": summaries, "best_file": best_file}

@@ -146,6 +146,41 @@ def test_bad_files_and_overrides(tmp_path, capsys):
     assert_clear_error(*cli(capsys, *workdir, "run", smoke, "--set", f"data.path={tmp_path / 'nodata'}"),
                        "data.path: " + str(tmp_path / "nodata") + " is not a directory")
     assert_clear_error(*cli(capsys, *workdir, "climb", smoke), "search: not set; `polymix climb` needs a `search` section")
+    assert_clear_error(*cli(capsys, *workdir, "tune", smoke), "tuning: not set; `polymix tune` needs a `tuning` section")
+    assert_clear_error(*cli(capsys, *workdir, "tune", smoke, "--mixture", "en-fr"), "tuning.space: required field is missing")
+    assert_clear_error(*cli(capsys, *workdir, "tune", smoke, "--mixture", "en-fr", "--set", "tuning={space: {lr: {choice: [1.0e-3]}}}"),
+                       "tuning.mixture: unknown mixture 'en-fr'; use one of core5-ratio, en, en-es, en-ja-bn-sw")
+    assert_clear_error(*cli(capsys, *workdir, "tune", smoke, "--model", "tiny-xl", "--set", "tuning={space: {lr: {choice: [1.0e-3]}}}"),
+                       "tuning.models: unknown model 'tiny-xl'")
+    assert_clear_error(*cli(capsys, *workdir, "tune", smoke, "--set", "tuning={space: {lr: {choice: [1.0e-3]}}}"),
+                       "tuning.mixture: not set; `polymix tune` trains on a reference mixture")
+
+
+BAD_SPACES = [
+    ("{lr: {loguniform: [1.0e-2, 1.0e-4]}}", "tuning.space.lr: low 0.01 ≥ high 0.0001; give [low, high] with low < high"),
+    ("{lr: {loguniform: [0, 1.0e-2]}}", "tuning.space.lr: loguniform needs low > 0 (got 0.0); use uniform for a range that includes 0"),
+    ("{lr: {uniform: [-1.0e-3, 1.0e-2]}}", "tuning.space.lr: value -0.001: Input should be greater than 0"),
+    ("{momentum: {uniform: [0.8, 0.99]}}", "tuning.space: momentum: unknown hyperparameter; tunable: lr, epochs, warmup_ratio, weight_decay, global_batch"),
+    ("{lr: {choice: []}}", "tuning.space.lr: choice has no values; list at least one"),
+]
+
+
+@pytest.mark.parametrize("space, expected", BAD_SPACES, ids=[case[1][:50] for case in BAD_SPACES])
+def test_bad_search_space_stops_polymix_tune_before_any_trial(tmp_path, capsys, space, expected):
+    smoke = str(ROOT / "configs/smoke.yaml")
+    code, err = cli(capsys, "--workdir", str(tmp_path), "tune", smoke, "--set", f"tuning={{mixture: en, space: {space}}}")
+    assert_clear_error(code, err, expected)
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_grid_from_tuning_without_a_tuning_run_stops_before_the_sweep(tmp_path, capsys, sample_dir):
+    study = _math_study(tmp_path, sample_dir)
+    code, err = cli(capsys, "--workdir", str(tmp_path / "work"), "run", str(study), "--set", "hparams=from_tuning")
+    # (found once MLflow is open: after the data and models were prepared, whose progress lines come first)
+    assert_clear_error(code, err.strip().splitlines()[-1],
+                       "hparams: from_tuning, but experiment 'bad-data' has no finished tuning run for "
+                       "tiny-s/math; run `polymix tune` on the study first (or set hparams: train)")
+    assert not (tmp_path / "work" / "ray_results").exists()
 
 
 def _math_study(tmp_path: Path, data_dir: Path) -> Path:

@@ -60,12 +60,14 @@ def test_climb_search_then_adding_a_language_reuses_its_runs(tmp_path):
     assert len(client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'trial'")) == 8
 
 
-def test_optuna_search_with_asha_stops_weak_runs_and_recommends_the_best_finished(tmp_path):
-    """TPE through Ray's OptunaSearch (one weight per language, normalised into exact counts by the trial);
-    ASHA stops a run after an epoch when it is worse than the rung's median. A stopped run ends KILLED with its
-    reason and its epoch metrics, and the next runs get its resources (no leaked placement group)."""
+def test_joint_optuna_search_with_asha_stops_weak_runs_and_recommends_the_best_finished(tmp_path):
+    """TPE through Ray's OptunaSearch over one weight per language (normalised into exact counts by the trial) and
+    the learning rate (the tuning section's space: a joint search); ASHA stops a run after an epoch when it is worse
+    than the rung's median. A stopped run ends KILLED with its reason and its epoch metrics, and the next runs get
+    its resources (no leaked placement group)."""
     done = polymix(tmp_path, "climb", "tests/e2e/climb_micro.yaml", "--set", "search.strategy=optuna",
-                   "--set", "search.asha=true", "--set", "search.runs=5", "--set", "train.epochs=3")
+                   "--set", "search.asha=true", "--set", "search.runs=5", "--set", "train.epochs=3",
+                   "--set", "search.hparams=true", "--set", "tuning={space: {lr: {loguniform: [1.0e-3, 1.0e-2]}}}")
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("climb-micro")
     [parent] = client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'search'")
@@ -77,6 +79,8 @@ def test_optuna_search_with_asha_stops_weak_runs_and_recommends_the_best_finishe
     for run in runs:
         counts = json.loads(run.data.params["counts"])
         assert sum(counts.values()) == 128 and set(counts) <= {"en", "es"}
+        assert 1e-3 <= float(run.data.params["train.lr"]) <= 1e-2  # sampled, not the study's 3e-3
+    assert len({run.data.params["train.lr"] for run in runs}) == 5
     for run in stopped:
         assert run.data.tags["polymix.stopped"] == "stopped early by ASHA"
         epochs = [m.step for m in client.get_metric_history(run.info.run_id, "val/objective")]
@@ -87,6 +91,8 @@ def test_optuna_search_with_asha_stops_weak_runs_and_recommends_the_best_finishe
     assert summary["runs_finished"] == len(finished) and summary["runs_stopped_early"] == len(stopped)
     best = min(finished, key=lambda run: run.data.metrics["val/objective"])
     assert summary["recommended"]["mixture"] == best.data.params["mixture"]
+    assert summary["recommended"]["hparams"] == {"lr": float(best.data.params["train.lr"])}
     assert summary["recommended"]["measured"]["val/objective"] == pytest.approx(best.data.metrics["val/objective"])
     assert summary["recommended"]["predicted"] is None and "fitted_law" not in summary
     assert f"{len(finished)} runs finished, {len(stopped)} stopped early by ASHA" in done.stdout
+    assert f"with training settings: lr={float(best.data.params['train.lr']):.4g}" in done.stdout
