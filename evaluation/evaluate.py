@@ -6,15 +6,23 @@ from collections.abc import Iterable
 
 import datasets
 
+from evaluation.fidelity import is_faithful
 from evaluation.generate import generate
 from evaluation.scorers import SCORERS
 from training.tasks import get_task
 
 
 def evaluate_languages(
-    model, tokenizer, task: str, by_lang: dict[str, datasets.Dataset], batch_size: int = 64
+    model, tokenizer, task: str, by_lang: dict[str, datasets.Dataset], batch_size: int = 64,
+    wrong_language_scores_zero: bool = False,
 ) -> dict[str, dict]:
-    """Return ``{lang: {"accuracy": float, "n": int, "predictions": [{id, prompt, completion, correct}]}}``."""
+    """Return ``{lang: {"accuracy": mean score, "metrics": {name: mean}, "fidelity": share or None, "n": int,
+    "predictions": [{id, prompt, completion, score, faithful}]}}``.
+
+    ``fidelity`` is the share of responses written in the prompt's language (of those with a language; None
+    for tasks whose responses are code). With ``wrong_language_scores_zero`` a response in another language
+    scores 0, as the Post-trainer's Guide judges them.
+    """
     task_format, scorer = get_task(task), SCORERS[task]
     results = {}
     for lang, dataset in by_lang.items():
@@ -23,16 +31,31 @@ def evaluate_languages(
         # Room for the longest gold answer in this tokenizer, so an answer that never stops costs little.
         longest = max((len(tokenizer(task_format.target(r), add_special_tokens=False).input_ids) for r in records), default=0)
         completions = generate(model, tokenizer, prompts, min(task_format.max_new_tokens, longest + 16), batch_size)
-        correct = [scorer(completion, record) for completion, record in zip(completions, records)]
+        scores = [scorer.score(completion, record, lang) for completion, record in zip(completions, records)]
+        faithful = [is_faithful(completion, lang) if scorer.prose else None for completion in completions]
+        if wrong_language_scores_zero:
+            scores = [{**score, "acc": 0.0} if ok is False else score for score, ok in zip(scores, faithful)]
+        judged = [ok for ok in faithful if ok is not None]
+        n = max(len(scores), 1)
         results[lang] = {
-            "accuracy": sum(correct) / max(len(correct), 1),
-            "n": len(correct),
+            "accuracy": sum(score["acc"] for score in scores) / n,
+            "metrics": {name: sum(score[name] for score in scores) / n for name in (scores[0] if scores else {}) if name != "acc"},
+            "fidelity": sum(judged) / len(judged) if judged else None,
+            "n": len(scores),
             "predictions": [
-                {"id": r["id"], "prompt": p, "completion": c, "correct": ok}
-                for r, p, c, ok in zip(records, prompts, completions, correct)
+                {"id": r["id"], "prompt": p, "completion": c, "score": score["acc"], "faithful": ok}
+                for r, p, c, score, ok in zip(records, prompts, completions, scores, faithful)
             ],
         }
     return results
+
+
+def language_metrics(results: dict[str, dict]) -> dict[str, float]:
+    """A task's further metrics and the fidelity per language, as ``eval/<metric>/<lang>`` and ``eval/fidelity/<lang>``."""
+    metrics = {f"eval/{name}/{lang}": value for lang, result in results.items() for name, value in result["metrics"].items()}
+    metrics.update({f"eval/fidelity/{lang}": result["fidelity"] for lang, result in results.items()
+                    if result["fidelity"] is not None})
+    return metrics
 
 
 def validation_accuracy(model, tokenizer, task: str, by_lang: dict[str, datasets.Dataset]) -> dict[str, float]:

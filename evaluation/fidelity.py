@@ -2,12 +2,13 @@
 
 The detector knows the 11 study languages only (training/languages.py): a response is assigned the closest of
 them, so an answer in a language outside the study (say Portuguese for a Spanish prompt) can pass as its
-neighbour. Text with no letter at all (a number, a formula, a function call) has no language: it is neither
-faithful nor unfaithful, and is left out of the share.
+neighbour. Text with no letter (a number, a formula) and JSON documents have no language: they are neither
+faithful nor unfaithful, and are left out of the share.
 """
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 
 import regex
@@ -25,9 +26,22 @@ def _detector():
     return LanguageDetectorBuilder.from_languages(*languages).build()
 
 
+def _is_structured(text: str) -> bool:
+    """A JSON document (a Markdown fence allowed): keys and values, not prose."""
+    stripped = text.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
+    if not stripped.startswith(("{", "[")):
+        return False
+    try:
+        json.loads(stripped)
+    except ValueError:
+        return False
+    return True
+
+
 def detect_language(text: str) -> str | None:
-    """The study language ``text`` is written in (ISO 639-1 code), or None for text without letters."""
-    if not _LETTER.search(text):
+    """The study language ``text`` is written in (ISO 639-1 code), or None for text without a language: no
+    letter at all, or a JSON document."""
+    if not _LETTER.search(text) or _is_structured(text):
         return None
     language = _detector().detect_language_of(text)
     return language.iso_code_639_1.name.lower() if language is not None else None

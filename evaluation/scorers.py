@@ -1,8 +1,15 @@
 """Answer extraction and metrics per task, registered under the task names of ``training.tasks``.
 
+Every scorer gives, per response, the task's score under ``acc`` (what the study reports as ``eval/acc/<lang>``,
+compares and selects checkpoints by) and any further metrics of the task:
 - math: the last number in the completion equals the gold final number (MGSM-style accuracy);
 - api: the completion's first call has the gold API name and exactly the gold arguments and values
-  (API-Bank exact match).
+  (API-Bank exact match);
+- summarization: ROUGE-L F1 on script-aware words (``acc``) and chrF (``chrf``) against the gold summary;
+- instruction: 1 when the response meets every verifiable instruction of its example (``acc``, IFEval's strict
+  prompt-level accuracy), and the share of instructions met (``instructions``).
+``prose`` says whether responses are text in the prompt's language, whose language fidelity is measured (an API
+call is code: it is not).
 """
 
 from __future__ import annotations
@@ -10,7 +17,10 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from evaluation.instructions import check
+from evaluation.summarization import chrf, rouge_l
 from training.tasks import extract_number
 
 def score_math(completion: str, record: dict) -> bool:
@@ -54,4 +64,25 @@ def score_api(completion: str, record: dict) -> bool:
     return predicted is not None and predicted == parse_call(record["call"])
 
 
-SCORERS: dict[str, Callable[[str, dict], bool]] = {"math": score_math, "api": score_api}
+def score_summary(completion: str, record: dict, lang: str) -> dict[str, float]:
+    summary = completion.strip().split("\n", 1)[0]  # a summary is one line: what follows is not part of it
+    return {"acc": rouge_l(summary, record["summary"]), "chrf": chrf(summary, record["summary"])}
+
+
+def score_instructions(completion: str, record: dict, lang: str) -> dict[str, float]:
+    verdicts = check(completion.strip(), record["instructions"], lang)
+    return {"acc": float(all(verdicts)), "instructions": sum(verdicts) / len(verdicts) if verdicts else 1.0}
+
+
+@dataclass(frozen=True)
+class Scorer:
+    score: Callable[[str, dict, str], dict[str, float]]  # (completion, record, language) → {"acc": ..., ...}
+    prose: bool
+
+
+SCORERS: dict[str, Scorer] = {
+    "math": Scorer(lambda completion, record, lang: {"acc": float(score_math(completion, record))}, prose=True),
+    "api": Scorer(lambda completion, record, lang: {"acc": float(score_api(completion, record))}, prose=False),
+    "summarization": Scorer(score_summary, prose=True),
+    "instruction": Scorer(score_instructions, prose=True),
+}

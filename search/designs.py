@@ -54,6 +54,8 @@ class TrialSpec(Frozen):
             exclude["train"] = True
         if not self.validation_languages:  # the default leaves the identity of grid runs as it was
             exclude["validation_languages"] = True
+        if not self.eval.wrong_language_scores_zero:  # (likewise: runs recorded before the option stay reusable)
+            exclude["eval"] = {"wrong_language_scores_zero"}
         content = self.model_dump(mode="json", exclude=exclude)
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 

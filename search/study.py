@@ -136,6 +136,9 @@ class EvalConfig(Frozen):
     test_examples: int | None = Field(None, ge=1)  # per language; None = the whole test split
     baseline: bool = False  # also evaluate every model untrained (the "pretrained-only" runs)
     batch_size: int = Field(64, ge=1)
+    # A response written in another language than its prompt scores 0 (the Post-trainer's Guide's penalty);
+    # the fidelity itself is logged either way (eval/fidelity/<lang>).
+    wrong_language_scores_zero: bool = False
 
     @field_validator("languages")
     @classmethod

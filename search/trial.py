@@ -10,7 +10,7 @@ from ray import tune
 from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from evaluation.evaluate import evaluate_languages, summarize, validation_accuracy
+from evaluation.evaluate import evaluate_languages, language_metrics, summarize, validation_accuracy
 from search.designs import TrialSpec
 from search.tracking import SEARCH_KEY_TAG, MLflowEpochLogger, Tracker
 from training.models import load_model, load_tokenizer, model_family
@@ -19,7 +19,7 @@ from training.sources import load_parallel
 
 
 def evaluate_model_dir(model_source, task: str, data_dir: str, languages: list[str], test_examples,
-                       batch_size: int) -> tuple[dict, dict]:
+                       batch_size: int, wrong_language_scores_zero: bool = False) -> tuple[dict, dict]:
     """Test-split evaluation in every language, and what the report needs to know of the model (its size and
     family, read from the model itself); ``model_source`` is a Ray Checkpoint or a model path."""
     test = load_parallel(data_dir, task, "test", languages)
@@ -30,7 +30,7 @@ def evaluate_model_dir(model_source, task: str, data_dir: str, languages: list[s
         model, tokenizer = load_model(path), load_tokenizer(path)
         model.to("cuda" if ray.get_gpu_ids() else "cpu")
         about = {"model_params": model.num_parameters(), "model_family": model_family(model.config.model_type)}
-        return evaluate_languages(model, tokenizer, task, test, batch_size), about
+        return evaluate_languages(model, tokenizer, task, test, batch_size, wrong_language_scores_zero), about
 
     if isinstance(model_source, ray.train.Checkpoint):
         with model_source.as_directory() as path:
@@ -133,10 +133,11 @@ def run_trial(config: dict) -> None:
             num_cpus=resources.cpus_per_worker, num_gpus=min(resources.gpus_per_worker, 1), scheduling_strategy="DEFAULT"
         )
         results, about_model = ray.get(evaluate.remote(
-            model_source, spec.task, context["data_dir"], spec.eval.language_list(), spec.eval.test_examples, spec.eval.batch_size
+            model_source, spec.task, context["data_dir"], spec.eval.language_list(), spec.eval.test_examples,
+            spec.eval.batch_size, spec.eval.wrong_language_scores_zero
         ))
         summary = {**summarize({lang: r["accuracy"] for lang, r in results.items()}, spec.counts,
-                               {lang: r["n"] for lang, r in results.items()}), **selected}
+                               {lang: r["n"] for lang, r in results.items()}), **language_metrics(results), **selected}
         tracker.log_params(run_id, about_model)
         tracker.log_metrics(run_id, summary)
         predictions = "\n".join(json.dumps({"lang": lang, **p}, ensure_ascii=False) for lang, r in results.items() for p in r["predictions"])

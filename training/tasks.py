@@ -45,6 +45,22 @@ STEP_BY_STEP: dict[str, str] = {
 }
 
 
+# Summarization (XLSum-style): the instruction before the article and the cue before the summary, per language.
+SUMMARIZE: dict[str, tuple[str, str]] = {
+    "en": ("Summarize the following article in one sentence.", "Summary:"),
+    "es": ("Resume el siguiente artículo en una frase.", "Resumen:"),
+    "ja": ("次の記事を一文で要約してください。", "要約："),
+    "bn": ("নিচের নিবন্ধটি এক বাক্যে সংক্ষেপ করুন।", "সারাংশ:"),
+    "sw": ("Fupisha makala ifuatayo kwa sentensi moja.", "Muhtasari:"),
+    "te": ("కింది వ్యాసాన్ని ఒక వాక్యంలో సంగ్రహించండి.", "సారాంశం:"),
+    "fr": ("Résumez l'article suivant en une phrase.", "Résumé :"),
+    "de": ("Fasse den folgenden Artikel in einem Satz zusammen.", "Zusammenfassung:"),
+    "ru": ("Кратко изложите следующую статью в одном предложении.", "Краткое содержание:"),
+    "zh": ("请用一句话概括下面的文章。", "摘要："),
+    "th": ("สรุปบทความต่อไปนี้ในหนึ่งประโยค", "สรุป:"),
+}
+
+
 @dataclass(frozen=True)
 class TaskFormat:
     name: str
@@ -62,12 +78,28 @@ def _api_prompt(record: dict, lang: str) -> str:
     return f"API: {record['api_doc']}\n{record['request']}\nAPI-Request: "
 
 
+def _summarization_prompt(record: dict, lang: str) -> str:
+    instruction, cue = SUMMARIZE[lang]
+    return f"{instruction}\n\n{record['text']}\n\n{cue} "
+
+
+def _instruction_prompt(record: dict, lang: str) -> str:
+    return f"{record['prompt']}\n"
+
+
 TASKS: dict[str, TaskFormat] = {
     "math": TaskFormat(
         "math", ("id", "question", "solution", "answer"), _math_prompt, lambda r: r["solution"], 512
     ),
     "api": TaskFormat(
         "api", ("id", "api_doc", "request", "call"), _api_prompt, lambda r: r["call"], 128
+    ),
+    "summarization": TaskFormat(
+        "summarization", ("id", "text", "summary"), _summarization_prompt, lambda r: r["summary"], 128
+    ),
+    # Instruction following (Aya-Dolly-style prompt and response, with IFEval-style verifiable instructions)
+    "instruction": TaskFormat(
+        "instruction", ("id", "prompt", "response", "instructions"), _instruction_prompt, lambda r: r["response"], 256
     ),
 }
 

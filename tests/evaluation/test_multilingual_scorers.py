@@ -93,3 +93,25 @@ def test_instructions_in_han_bengali_and_thai():
         "unknown instruction kind 'rhyme' (known: max_words, min_words, keywords, forbidden, bullets, json, ends_with, language)",
         "instruction 'keywords' needs 'words'"]
     assert check("Bonjour", [{"kind": "language", "lang": "fr"}], "en") == [True]  # an explicit answer language
+
+
+def test_evaluation_logs_score_task_metrics_and_fidelity_and_can_zero_wrong_language_answers(monkeypatch):
+    import datasets
+
+    import evaluation.evaluate as evaluate
+
+    completions = {"Resume": ["El gato duerme en la casa.", "The cat sleeps in the house."]}
+    monkeypatch.setattr(evaluate, "generate", lambda model, tokenizer, prompts, max_new_tokens, batch_size:
+                        completions["Resume"][:len(prompts)])
+    tokenizer = lambda text, add_special_tokens=False: type("T", (), {"input_ids": text.split()})()
+    rows = datasets.Dataset.from_list([{"id": f"s{i}", "text": "El gato duerme en la casa grande.",
+                                        "summary": "El gato duerme en la casa."} for i in range(2)])
+    results = evaluate.evaluate_languages(None, tokenizer, "summarization", {"es": rows})
+    es = results["es"]
+    english_rouge = rouge_l("The cat sleeps in the house.", "El gato duerme en la casa.")
+    assert es["accuracy"] == pytest.approx((1.0 + english_rouge) / 2) and es["n"] == 2
+    assert es["metrics"]["chrf"] == pytest.approx((1.0 + chrf("The cat sleeps in the house.", "El gato duerme en la casa.")) / 2)
+    assert es["fidelity"] == 0.5 and [p["faithful"] for p in es["predictions"]] == [True, False]
+    assert evaluate.language_metrics(results) == {"eval/chrf/es": es["metrics"]["chrf"], "eval/fidelity/es": 0.5}
+    zeroed = evaluate.evaluate_languages(None, tokenizer, "summarization", {"es": rows}, wrong_language_scores_zero=True)
+    assert zeroed["es"]["accuracy"] == pytest.approx(0.5)  # the English summary counts 0
