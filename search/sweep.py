@@ -18,10 +18,11 @@ from search.planner import estimate, longest_first
 from search.study import Study
 from search.tracking import Tracker, check_tracking_server, default_tracking_uri, study_params
 from search.trial import trainable
-from training.errors import ConfigError
+from evaluation.instructions import problems as instruction_problems
+from training.errors import ConfigError, DataError
 from training.loaders import prepare_sources
 from training.models import make_tiny_model
-from training.sources import load_parallel, sample_data_dir
+from training.sources import load_parallel, sample_data_dir, split_path
 
 
 def resolve_data_dir(study: Study, workdir: Path) -> Path:
@@ -40,8 +41,15 @@ def check_data(study: Study, data_dir: Path) -> None:
     trained = study.training_languages()
     for task in study.tasks:
         train = load_parallel(data_dir, task, "train", trained)
-        load_parallel(data_dir, task, "validation", trained)
-        load_parallel(data_dir, task, "test", study.eval.language_list())
+        validation = load_parallel(data_dir, task, "validation", trained)
+        test = load_parallel(data_dir, task, "test", study.eval.language_list())
+        if task == "instruction":  # every example's instructions must be ones the scorer can check
+            for split, by_lang in (("train", train), ("validation", validation), ("test", test)):
+                for lang, rows in by_lang.items():
+                    for row, instructions in enumerate(rows["instructions"], start=1):
+                        if found := instruction_problems(instructions or []):
+                            raise DataError(f"{split_path(data_dir, task, lang, split)}: row {row}: {found[0]}; fix its "
+                                            "instructions (kinds and parameters: README, instruction following)")
         available = len(next(iter(train.values())))
         for index, mixture in enumerate(study.mixtures):
             for lang, count in mixture.counts(task).items():
@@ -57,10 +65,13 @@ def check_data(study: Study, data_dir: Path) -> None:
 
 def resolve_model_paths(study: Study, data_dir: Path, workdir: Path) -> dict[str, str]:
     paths = {}
+    # A tiny model's tokenizer learns from the train files of the study's tasks (its name says which), so that
+    # long texts (summarization articles) do not outgrow max_seq_len in poorly merged scripts.
+    files = sorted(f for f in data_dir.glob("*/*/train.jsonl") if f.parts[-3] in study.tasks)
     for model in study.models:
         if model.tiny:
-            corpus = (line for f in sorted(data_dir.glob("*/*/train.jsonl")) for line in f.read_text(encoding="utf-8").splitlines())
-            target = workdir / "models" / f"tiny-{model.tiny}-seed{study.seed}-{data_dir.name}"
+            corpus = (line for f in files for line in f.read_text(encoding="utf-8").splitlines())
+            target = workdir / "models" / f"tiny-{model.tiny}-seed{study.seed}-{data_dir.name}-{'-'.join(sorted(study.tasks))}"
             paths[model.name] = str(make_tiny_model(target, model.tiny, corpus, seed=study.seed).resolve())
         else:
             paths[model.name] = model.path

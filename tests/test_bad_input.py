@@ -2,6 +2,7 @@
 exit code 2, no traceback, and no Ray job started. Plus a property test: no mutation of a valid study tracebacks."""
 
 import copy
+import json
 import shutil
 from pathlib import Path
 
@@ -235,6 +236,25 @@ def test_mixture_larger_than_the_data(tmp_path, capsys, sample_dir):
     study = _math_study(tmp_path, data_dir)
     code, err = cli(capsys, "--workdir", str(tmp_path), "run", str(study), "--set", "mixtures.0.per_language=100000")
     assert_clear_error(code, err, "mixtures[0] (en-es): 100000 en examples asked, math train has")
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda row: row["instructions"].append({"kind": "rhyme"}), "row 4: unknown instruction kind 'rhyme' (known: max_words"),
+    (lambda row: row["instructions"].__setitem__(0, {**row["instructions"][0], "kind": "max_words", "n": None}),
+     "row 4: instruction 'max_words' needs 'n'"),
+])
+def test_an_instruction_the_scorer_cannot_check_names_file_and_row(tmp_path, capsys, sample_dir, edit, expected):
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_dir / "instruction", data_dir / "instruction")
+    path = data_dir / "instruction" / "es" / "validation.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    edit(rows[3])
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    study = yaml.safe_load(_math_study(tmp_path, data_dir).read_text())
+    study["tasks"] = ["instruction"]
+    (tmp_path / "instruction.yaml").write_text(yaml.safe_dump(study))
+    code, err = cli(capsys, "--workdir", str(tmp_path / "work"), "run", str(tmp_path / "instruction.yaml"))
+    assert_clear_error(code, err, f"{path}: {expected}")
 
 
 # Property: whatever a typo does to a valid study, `polymix plan` answers with a plan or one clear error.

@@ -1,6 +1,7 @@
-"""Deterministic, parallel multilingual sample data for the two tasks of SPEC §1a (math and API calling).
+"""Deterministic, parallel multilingual sample data: the two tasks of SPEC §1a (math and API calling) and the
+summarization and instruction-following tasks of §1b.
 
-``write_sample_data(out_dir)`` writes ``out_dir/{task}/{lang}/{split}.jsonl`` for task in ("math", "api"),
+``write_sample_data(out_dir)`` writes ``out_dir/{task}/{lang}/{split}.jsonl`` for every task of :data:`TASKS`,
 every language of :data:`training.languages.ALL_LANGUAGES` and split in ("train", "validation", "test").
 Row k of a file is the same example in every language (same id, same numbers and argument semantics,
 translated text). The data is small stand-in data for tests and smoke runs, shaped like the real data
@@ -11,8 +12,11 @@ Rows::
     math: {"id": "math-00017", "question": str, "solution": str, "answer": "8"}
     api:  {"id": "api-00017", "api_name": str, "api_doc": str, "request": str, "call": str,
            "arguments": {key: value}}
+    summarization: {"id": "summarization-00017", "text": str, "summary": str}              (XLSum-style)
+    instruction:   {"id": "instruction-00017", "prompt": str, "response": str,
+                    "instructions": [{"kind", "n", "words", "text", "lang"}]}              (IFEval-style checks)
 
-The templates live in :mod:`training.sample_templates`. Usage: ``python -m training.sample_data OUT_DIR``.
+The templates live in :mod:`training.sample_templates` and :mod:`training.sample_texts`. Usage: ``python -m training.sample_data OUT_DIR``.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from training import sample_templates as T
+from training import sample_texts as S
 from training.languages import ALL_LANGUAGES
 
-TASKS: tuple[str, ...] = ("math", "api")
+TASKS: tuple[str, ...] = ("math", "api", "summarization", "instruction")
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
 _TOKEN = re.compile(r"\{(\w+)((?:\|[^{}|]*)*)\}")
@@ -171,17 +176,65 @@ def _api_row(example: dict, lang: str) -> dict:
     return {"api_name": api["name"], "api_doc": api["doc"], "request": request, "call": call, "arguments": arguments}
 
 
+# ------------------------------------------------------------------------------------- summarization
+def _draw_story(rng: random.Random, story: int) -> dict:
+    return {"story": story, "city": rng.randrange(len(T.API_VALUES["city"]["en"])),
+            "p": rng.randrange(len(T.NAMES["en"])), "n": rng.randint(5, 90)}
+
+
+def _story_context(example: dict, lang: str) -> dict:
+    return {"city": T.API_VALUES["city"][lang][example["city"]], **_person("p", lang, example["p"]),
+            "n": example["n"], "k": example["n"] * 1000}
+
+
+def _summary_row(example: dict, lang: str) -> dict:
+    text, summary = S.STORIES[example["story"]][lang]
+    ctx = _story_context(example, lang)
+    return {"text": render(text, lang, ctx), "summary": render(summary, lang, ctx)}
+
+
+# ----------------------------------------------------------------------------------------- instruction
+INSTRUCTION_KEYS = ("kind", "n", "words", "text", "lang")  # every instruction row has the same columns
+
+
+def _draw_request(rng: random.Random, request: int) -> dict:
+    low, high = S.REQUESTS[request].get("n", (18, 80))
+    return {"request": request, "city": rng.randrange(len(T.API_VALUES["city"]["en"])),
+            "p": rng.randrange(len(T.NAMES["en"])), "n": rng.randint(low, high)}
+
+
+def _request_row(example: dict, lang: str) -> dict:
+    request = S.REQUESTS[example["request"]]
+    prompt, response, *word = request[lang]
+    ctx = {**_story_context(example, lang), "word": word[0] if word else "",
+           "items": "\n".join(f"- {fruit}" for fruit in S.FRUITS[lang][:example["n"]])}
+    instructions = []
+    for item in request["instructions"]:
+        n = item.get("n")
+        if isinstance(n, dict):
+            n = n.get(lang, n["*"])
+        elif isinstance(n, str):
+            n = int(render(n, lang, ctx))
+        words = [render(w, lang, ctx) for w in item["words"]] if "words" in item else None
+        instructions.append({"kind": item["kind"], "n": n, "words": words, "text": item.get("text"), "lang": item.get("lang")})
+    return {"prompt": render(prompt, lang, ctx), "response": render(response, lang, ctx), "instructions": instructions}
+
+
 # --------------------------------------------------------------------------------------------- write
 def _templates(task: str, split: str) -> list[int]:
     """Problem templates (math: all of them) or APIs (train/validation: the train APIs; test: the test APIs)."""
     if task == "math":
         return list(range(len(T.MATH_PROBLEMS)))
+    if task == "summarization":
+        return list(range(len(S.STORIES)))
+    if task == "instruction":
+        return list(range(len(S.REQUESTS)))
     wanted = "test" if split == "test" else "train"
     return [i for i, api in enumerate(T.API_CATALOGUE) if api["split"] == wanted]
 
 
-_DRAW = {"math": _draw_math, "api": _draw_api}
-_ROW = {"math": _math_row, "api": _api_row}
+_DRAW = {"math": _draw_math, "api": _draw_api, "summarization": _draw_story, "instruction": _draw_request}
+_ROW = {"math": _math_row, "api": _api_row, "summarization": _summary_row, "instruction": _request_row}
 
 
 def _examples(task: str, counts: dict[str, int], seed: int) -> Iterator[tuple[str, str, dict]]:
@@ -210,7 +263,7 @@ def _examples(task: str, counts: dict[str, int], seed: int) -> Iterator[tuple[st
 def write_sample_data(
     out_dir: str | Path, n_train: int = 1200, n_validation: int = 120, n_test: int = 120, seed: int = 0
 ) -> Path:
-    """Write ``out_dir/{task}/{lang}/{split}.jsonl`` for both tasks and all 11 languages; return out_dir."""
+    """Write ``out_dir/{task}/{lang}/{split}.jsonl`` for every task and all 11 languages; return out_dir."""
     counts = {"train": n_train, "validation": n_validation, "test": n_test}
     if min(counts.values()) < 0:
         raise ValueError(f"row counts must be >= 0, got {counts}")

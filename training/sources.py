@@ -18,7 +18,7 @@ from training.errors import DataError
 from training.sample_data import write_sample_data
 from training.tasks import get_task
 
-SAMPLE_DATA_VERSION = "v1"
+SAMPLE_DATA_VERSION = "v2"  # v2: summarization and instruction following added
 
 
 def sample_data_dir(cache_root: str | Path, seed: int = 0) -> Path:

@@ -1,4 +1,4 @@
-"""Tests for training.sample_data: parallel, deterministic multilingual math and API sample data."""
+"""Tests for training.sample_data: parallel, deterministic multilingual sample data for the four tasks."""
 
 from __future__ import annotations
 
@@ -164,3 +164,34 @@ def test_plural_and_gender_rules():
     assert [plural_index("fr", n) for n in (0, 1, 2)] == [0, 0, 1]
     assert render("{a} {a|Apfel|Äpfel}", "de", {"a": 1}) == "1 Apfel"
     assert render("{p} {p|కొన్నాడు|కొన్నది}", "te", {"p": "సీత", "p_g": "f"}) == "సీత కొన్నది"
+
+
+def test_summarization_rows_are_real_parallel_text_in_their_language(data):
+    from evaluation.fidelity import detect_language
+
+    for lang in ALL_LANGUAGES:
+        for row in data["summarization", lang, "test"]:
+            assert set(row) == {"id", "text", "summary"} and len(row["summary"]) < len(row["text"])
+            assert not re.search(r"\{|\}|\|", row["text"] + row["summary"]), row  # no template leftovers
+            assert detect_language(row["text"]) == lang and detect_language(row["summary"]) == lang, (lang, row)
+            if lang in SCRIPTS:
+                assert re.search(SCRIPTS[lang], row["summary"])
+    numbers = [re.findall(r"\d+", row["summary"]) for row in data["summarization", "en", "test"]]
+    for lang in ALL_LANGUAGES:  # the same story, with the same numbers, in every language
+        assert [re.findall(r"\d+", row["summary"]) for row in data["summarization", lang, "test"]] == numbers, lang
+
+
+def test_every_reference_response_meets_its_instructions_and_is_in_its_language(data):
+    from evaluation.fidelity import detect_language
+    from evaluation.instructions import check, problems
+
+    for lang in ALL_LANGUAGES:
+        for row in data["instruction", lang, "test"]:
+            assert not problems(row["instructions"]), row
+            assert all(check(row["response"], row["instructions"], lang)), (lang, row)
+            assert detect_language(row["prompt"]) == lang and detect_language(row["response"]) in (lang, None), (lang, row)
+    kinds = {item["kind"] for row in data["instruction", "en", "train"] for item in row["instructions"]}
+    assert kinds == {"bullets", "keywords", "max_words", "json", "forbidden", "language"}
+    for lang in ALL_LANGUAGES:  # parallel: the same instructions in every language (limits per script aside)
+        assert [[i["kind"] for i in row["instructions"]] for row in data["instruction", lang, "test"]] == \
+               [[i["kind"] for i in row["instructions"]] for row in data["instruction", "en", "test"]]
