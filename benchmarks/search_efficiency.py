@@ -79,7 +79,7 @@ def best_measured(sim: Simulator, mixtures) -> list[np.ndarray]:
 
 def paper_grid(sim: Simulator, runs: int, study_path: str) -> list[np.ndarray]:
     study = load_study(study_path)
-    mixtures = [counts_to_ratios({lang: 1 for lang in m.trained_languages()}, sim.languages) for m in study.mixtures]
+    mixtures = [counts_to_ratios({lang: 1 for lang in m.trained_languages()}, sim.languages) for m in study.design_mixtures]
     return best_measured(sim, mixtures[:runs])
 
 

@@ -86,7 +86,7 @@ def expand_trials(study: Study, tuned: dict[tuple[str, str], tuple[dict, str]] |
             if study.eval.baseline:
                 trials.append(TrialSpec(model=model, task=task, mixture="untrained", counts={}, baseline=True,
                                         train=train, resources=resources, **common))
-            for mixture in study.mixtures:
+            for mixture in study.design_mixtures:
                 trial = TrialSpec(model=model, task=task, mixture=mixture.name, counts=mixture.counts(task),
                                   train=train, resources=resources, **common)
                 if tuned and (model.name, task) in tuned:

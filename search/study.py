@@ -49,6 +49,7 @@ class ModelSpec(Frozen):
 
 
 PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
 # One count for every task, or one per task: the real datasets differ in size (mCoT-MATH 10,000 per
 # language, mAPICall-Bank 3,024), and the augmentation design uses all of each.
 CountPerTask = PositiveInt | dict[str, PositiveInt]
@@ -58,21 +59,57 @@ def _for_task(value: int | dict[str, int], task: str) -> int:
     return value[task] if isinstance(value, dict) else value
 
 
+class DoseSpec(Frozen):
+    """The Post-trainer's Guide's dose design (SPEC §1b): fixed ``base`` counts (e.g. English) plus the same number
+    of examples in each of ``languages`` (the seen languages), one mixture per dose in ``per_language``."""
+
+    base: dict[str, CountPerTask]
+    languages: list[str]
+    per_language: list[NonNegativeInt]
+
+    @field_validator("base", "languages")
+    @classmethod
+    def _languages(cls, value):
+        if not value:
+            raise ValueError("is empty; list at least one training language")
+        _check_languages(list(value), TRAINABLE_LANGUAGES, "training")
+        return value
+
+    @field_validator("per_language")
+    @classmethod
+    def _doses(cls, doses):
+        if not doses:
+            raise ValueError("is empty; list the doses, e.g. [0, 100, 400, 1000]")
+        if doses != sorted(set(doses)):
+            raise ValueError("list each dose once, smallest first")
+        return doses
+
+    @model_validator(mode="after")
+    def _disjoint(self):
+        if both := sorted(set(self.base) & set(self.languages)):
+            raise ValueError(f"{', '.join(both)} in both 'base' and 'languages'; a language is either fixed or dosed")
+        return self
+
+
 class MixtureSpec(Frozen):
-    """Augmentation design (``languages`` + ``per_language``) or ratio design (``total`` + ``ratios``)."""
+    """One design: augmentation (``languages`` + ``per_language``), ratio (``total`` + ``ratios``), explicit counts
+    per language (``examples``), or a dose design (``dose``), which stands for one mixture per dose."""
 
     name: str
     languages: list[str] | None = None
     per_language: CountPerTask | None = None
     total: CountPerTask | None = None
     ratios: dict[str, float] | None = None
+    examples: dict[str, CountPerTask] | None = None
+    dose: DoseSpec | None = None
 
     @model_validator(mode="after")
     def _one_design(self):
         augmentation = self.languages is not None or self.per_language is not None
         ratio = self.total is not None or self.ratios is not None
-        if augmentation == ratio:
-            raise ValueError("give either 'languages' + 'per_language' (augmentation) or 'total' + 'ratios' (ratio design)")
+        if augmentation + ratio + (self.examples is not None) + (self.dose is not None) != 1:
+            raise ValueError("give either 'languages' + 'per_language' (augmentation), 'total' + 'ratios' (ratio design), "
+                             "'examples' (counts per language) or 'dose' (dose design)")
         if augmentation and (self.languages is None or self.per_language is None):
             raise ValueError("the augmentation design needs both 'languages' and 'per_language'")
         if ratio and (self.total is None or self.ratios is None):
@@ -88,6 +125,15 @@ class MixtureSpec(Frozen):
             _check_languages(languages, TRAINABLE_LANGUAGES, "training")
         return languages
 
+    @field_validator("examples")
+    @classmethod
+    def _examples(cls, examples):
+        if examples is not None:
+            if not examples:
+                raise ValueError("is empty; give at least one language a count")
+            _check_languages(list(examples), TRAINABLE_LANGUAGES, "training")
+        return examples
+
     @field_validator("ratios")
     @classmethod
     def _ratios(cls, ratios):
@@ -102,12 +148,33 @@ class MixtureSpec(Frozen):
         return ratios
 
     def counts(self, task: str) -> dict[str, int]:
+        if self.dose is not None:
+            raise TypeError(f"mixture {self.name} is a dose design: take the counts of its expanded() mixtures")
         if self.ratios is not None:
             return ratio_counts(self.ratios, _for_task(self.total, task))
+        if self.examples is not None:
+            return {lang: _for_task(count, task) for lang, count in self.examples.items()}
         return augmentation_counts(self.languages, _for_task(self.per_language, task))
 
     def trained_languages(self) -> list[str]:
-        return list(self.ratios or self.languages)
+        if self.dose is not None:
+            return [*self.dose.base, *self.dose.languages]
+        return list(self.ratios or self.examples or self.languages)
+
+    def expanded(self) -> list["MixtureSpec"]:
+        """The mixtures this entry stands for: itself, or one per dose (``NAME-DOSE``, the dose-0 one is the base)."""
+        if self.dose is None:
+            return [self]
+        d = self.dose
+        return [MixtureSpec(name=f"{self.name}-{dose}", examples={**d.base, **{lang: dose for lang in d.languages if dose}})
+                for dose in d.per_language]
+
+    def per_task_fields(self) -> dict[str, object]:
+        """The counts that may be given per task, by field name (each must then cover every task of the study)."""
+        fields = {"per_language": self.per_language, "total": self.total}
+        fields.update({f"examples.{lang}": count for lang, count in (self.examples or {}).items()})
+        fields.update({f"dose.base.{lang}": count for lang, count in (self.dose.base if self.dose else {}).items()})
+        return fields
 
 
 class TrainConfig(Frozen):
@@ -430,14 +497,17 @@ class Study(Frozen):
                 problems.append(f"models[{index}].profile: unknown profile {model.profile!r}; "
                                 f"declare it under 'profiles' (known: {known})")
         for index, mixture in enumerate(self.mixtures):
-            for field in ("per_language", "total"):
-                value = getattr(mixture, field)
+            for field, value in mixture.per_task_fields().items():
                 if isinstance(value, dict) and set(value) != set(self.tasks):
                     problems.append(f"mixtures[{index}].{field}: gives counts for {', '.join(sorted(value)) or 'no task'}; "
                                     f"give one count for every task of the study ({', '.join(self.tasks)})")
                     break
             else:
-                problems.extend(self._budget_problems(index, mixture))
+                for expanded in mixture.expanded():
+                    problems.extend(self._budget_problems(index, expanded))
+        names = [mixture.name for mixture in self.design_mixtures]
+        if clashes := sorted({name for name in names if names.count(name) > 1} - self._duplicate_entries()):
+            problems.append(f"mixtures: {', '.join(clashes)} named twice once doses are expanded (NAME-DOSE); rename one")
         for name, profile in self.profiles.items():
             per_step = (profile.micro_batch or self.train.micro_batch) * profile.workers
             if self.train.global_batch % per_step:
@@ -462,8 +532,17 @@ class Study(Frozen):
             raise ValueError("\n".join(problems))
         return self
 
+    def _duplicate_entries(self) -> set[str]:
+        names = [mixture.name for mixture in self.mixtures]  # (reported by _unique_names already)
+        return {name for name in names if names.count(name) > 1}
+
+    @property
+    def design_mixtures(self) -> list[MixtureSpec]:
+        """Every mixture the study trains, dose designs expanded: what trials are made of."""
+        return [expanded for mixture in self.mixtures for expanded in mixture.expanded()]
+
     def _tuning_problems(self) -> list[str]:
-        names = {mixture.name for mixture in self.mixtures}
+        names = {mixture.name for mixture in self.design_mixtures}
         problems = [] if self.tuning.mixture in names | {None} else [
             f"tuning.mixture: unknown mixture {self.tuning.mixture!r}; use one of {', '.join(sorted(names)) or 'none declared'}"]
         models = {model.name for model in self.models}
@@ -476,7 +555,7 @@ class Study(Frozen):
         bounds and choices are checked as the train section would be (lr > 0, warmup_ratio < 1, ...), and a
         searched global batch against each model's micro batch × workers and the reference mixture's size."""
         problems = []
-        mixture = next((m for m in self.mixtures if m.name == self.tuning.mixture), None)
+        mixture = next((m for m in self.design_mixtures if m.name == self.tuning.mixture), None)
         setups: dict[tuple, list[str]] = {}  # models that share training settings share their problems
         for model in self.models:
             if self.tuning.models is None or model.name in self.tuning.models:
@@ -530,7 +609,7 @@ class Study(Frozen):
 
     def training_languages(self) -> list[str]:
         """Every language some run of the study trains on: the mixtures' and the ratio search's."""
-        languages = {lang for mixture in self.mixtures for lang in mixture.trained_languages()}
+        languages = {lang for mixture in self.design_mixtures for lang in mixture.trained_languages()}
         return sorted(languages | set(self.search.languages if self.search else ()))
 
     def profile_of(self, model: ModelSpec) -> ProfileSpec | None:

@@ -51,7 +51,7 @@ def check_data(study: Study, data_dir: Path) -> None:
                             raise DataError(f"{split_path(data_dir, task, lang, split)}: row {row}: {found[0]}; fix its "
                                             "instructions (kinds and parameters: README, instruction following)")
         available = len(next(iter(train.values())))
-        for index, mixture in enumerate(study.mixtures):
+        for index, mixture in ((i, m) for i, entry in enumerate(study.mixtures) for m in entry.expanded()):
             for lang, count in mixture.counts(task).items():
                 if count > available:
                     raise ConfigError(f"mixtures[{index}] ({mixture.name}): {count} {lang} examples asked, "

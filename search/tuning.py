@@ -65,7 +65,7 @@ def tuning_trainable(config: dict) -> None:
 def plan_tunings(study: Study) -> list[TrialSpec]:
     """One base trial per tuned model × task: the reference mixture with the study's (profile's) settings."""
     tuning = study.tuning
-    mixture = next(m for m in study.mixtures if m.name == tuning.mixture)
+    mixture = next(m for m in study.design_mixtures if m.name == tuning.mixture)
     bases = []
     for model in study.models:
         if tuning.models is not None and model.name not in tuning.models:
@@ -181,7 +181,7 @@ def run_tuning(study: Study, workdir: Path = Path(".polymix"), address: str | No
         raise ConfigError("tuning: not set; `polymix tune` needs a `tuning` section (see configs/tune_smoke.yaml)")
     if study.tuning.mixture is None:
         raise ConfigError("tuning.mixture: not set; `polymix tune` trains on a reference mixture: name one of the "
-                          f"study's mixtures ({', '.join(m.name for m in study.mixtures) or 'none declared'}) or pass --mixture")
+                          f"study's mixtures ({', '.join(m.name for m in study.design_mixtures) or 'none declared'}) or pass --mixture")
     workdir, tracking_uri, data_dir, model_paths = prepare_inputs(study, workdir)
     experiment = study.tracking.experiment or study.name
     tracker = Tracker(tracking_uri)

@@ -98,6 +98,16 @@ STUDY_CASES = [
     (set_path("mixtures.0", {**MIXTURE, "total": 100, "ratios": {"en": 1.0}}), "mixtures[0]: give either 'languages' + 'per_language'"),
     (set_path("mixtures.0", {"name": "x", "languages": ["en"]}), "mixtures[0]: the augmentation design needs both"),
     (set_path("mixtures", []), "mixtures: is empty; declare at least one mixture"),
+    # dose designs (SPEC §1b)
+    (set_path("mixtures.0", {"name": "d", "dose": {"base": {"en": 600}, "languages": ["es"], "per_language": [400, 100]}}),
+     "mixtures[0].dose.per_language: list each dose once, smallest first"),
+    (set_path("mixtures.0", {"name": "d", "dose": {"base": {"es": 600}, "languages": ["es"], "per_language": [100]}}),
+     "mixtures[0].dose: es in both 'base' and 'languages'; a language is either fixed or dosed"),
+    (lambda raw: [set_path("mixtures.0", {"name": "d", "dose": {"base": {"en": 600}, "languages": ["es"], "per_language": [100]}})(raw),
+                  set_path("mixtures.3.name", "d-100")(raw)],
+     "mixtures: d-100 named twice once doses are expanded (NAME-DOSE); rename one"),
+    (set_path("mixtures.0", {"name": "d", "dose": {"base": {"en": {"math": 600}}, "languages": ["es"], "per_language": [100]}}),
+     "mixtures[0].dose.base.en: gives counts for math; give one count for every task of the study (math, api)"),
     # training, evaluation, resources, plan, data
     (set_path("train.lr", -1), "train.lr: Input should be greater than 0"),
     (set_path("train.warmup_ratio", 1.5), "train.warmup_ratio: Input should be less than 1"),

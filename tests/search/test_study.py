@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from search.designs import expand_trials
-from search.study import load_study, preflight
+from search.study import load_study, parse_study, preflight
 from training.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,3 +82,19 @@ def test_overrides_index_lists_and_name_a_bad_index():
     assert study.mixtures[1].per_language == 100 and study.models[0].name == "tiny-x"
     with pytest.raises(ConfigError, match=r"--set 'mixtures\.9\.name=x': 9 is not an index of that list \(0 to 3\)"):
         load_study(ROOT / "configs/smoke.yaml", ["mixtures.9.name=x"])
+
+
+def test_dose_design_expands_into_one_mixture_per_dose_and_explicit_counts():
+    raw = yaml.safe_load((ROOT / "configs/smoke.yaml").read_text())
+    raw["mixtures"] = [
+        {"name": "dose", "dose": {"base": {"en": 600}, "languages": ["es", "ja"], "per_language": [0, 100, 400]}},
+        {"name": "uneven", "examples": {"en": 300, "sw": {"math": 50, "api": 80}}},
+    ]
+    study = parse_study(raw, "dose.yaml")
+    assert [m.name for m in study.design_mixtures] == ["dose-0", "dose-100", "dose-400", "uneven"]
+    trials = {t.label: t for t in expand_trials(study) if not t.baseline}
+    assert trials["tiny-s/math/dose-0"].counts == {"en": 600}  # the dose-0 run is English alone
+    assert trials["tiny-s/math/dose-400"].counts == {"en": 600, "es": 400, "ja": 400}
+    assert trials["tiny-m/api/uneven"].counts == {"en": 300, "sw": 80} and trials["tiny-m/math/uneven"].counts == {"en": 300, "sw": 50}
+    assert study.training_languages() == ["en", "es", "ja", "sw"]
+    assert len(trials) == 2 * 2 * 4
