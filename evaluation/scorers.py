@@ -7,7 +7,7 @@ compares and selects checkpoints by) and any further metrics of the task:
   (API-Bank exact match);
 - summarization: ROUGE-L F1 on script-aware words (``acc``) and chrF (``chrf``) against the gold summary;
 - instruction: 1 when the response meets every verifiable instruction of its example (``acc``, IFEval's strict
-  prompt-level accuracy), and the share of instructions met (``instructions``).
+  prompt-level accuracy), the share of instructions met (``instructions``), and chrF to the reference (``chrf``).
 ``prose`` says whether responses are text in the prompt's language, whose language fidelity is measured (an API
 call is code: it is not).
 """
@@ -71,7 +71,8 @@ def score_summary(completion: str, record: dict, lang: str) -> dict[str, float]:
 
 def score_instructions(completion: str, record: dict, lang: str) -> dict[str, float]:
     verdicts = check(completion.strip(), record["instructions"], lang)
-    return {"acc": float(all(verdicts)), "instructions": sum(verdicts) / len(verdicts) if verdicts else 1.0}
+    return {"acc": float(all(verdicts)), "instructions": sum(verdicts) / len(verdicts) if verdicts else 1.0,
+            "chrf": chrf(completion.strip(), record["response"])}
 
 
 @dataclass(frozen=True)

@@ -223,7 +223,7 @@ class EvalConfig(Frozen):
 class SourceSpec(Frozen):
     format: Literal[tuple(FORMATS)]  # training/loaders.py: the publishers' layouts
     path: str  # hub dataset id or local copy
-    file: str | None = None  # the file inside ``path`` where a format keeps all languages in one (mcot_math)
+    file: str | None = None  # the file (or folder) inside ``path`` where a format keeps all languages (mcot_math, aya_dolly)
 
 
 class TaskSources(Frozen):

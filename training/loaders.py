@@ -11,6 +11,17 @@ Formats, as their publishers lay them out:
   "instruction", "input", "expected_output"}`` (training files say ``output``); the API descriptions close the
   instruction after "API descriptions:", the target is ``API-Request: [ApiName(key='value', ...)]``.
 
+- ``xlsum`` (summarization, train and test; csebuetnlp/xlsum): one folder per language named by XLSum's language
+  name (``english``, ``chinese_simplified``, ...) or flat files, ``{name}_{train,test}.jsonl`` with rows ``{"id",
+  "url", "title", "summary", "text"}``. XLSum is not parallel (each language has its own BBC articles), so rows are
+  aligned by position: row i of every language gets the id ``xlsum-{split}-{i}``, up to the smallest language's
+  count. XLSum has no German.
+- ``aya_dolly`` (instruction following, train and test; the Dolly subset of CohereForAI/aya_collection or the
+  aya_evaluation_suite): JSON, JSONL or Parquet files (one, or a folder of them) of rows ``{"id", "inputs",
+  "targets", "language"}`` with ISO 639-3 language codes; the translations of one Dolly example share its id.
+  Dolly's responses carry no verifiable instruction, so every example is checked for its answer language only
+  (``{"kind": "language"}``), the Post-trainer's Guide's penalty; chrF to the reference is logged beside it.
+
 Converting once, before any job starts, keeps one reading path for training and evaluation and lets
 alignment (same ids in every language) be checked up front. Validation rows are held out of train by a
 seeded draw (SPEC §1a: 200 for math, 150 for API calling).
@@ -37,7 +48,16 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "mgsm": ("math", ("test",)),
     "mcot_math": ("math", ("train",)),
     "mapicall_bank": ("api", ("train", "test")),
+    "xlsum": ("summarization", ("train", "test")),
+    "aya_dolly": ("instruction", ("train", "test")),
 }
+
+# XLSum's folder and file names, and the ISO 639-3 codes of the Aya collection, for the study languages.
+XLSUM_NAMES = {"en": "english", "es": "spanish", "ja": "japanese", "bn": "bengali", "sw": "swahili", "te": "telugu",
+               "fr": "french", "ru": "russian", "zh": "chinese_simplified", "th": "thai"}
+ISO_639_3 = {"eng": "en", "spa": "es", "jpn": "ja", "ben": "bn", "swh": "sw", "swa": "sw", "tel": "te", "fra": "fr",
+             "deu": "de", "rus": "ru", "zho": "zh", "cmn": "zh", "tha": "th"}
+_LANGUAGE_ONLY = [{"kind": "language", "n": None, "words": None, "text": None, "lang": None}]
 
 _CALL = re.compile(r"^\s*(?:API-Request:)?\s*\[?\s*([A-Za-z_][\w.]*\(.*\))\s*\]?\s*$", re.DOTALL)
 
@@ -177,6 +197,57 @@ def read_mapicall_bank(path: str, languages: list[str], split: str) -> dict[str,
     return by_lang
 
 
+def read_xlsum(path: str, languages: list[str], split: str) -> dict[str, list[dict]]:
+    root = resolve_source(path)
+    by_lang = {}
+    for lang in languages:
+        if lang not in XLSUM_NAMES:
+            raise DataError(f"{path}: XLSum has no {lang!r} data (it covers {', '.join(XLSUM_NAMES)} of the study "
+                            "languages); drop the language from the summarization study or give data.path")
+        name = XLSUM_NAMES[lang]
+        candidates = [root / name / f"{name}_{split}.jsonl", root / f"{name}_{split}.jsonl"]
+        file = next((c for c in candidates if c.is_file()), None)
+        if file is None:
+            raise DataError(f"{candidates[0]}: not found; XLSum keeps {{language}}/{{language}}_{{train,val,test}}.jsonl")
+        by_lang[lang] = [{"text": _field(record, ("text",), file, row), "summary": _field(record, ("summary",), file, row)}
+                         for row, record in enumerate(read_records(file), start=1)]
+    size = min(len(rows) for rows in by_lang.values())  # not parallel: aligned by position
+    return {lang: [{"id": f"xlsum-{split}-{i:06d}", **row} for i, row in enumerate(rows[:size])]
+            for lang, rows in by_lang.items()}
+
+
+def _records(source: Path) -> list[dict]:
+    """Rows of a JSON / JSONL / Parquet file, or of every such file in a folder (sorted by name)."""
+    files = sorted(f for f in source.rglob("*") if f.suffix in (".json", ".jsonl", ".parquet")) if source.is_dir() else [source]
+    if not files:
+        raise DataError(f"{source}: no .json, .jsonl or .parquet file in it")
+    records = []
+    for file in files:
+        if file.suffix == ".parquet":
+            import pyarrow.parquet
+
+            records.extend(pyarrow.parquet.read_table(file).to_pylist())
+        else:
+            records.extend(read_records(file))
+    return records
+
+
+def read_aya_dolly(path: str, languages: list[str], file: str | None = None) -> dict[str, list[dict]]:
+    root = resolve_source(path)
+    source = root / file if file else root
+    if not source.exists():
+        raise DataError(f"{source}: not found; point data.sources.instruction.<split>.file at the Aya Dolly file or folder")
+    wanted, by_lang = set(languages), {lang: [] for lang in languages}
+    for row, record in enumerate(_records(source), start=1):
+        code = _field(record, ("language", "language_code"), source, row)
+        lang = ISO_639_3.get(code, code)
+        if lang in wanted:
+            by_lang[lang].append({"id": f"dolly-{_field(record, ('id',), source, row)}",
+                                  "prompt": _field(record, ("inputs",), source, row),
+                                  "response": _field(record, ("targets",), source, row), "instructions": _LANGUAGE_ONLY})
+    return by_lang
+
+
 def check_same_ids(by_lang: dict[str, list[dict]], where: str) -> None:
     """Parallel data: every language holds the same ids (a mismatch is counted, not guessed around)."""
     reference_lang, reference = next(iter(by_lang.items()))
@@ -204,6 +275,8 @@ def read_split(source: dict, task: str, split: str, languages: list[str]) -> dic
         "mgsm": lambda: read_mgsm(path, languages),
         "mcot_math": lambda: read_mcot_math(path, languages, source.get("file")),
         "mapicall_bank": lambda: read_mapicall_bank(path, languages, split),
+        "xlsum": lambda: read_xlsum(path, languages, split),
+        "aya_dolly": lambda: read_aya_dolly(path, languages, source.get("file")),
     }
     by_lang = readers[fmt]()
     check_same_ids(by_lang, f"{path} ({fmt}, {task} {split})")

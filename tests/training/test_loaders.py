@@ -159,3 +159,65 @@ def test_api_train_and_test_must_not_share_apis(tmp_path):
                        "test": {"format": "mapicall_bank", "path": str(root), "file": None}, "validation_size": 2}}
     with pytest.raises(DataError, match=r"1 API\(s\) appear in both train and test \(e.g. \['BookHotel'\]\)"):
         prepare_sources(sources, ["en"], ["en"], tmp_path / "cache")
+
+
+XLSUM = {  # BBC-style rows as XLSum lays them out: id, url, title, summary, text (not parallel across languages)
+    "en": [("The council approved money for schools.", "The city council voted on Monday to fund three new schools."),
+           ("Floods closed roads.", "Heavy rain flooded the main roads for two days."),
+           ("A library opened.", "A new public library opened with free entry.")],
+    "ru": [("Совет выделил деньги на школы.", "В понедельник городской совет проголосовал за три новые школы."),
+           ("Наводнение закрыло дороги.", "Сильные дожди два дня заливали главные дороги.")],
+    "zh": [("议会批准了学校资金。", "市议会周一投票资助三所新学校。"), ("洪水导致道路关闭。", "暴雨连续两天淹没了主要道路。")],
+}
+
+
+def write_xlsum(root, split, rows=XLSUM, folders=True):
+    names = {"en": "english", "ru": "russian", "zh": "chinese_simplified"}
+    for lang, items in rows.items():
+        folder = root / names[lang] if folders else root
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{names[lang]}_{split}.jsonl").write_text("".join(
+            json.dumps({"id": f"{names[lang]}_{i}", "url": f"https://www.bbc.com/{i}", "title": "t", "summary": summary,
+                        "text": text}, ensure_ascii=False) + "\n" for i, (summary, text) in enumerate(items)), encoding="utf-8")
+    return root
+
+
+def test_xlsum_per_language_files_are_aligned_by_position_and_converted(tmp_path):
+    write_xlsum(tmp_path / "xlsum", "train")
+    write_xlsum(tmp_path / "xlsum", "test", folders=False)  # flat files work too
+    sources = {"summarization": {"train": {"format": "xlsum", "path": str(tmp_path / "xlsum")},
+                                 "test": {"format": "xlsum", "path": str(tmp_path / "xlsum")}, "validation_size": 1}}
+    data_dir = prepare_sources(sources, ["en", "ru", "zh"], ["en", "ru", "zh"], tmp_path / "cache")
+    train = load_parallel(data_dir, "summarization", "train", ["en", "ru", "zh"])
+    validation = load_parallel(data_dir, "summarization", "validation", ["en", "ru", "zh"])
+    test = load_parallel(data_dir, "summarization", "test", ["en", "ru", "zh"])
+    assert len(train["ru"]) + len(validation["ru"]) == 2 and len(test["zh"]) == 2  # the smallest language's count
+    assert train["en"]["id"] == train["zh"]["id"] and test["ru"]["id"] == ["xlsum-test-000000", "xlsum-test-000001"]
+    assert test["zh"][0] == {"id": "xlsum-test-000000", "text": "市议会周一投票资助三所新学校。", "summary": "议会批准了学校资金。"}
+    with pytest.raises(DataError, match="XLSum has no 'de' data"):
+        prepare_sources(sources, ["en", "de"], ["en"], tmp_path / "cache")
+
+
+def test_aya_dolly_jsonl_and_parquet_rows_become_instruction_examples(tmp_path):
+    import pyarrow
+    import pyarrow.parquet
+
+    rows = [{"id": i, "inputs": prompt, "targets": answer, "language": code, "script": "x"}
+            for i, pairs in enumerate([{"eng": ("Name a primary colour.", "Red is a primary colour."),
+                                        "ben": ("একটি মৌলিক রঙের নাম বলুন।", "লাল একটি মৌলিক রং।"),
+                                        "tha": ("บอกชื่อแม่สีหนึ่งสี", "สีแดงเป็นแม่สี")},
+                                       {"eng": ("What is the capital of Kenya?", "Nairobi is the capital of Kenya."),
+                                        "ben": ("কেনিয়ার রাজধানী কী?", "নাইরোবি কেনিয়ার রাজধানী।"),
+                                        "tha": ("เมืองหลวงของเคนยาคืออะไร", "ไนโรบีเป็นเมืองหลวงของเคนยา")}])
+            for code, (prompt, answer) in pairs.items()]
+    (tmp_path / "aya" / "train").mkdir(parents=True)
+    pyarrow.parquet.write_table(pyarrow.Table.from_pylist(rows), tmp_path / "aya" / "train" / "train-00000-of-00001.parquet")
+    (tmp_path / "aya" / "test.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    sources = {"instruction": {"train": {"format": "aya_dolly", "path": str(tmp_path / "aya"), "file": "train"},
+                               "test": {"format": "aya_dolly", "path": str(tmp_path / "aya"), "file": "test.jsonl"},
+                               "validation_size": 1}}
+    data_dir = prepare_sources(sources, ["en", "bn"], ["en", "bn", "th"], tmp_path / "cache")
+    test = load_parallel(data_dir, "instruction", "test", ["en", "bn", "th"])
+    assert test["th"][1]["prompt"] == "เมืองหลวงของเคนยาคืออะไร" and test["bn"]["id"] == ["dolly-0", "dolly-1"]
+    assert test["en"][0]["instructions"] == [{"kind": "language", "n": None, "words": None, "text": None, "lang": None}]
+    assert len(load_parallel(data_dir, "instruction", "train", ["en", "bn"])["bn"]) == 1
