@@ -20,6 +20,10 @@ class TrialResources(Frozen):
         return self.workers * self.gpus_per_worker
 
 
+# Settings added after runs were recorded: at these defaults they leave a run's identity (spec hash) as it was.
+LATER_DEFAULTS = {"train": {"schedule": "cosine", "select_by": "val_acc"}, "eval": {"wrong_language_scores_zero": False}}
+
+
 class TrialSpec(Frozen):
     study: str
     model: ModelSpec
@@ -54,8 +58,10 @@ class TrialSpec(Frozen):
             exclude["train"] = True
         if not self.validation_languages:  # the default leaves the identity of grid runs as it was
             exclude["validation_languages"] = True
-        if not self.eval.wrong_language_scores_zero:  # (likewise: runs recorded before the option stay reusable)
-            exclude["eval"] = {"wrong_language_scores_zero"}
+        for section, defaults in LATER_DEFAULTS.items():  # (likewise: runs recorded before these settings existed)
+            at_default = {key for key, value in defaults.items() if getattr(getattr(self, section), key) == value}
+            if at_default and exclude.get(section) is not True:
+                exclude[section] = at_default
         content = self.model_dump(mode="json", exclude=exclude)
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 

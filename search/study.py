@@ -189,6 +189,8 @@ class TrainConfig(Frozen):
     zero_stage: Literal[0, 1, 2, 3] = 1
     bf16: bool = False
     gradient_checkpointing: bool = False
+    schedule: Literal["cosine", "constant"] = "cosine"  # after warmup (SPEC §1a: cosine; §1b: constant)
+    select_by: Literal["val_acc", "val_loss"] = "val_acc"  # the kept checkpoint (§1a: accuracy; §1b: loss)
     validation_examples: int | None = Field(None, ge=1)  # per language, for per-epoch validation
 
     @model_validator(mode="after")

@@ -1,11 +1,11 @@
 """Supervised fine-tuning: the per-worker loop that Ray Train's TorchTrainer runs.
 
 Reads top to bottom: build the mixture → tokenise (loss on target tokens only) → DDP or DeepSpeed →
-AdamW + cosine schedule with warmup, gradient accumulation to the global batch → after every epoch,
+AdamW + cosine (or constant) schedule with warmup, gradient accumulation to the global batch → after every epoch,
 per-language validation loss and accuracy (by generation, through an injected validator) on the
 mixture's languages or the ones a search names (``validation_languages``), plus ``val/objective`` =
 Σ w·loss when a search gives weights → report a checkpoint; Ray keeps the one with the best average
-validation accuracy.
+validation accuracy (SPEC §1a), or the lowest average validation loss (``select_by: val_loss``, SPEC §1b).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import ray.train
 import ray.train.torch
 import torch
 from torch.utils.data import DataLoader
-from transformers import get_cosine_schedule_with_warmup
+from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup
 
 from training.errors import ConfigError
 from training.mixture import build_mixture
@@ -56,6 +56,8 @@ class SFTJob:
     zero_stage: int = 1
     bf16: bool = False
     gradient_checkpointing: bool = False
+    schedule: str = "cosine"  # "cosine" (SPEC §1a) | "constant" (after warmup; SPEC §1b)
+    select_by: str = "val_acc"  # the kept checkpoint: best "val_acc" (SPEC §1a) | lowest "val_loss" (SPEC §1b)
     validation_examples: int | None = None  # per language; None = the whole validation split
     # Languages validated every epoch; None = the trained ones. A ratio search validates every language it
     # searches over, trained or not: how a mixture moves the loss of a language it leaves out is the transfer.
@@ -69,8 +71,15 @@ def tokenize(tokenizer, prompt: str, target: str, max_seq_len: int) -> dict[str,
     """Prompt tokens are masked out of the loss (label -100); the target ends with EOS."""
     prompt_ids = tokenizer(prompt).input_ids  # with the model's own BOS if it uses one, as at generation
     target_ids = tokenizer(target, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
-    input_ids = (prompt_ids + target_ids)[:max_seq_len]
-    labels = ([-100] * len(prompt_ids) + target_ids)[:max_seq_len]
+    # Too long: the target keeps at least half the length; a long prompt (an article to summarise) loses its
+    # middle, keeping the instruction before it and the cue after it. A prompt that fits keeps every token.
+    target_ids = target_ids[:max(max_seq_len - len(prompt_ids), max_seq_len // 2)]
+    budget = max_seq_len - len(target_ids)
+    if len(prompt_ids) > budget:
+        head = budget // 4
+        prompt_ids = prompt_ids[:head] + prompt_ids[len(prompt_ids) - (budget - head):]
+    input_ids = prompt_ids + target_ids
+    labels = [-100] * len(prompt_ids) + target_ids
     return {"input_ids": input_ids, "labels": labels}
 
 
@@ -189,7 +198,9 @@ def train_loop(config: dict) -> None:
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": job.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=job.lr
     )
-    scheduler = get_cosine_schedule_with_warmup(optimizer, math.ceil(job.warmup_ratio * total_steps), total_steps)
+    warmup_steps = math.ceil(job.warmup_ratio * total_steps)
+    scheduler = (get_constant_schedule_with_warmup(optimizer, warmup_steps) if job.schedule == "constant"
+                 else get_cosine_schedule_with_warmup(optimizer, warmup_steps, total_steps))
     for _ in range((first_epoch - 1) * steps_per_epoch):  # put a resumed schedule where it left off
         scheduler.step()
 
@@ -258,7 +269,9 @@ def train_loop(config: dict) -> None:
             if job.objective_weights:
                 metrics["val/objective"] = sum(w * val_loss[lang] for lang, w in job.objective_weights.items())
             # Best average validation accuracy (SPEC §1a); lower loss breaks ties between equal accuracies.
-            metrics[SELECTION_METRIC] = metrics["val/avg_acc"] - 1e-6 * metrics["val/avg_loss"]
+            # Or the lowest validation loss (the Post-trainer's Guide's choice, SPEC §1b).
+            metrics[SELECTION_METRIC] = (-metrics["val/avg_loss"] if job.select_by == "val_loss"
+                                         else metrics["val/avg_acc"] - 1e-6 * metrics["val/avg_loss"])
             checkpoint_dir = tempfile.mkdtemp(prefix="polymix-ckpt-")
             unwrapped.save_pretrained(checkpoint_dir, state_dict=state_dict)
             tokenizer.save_pretrained(checkpoint_dir)
