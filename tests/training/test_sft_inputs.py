@@ -2,7 +2,6 @@
 
 from types import SimpleNamespace
 
-
 from training.sft import tokenize
 
 
