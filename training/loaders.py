@@ -216,8 +216,9 @@ def read_xlsum(path: str, languages: list[str], split: str) -> dict[str, list[di
             for lang, rows in by_lang.items()}
 
 
-def _records(source: Path) -> list[dict]:
-    """Rows of a JSON / JSONL / Parquet file, or of every such file in a folder (sorted by name)."""
+def _records(source: Path, languages: set[str] | None = None) -> list[dict]:
+    """Rows of a JSON / JSONL / Parquet file, or of every such file in a folder (sorted by name). Parquet rows are
+    read for the ``language`` codes given only (the Aya collection's Dolly files hold 101 languages)."""
     files = sorted(f for f in source.rglob("*") if f.suffix in (".json", ".jsonl", ".parquet")) if source.is_dir() else [source]
     if not files:
         raise DataError(f"{source}: no .json, .jsonl or .parquet file in it")
@@ -226,7 +227,9 @@ def _records(source: Path) -> list[dict]:
         if file.suffix == ".parquet":
             import pyarrow.parquet
 
-            records.extend(pyarrow.parquet.read_table(file).to_pylist())
+            columns = pyarrow.parquet.read_schema(file).names
+            wanted = [("language", "in", sorted(languages))] if languages and "language" in columns else None
+            records.extend(pyarrow.parquet.read_table(file, filters=wanted).to_pylist())
         else:
             records.extend(read_records(file))
     return records
@@ -238,7 +241,8 @@ def read_aya_dolly(path: str, languages: list[str], file: str | None = None) -> 
     if not source.exists():
         raise DataError(f"{source}: not found; point data.sources.instruction.<split>.file at the Aya Dolly file or folder")
     wanted, by_lang = set(languages), {lang: [] for lang in languages}
-    for row, record in enumerate(_records(source), start=1):
+    codes = {code for code, lang in ISO_639_3.items() if lang in wanted} | wanted
+    for row, record in enumerate(_records(source, codes), start=1):
         code = _field(record, ("language", "language_code"), source, row)
         lang = ISO_639_3.get(code, code)
         if lang in wanted:

@@ -135,3 +135,18 @@ def test_cpu_study_is_ordered_by_flops_and_says_gpu_figures_do_not_apply():
     flops = [run["flops"] for run in summary["runs"]]
     assert flops == sorted(flops, reverse=True) and summary["runs"][0]["model"] == "tiny-m"
     assert "no run asks for GPUs (a CPU study), so GPU-hours and makespan do not apply" in format_plan(summary)
+
+
+def test_posttrainer_guide_is_the_dose_design_on_three_tasks_and_three_models():
+    study = load_study(ROOT / "configs/posttrainer_guide.yaml")
+    trials = expand_trials(study)
+    training = [t for t in trials if not t.baseline]
+    assert len(training) == 3 * 3 * 5 and len(trials) - len(training) == 3 * 3  # models × tasks × doses (+ baselines)
+    counts = {t.mixture: t.counts for t in training if t.task == "math" and t.model.name == "aya-23-35b"}
+    assert counts["dose-0"] == {"en": 5000}
+    assert counts["dose-1000"] == {"en": 5000, "es": 1000, "fr": 1000, "ja": 1000, "zh": 1000}
+    big = next(t for t in training if t.model.name == "aya-23-35b")
+    assert big.resources.gpus == 16 and (big.train.schedule, big.train.select_by, big.train.global_batch) == ("constant", "val_loss", 64)
+    assert study.eval.wrong_language_scores_zero and "de" not in study.eval.language_list()  # XLSum has no German
+    assert {task: spec.train.format for task, spec in study.data.sources.items()} == {
+        "summarization": "xlsum", "instruction": "aya_dolly", "math": "mcot_math"}
