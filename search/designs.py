@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from search.study import DataConfig, EvalConfig, Frozen, ModelSpec, Study, TrainConfig
+from search.study import MULTITASK, DataConfig, EvalConfig, Frozen, ModelSpec, Study, TrainConfig
 
 
 class TrialResources(Frozen):
@@ -38,6 +38,13 @@ class TrialSpec(Frozen):
     resources: TrialResources = TrialResources()
     validation_languages: list[str] = []  # validated every epoch; empty = the trained languages (ratio search: all searched)
     tuned_from: str | None = None  # the `polymix tune` run whose best values this run's training uses
+    # A multi-task run (task "multitask"): examples per language of each task; ``counts`` is then their sum per
+    # language. Empty for a single-task run.
+    tasks: dict[str, dict[str, int]] = {}
+
+    def task_counts(self) -> dict[str, dict[str, int]]:
+        """What the run trains on, per task: ``{task: {lang: examples}}``."""
+        return self.tasks or {self.task: self.counts}
 
     def with_hparams(self, values: dict, tuned_from: str | None = None) -> "TrialSpec":
         """This trial with some training settings replaced (a tuning sample, or tuned values), validated as the
@@ -58,6 +65,8 @@ class TrialSpec(Frozen):
             exclude["train"] = True
         if not self.validation_languages:  # the default leaves the identity of grid runs as it was
             exclude["validation_languages"] = True
+        if not self.tasks:  # (likewise for single-task runs)
+            exclude["tasks"] = True
         for section, defaults in LATER_DEFAULTS.items():  # (likewise: runs recorded before these settings existed)
             at_default = {key for key, value in defaults.items() if getattr(getattr(self, section), key) == value}
             if at_default and exclude.get(section) is not True:
@@ -92,13 +101,26 @@ def expand_trials(study: Study, tuned: dict[tuple[str, str], tuple[dict, str]] |
             if study.eval.baseline:
                 trials.append(TrialSpec(model=model, task=task, mixture="untrained", counts={}, baseline=True,
                                         train=train, resources=resources, **common))
+            if study.multitask is not None and "single" not in study.multitask.variants:
+                continue
             for mixture in study.design_mixtures:
                 trial = TrialSpec(model=model, task=task, mixture=mixture.name, counts=mixture.counts(task),
                                   train=train, resources=resources, **common)
                 if tuned and (model.name, task) in tuned:
                     trial = trial.with_hparams(*tuned[model.name, task])
                 trials.append(trial)
+        if study.multitask is not None and "multi" in study.multitask.variants:
+            trials.extend(multitask_trial(study, model, mixture, train, resources) for mixture in study.design_mixtures)
     return trials
+
+
+def multitask_trial(study: Study, model: ModelSpec, mixture, train: TrainConfig, resources: TrialResources) -> TrialSpec:
+    """One run on every task of the study: each task's mixture counts, scaled by its proportion."""
+    tasks = {task: {lang: max(1, round(count * study.multitask.share(task))) for lang, count in mixture.counts(task).items()}
+             for task in study.tasks}
+    counts = {lang: sum(by_lang.get(lang, 0) for by_lang in tasks.values()) for lang in mixture.trained_languages()}
+    return TrialSpec(study=study.name, model=model, task=MULTITASK, mixture=mixture.name, counts=counts, tasks=tasks,
+                     train=train, resources=resources, eval=study.eval, data=study.data, seed=study.seed)
 
 
 def study_hash(trials: list[TrialSpec]) -> str:

@@ -1,6 +1,7 @@
 """`polymix plan`: what a study costs before it is submitted, and the order that packs the cluster.
 
-Cost model (stated, not measured): a run trains on ``epochs × Σ counts × tokens_per_example[task]`` tokens;
+Cost model (stated, not measured): a run trains on ``epochs × Σ counts × tokens_per_example[task]`` tokens
+(summed over its tasks for a multi-task run);
 training FLOPs ≈ 6 · params · tokens (model FLOPs: recomputation under gradient checkpointing is not
 counted, by MFU's convention); wall time = FLOPs / (MFU × peak × GPUs of the run). Evaluation and
 validation generation are not counted. Makespan is estimated by replaying the order in which Ray Tune
@@ -51,11 +52,14 @@ def estimate(study: Study, trials: list[TrialSpec]) -> list[RunCost]:
     plan = study.plan
     costs = []
     for trial in trials:
-        tokens_per_example = plan.tokens_per_example.get(trial.task)
-        if tokens_per_example is None:
-            raise ConfigError(f"plan.tokens_per_example.{trial.task}: not set; give the mean number of tokens "
-                              f"(prompt + target) of one {trial.task} training example")
-        tokens = 0.0 if trial.baseline else trial.train.epochs * sum(trial.counts.values()) * tokens_per_example
+        examples_tokens = 0.0
+        for task, counts in trial.task_counts().items():  # (a multi-task run: every task's examples)
+            tokens_per_example = plan.tokens_per_example.get(task)
+            if tokens_per_example is None:
+                raise ConfigError(f"plan.tokens_per_example.{task}: not set; give the mean number of tokens "
+                                  f"(prompt + target) of one {task} training example")
+            examples_tokens += sum(counts.values()) * tokens_per_example
+        tokens = 0.0 if trial.baseline else trial.train.epochs * examples_tokens
         gpus = trial.resources.gpus
         flops = 6 * params[trial.model.name] * tokens
         hours = flops / (plan.mfu * plan.gpu_peak_tflops * 1e12 * gpus) / 3600 if gpus else 0.0

@@ -430,6 +430,36 @@ class TuningConfig(Frozen):
         return "min" if self.metric.endswith("loss") else "max"
 
 
+MULTITASK = "multitask"  # the task name of a run that trains on every task of the study at once
+
+
+class MultitaskConfig(Frozen):
+    """Single-task and multi-task variants of the same study (SPEC §1b): ``single`` makes one run per task and
+    mixture, ``multi`` one run per mixture on every task at once, each task taking ``proportions[task]`` of its
+    mixture counts (default 1: all of them)."""
+
+    variants: list[Literal["single", "multi"]] = ["single", "multi"]
+    proportions: dict[str, float] = {}
+
+    @field_validator("variants")
+    @classmethod
+    def _variants(cls, variants):
+        if not variants or len(set(variants)) != len(variants):
+            raise ValueError("list single, multi or both, once each")
+        return variants
+
+    @field_validator("proportions")
+    @classmethod
+    def _proportions(cls, proportions):
+        for task, share in proportions.items():
+            if not 0 < share <= 1:
+                raise ValueError(f"{task}: {share} is not in (0, 1]; give the share of the task's mixture counts to train on")
+        return proportions
+
+    def share(self, task: str) -> float:
+        return self.proportions.get(task, 1.0)
+
+
 class TrackingConfig(Frozen):
     uri: str | None = None  # default: sqlite file in the work directory; MLFLOW_TRACKING_URI wins over both
     experiment: str | None = None  # default: the study name
@@ -453,6 +483,7 @@ class Study(Frozen):
     # "train": every run uses the train section (and its model's profile); "from_tuning": per model × task, the
     # best values of the experiment's latest `polymix tune` replace the tuned fields
     hparams: Literal["train", "from_tuning"] = "train"
+    multitask: MultitaskConfig | None = None  # None: single-task runs only
 
     @field_validator("name")
     @classmethod
@@ -527,6 +558,11 @@ class Study(Frozen):
                 problems.append(f"plan.tokens_per_example.{task}: not a task of this study ({', '.join(self.tasks)})")
         if self.tuning is not None:
             problems.extend(self._tuning_problems())
+        if self.multitask is not None:
+            if "multi" in self.multitask.variants and len(self.tasks) < 2:
+                problems.append("multitask.variants: a multi-task run needs at least two tasks in `tasks`")
+            problems += [f"multitask.proportions.{task}: not a task of this study ({', '.join(self.tasks)})"
+                         for task in self.multitask.proportions if task not in self.tasks]
         if self.search is not None and self.search.hparams and self.tuning is None:
             problems.append("search.hparams: a joint search takes its hyperparameter space from the `tuning` section; "
                             "add one (tuning.space)")

@@ -18,19 +18,22 @@ from training.sft import SELECTION_METRIC, SFTJob, train_loop
 from training.sources import load_parallel
 
 
-def evaluate_model_dir(model_source, task: str, data_dir: str, languages: list[str], test_examples,
+def evaluate_model_dir(model_source, tasks: list[str], data_dir: str, languages: list[str], test_examples,
                        batch_size: int, wrong_language_scores_zero: bool = False) -> tuple[dict, dict]:
-    """Test-split evaluation in every language, and what the report needs to know of the model (its size and
-    family, read from the model itself); ``model_source`` is a Ray Checkpoint or a model path."""
-    test = load_parallel(data_dir, task, "test", languages)
+    """Test-split evaluation of every task in every language (``{task: {lang: result}}``), and what the report
+    needs to know of the model (its size and family, read from the model itself); ``model_source`` is a Ray
+    Checkpoint or a model path."""
+    tests = {task: load_parallel(data_dir, task, "test", languages) for task in tasks}
     if test_examples:
-        test = {lang: rows.select(range(min(test_examples, len(rows)))) for lang, rows in test.items()}
+        tests = {task: {lang: rows.select(range(min(test_examples, len(rows)))) for lang, rows in test.items()}
+                 for task, test in tests.items()}
 
     def run(path: str) -> dict:
         model, tokenizer = load_model(path), load_tokenizer(path)
         model.to("cuda" if ray.get_gpu_ids() else "cpu")
         about = {"model_params": model.num_parameters(), "model_family": model_family(model.config.model_type)}
-        return evaluate_languages(model, tokenizer, task, test, batch_size, wrong_language_scores_zero), about
+        return {task: evaluate_languages(model, tokenizer, task, test, batch_size, wrong_language_scores_zero)
+                for task, test in tests.items()}, about
 
     if isinstance(model_source, ray.train.Checkpoint):
         with model_source.as_directory() as path:
@@ -41,7 +44,7 @@ def evaluate_model_dir(model_source, task: str, data_dir: str, languages: list[s
 def sft_job(spec: TrialSpec, model_path: str, data_dir: str, objective_weights: dict[str, float] | None = None) -> SFTJob:
     return SFTJob(model_path=model_path, task=spec.task, data_dir=data_dir, counts=spec.counts, seed=spec.seed,
                   validation_languages=spec.validation_languages or None, objective_weights=objective_weights,
-                  **spec.train.model_dump())
+                  task_counts=spec.tasks or None, **spec.train.model_dump())
 
 
 def trial_params(spec: TrialSpec) -> dict:
@@ -51,7 +54,27 @@ def trial_params(spec: TrialSpec) -> dict:
         "n_languages": len(spec.counts), "baseline": spec.baseline, "seed": spec.seed,
         **{f"train.{k}": v for k, v in spec.train.model_dump().items()},
         **({"tuned_from": spec.tuned_from} if spec.tuned_from else {}),
+        "setting": "multi" if spec.tasks else "single", **({"tasks": spec.tasks} if spec.tasks else {}),
     }
+
+
+def eval_metrics(spec: TrialSpec, results: dict[str, dict]) -> dict[str, float]:
+    """What a run logs of its test evaluation: per language ``eval/acc/<lang>``, the seen / unseen averages, the task's
+    further metrics and the fidelity; a multi-task run logs each task's under ``eval/<task>/...`` and averages the
+    tasks' ``eval/avg``, ``eval/avg_seen`` and ``eval/avg_unseen``."""
+    summary, per_task = {}, []
+    for task, by_lang in results.items():
+        metrics = {**summarize({lang: r["accuracy"] for lang, r in by_lang.items()}, spec.task_counts()[task],
+                               {lang: r["n"] for lang, r in by_lang.items()}), **language_metrics(by_lang)}
+        if spec.tasks:
+            per_task.append(metrics)
+            metrics = {f"eval/{task}/{key.removeprefix('eval/')}": value for key, value in metrics.items()}
+        summary.update(metrics)
+    for key in ("eval/avg", "eval/avg_seen", "eval/avg_unseen"):
+        values = [metrics[key] for metrics in per_task if key in metrics]
+        if values:
+            summary[key] = sum(values) / len(values)
+    return summary
 
 
 def selected_losses(metrics: dict) -> dict[str, float]:
@@ -133,14 +156,14 @@ def run_trial(config: dict) -> None:
             num_cpus=resources.cpus_per_worker, num_gpus=min(resources.gpus_per_worker, 1), scheduling_strategy="DEFAULT"
         )
         results, about_model = ray.get(evaluate.remote(
-            model_source, spec.task, context["data_dir"], spec.eval.language_list(), spec.eval.test_examples,
+            model_source, list(spec.task_counts()), context["data_dir"], spec.eval.language_list(), spec.eval.test_examples,
             spec.eval.batch_size, spec.eval.wrong_language_scores_zero
         ))
-        summary = {**summarize({lang: r["accuracy"] for lang, r in results.items()}, spec.counts,
-                               {lang: r["n"] for lang, r in results.items()}), **language_metrics(results), **selected}
+        summary = {**eval_metrics(spec, results), **selected}
         tracker.log_params(run_id, about_model)
         tracker.log_metrics(run_id, summary)
-        predictions = "\n".join(json.dumps({"lang": lang, **p}, ensure_ascii=False) for lang, r in results.items() for p in r["predictions"])
+        predictions = "\n".join(json.dumps({"task": task, "lang": lang, **p}, ensure_ascii=False)
+                                for task, by_lang in results.items() for lang, r in by_lang.items() for p in r["predictions"])
         tracker.log_text(run_id, predictions + "\n", "predictions.jsonl")
         tracker.finish(run_id)
     except BaseException:

@@ -65,6 +65,15 @@ class SFTJob:
     # Importance weights of the ratio search's objective Σ w_i · val loss_i, reported every epoch as
     # val/objective (the metric early stopping watches); None when the trial is not part of a search.
     objective_weights: dict[str, float] | None = None
+    # A multi-task run: examples per language of each task (``task`` and ``counts`` then name the whole run).
+    task_counts: dict[str, dict[str, int]] | None = None
+
+    def per_task(self) -> dict[str, dict[str, int]]:
+        return self.task_counts or {self.task: self.counts}
+
+    def metric(self, kind: str, task: str, lang: str) -> str:
+        """``val/loss/<lang>`` in a single-task run; ``val/<task>/loss/<lang>`` in a multi-task one."""
+        return f"val/{task}/{kind}/{lang}" if self.task_counts else f"val/{kind}/{lang}"
 
 
 def tokenize(tokenizer, prompt: str, target: str, max_seq_len: int) -> dict[str, list[int]]:
@@ -84,13 +93,17 @@ def tokenize(tokenizer, prompt: str, target: str, max_seq_len: int) -> dict[str,
 
 
 def tokenized_mixture(job: SFTJob, tokenizer) -> datasets.Dataset:
-    task = get_task(job.task)
-    sources = load_parallel(job.data_dir, job.task, "train", list(job.counts))
-    mixture = build_mixture(sources, job.counts, job.seed)
-    return mixture.map(
-        lambda row: tokenize(tokenizer, task.prompt(row, row["lang"]), task.target(row), job.max_seq_len),
-        remove_columns=mixture.column_names,
-    )
+    """Every task's mixture, tokenised with its own prompt format (tasks have different columns, so they meet as
+    token ids), then shuffled together."""
+    parts = []
+    for name, counts in job.per_task().items():
+        task = get_task(name)
+        mixture = build_mixture(load_parallel(job.data_dir, name, "train", list(counts)), counts, job.seed)
+        parts.append(mixture.map(
+            lambda row, task=task: tokenize(tokenizer, task.prompt(row, row["lang"]), task.target(row), job.max_seq_len),
+            remove_columns=mixture.column_names,
+        ))
+    return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts).shuffle(seed=job.seed)
 
 
 def make_collate(pad_token_id: int):
@@ -110,9 +123,9 @@ def make_collate(pad_token_id: int):
 
 
 @torch.no_grad()
-def validation_loss(model, tokenizer, job: SFTJob, by_lang: dict[str, datasets.Dataset]) -> dict[str, float]:
+def validation_loss(model, tokenizer, job: SFTJob, task_name: str, by_lang: dict[str, datasets.Dataset]) -> dict[str, float]:
     """Mean target-token loss per language (the quantity Climb's loss laws are fitted to)."""
-    task, collate = get_task(job.task), make_collate(tokenizer.pad_token_id)
+    task, collate = get_task(task_name), make_collate(tokenizer.pad_token_id)
     model.eval()
     losses = {}
     for lang, rows in by_lang.items():
@@ -178,9 +191,11 @@ def train_loop(config: dict) -> None:
         model = load_model(job.model_path, gradient_checkpointing=job.gradient_checkpointing).to(device)
     tokenizer = load_tokenizer(job.model_path)
     train_rows = tokenized_mixture(job, tokenizer)
-    validation = load_parallel(job.data_dir, job.task, "validation", job.validation_languages or list(job.counts))
+    validation = {task: load_parallel(job.data_dir, task, "validation", job.validation_languages or list(counts))
+                  for task, counts in job.per_task().items()}
     if job.validation_examples:
-        validation = {lang: rows.select(range(min(job.validation_examples, len(rows)))) for lang, rows in validation.items()}
+        validation = {task: {lang: rows.select(range(min(job.validation_examples, len(rows)))) for lang, rows in by_lang.items()}
+                      for task, by_lang in validation.items()}
 
     loader = DataLoader(
         train_rows, batch_size=job.micro_batch, shuffle=True, drop_last=True,
@@ -258,16 +273,19 @@ def train_loop(config: dict) -> None:
         # Under ZeRO-3 every forward pass gathers parameters from all ranks, so every rank validates and
         # joins the gather of the full weights; otherwise rank 0 alone does both.
         if rank == 0 or zero3:
-            val_loss = validation_loss(unwrapped, tokenizer, job, validation)
-            val_acc = validator(unwrapped, tokenizer, job.task, validation)
+            val_loss = {task: validation_loss(unwrapped, tokenizer, job, task, rows) for task, rows in validation.items()}
+            val_acc = {task: validator(unwrapped, tokenizer, task, rows) for task, rows in validation.items()}
             state_dict = engine._zero3_consolidated_16bit_state_dict() if zero3 else None
         if rank == 0:
-            metrics.update({f"val/loss/{lang}": value for lang, value in val_loss.items()})
-            metrics.update({f"val/acc/{lang}": value for lang, value in val_acc.items()})
-            metrics["val/avg_loss"] = sum(val_loss.values()) / len(val_loss)
-            metrics["val/avg_acc"] = sum(val_acc.values()) / len(val_acc)
+            all_losses = [value for by_lang in val_loss.values() for value in by_lang.values()]
+            all_scores = [value for by_lang in val_acc.values() for value in by_lang.values()]
+            for kind, values in (("loss", val_loss), ("acc", val_acc)):
+                metrics.update({job.metric(kind, task, lang): value for task, by_lang in values.items()
+                                for lang, value in by_lang.items()})
+            metrics["val/avg_loss"] = sum(all_losses) / len(all_losses)  # (a multi-task run: over every task and language)
+            metrics["val/avg_acc"] = sum(all_scores) / len(all_scores)
             if job.objective_weights:
-                metrics["val/objective"] = sum(w * val_loss[lang] for lang, w in job.objective_weights.items())
+                metrics["val/objective"] = sum(w * val_loss[job.task][lang] for lang, w in job.objective_weights.items())
             # Best average validation accuracy (SPEC §1a); lower loss breaks ties between equal accuracies.
             # Or the lowest validation loss (the Post-trainer's Guide's choice, SPEC §1b).
             metrics[SELECTION_METRIC] = (-metrics["val/avg_loss"] if job.select_by == "val_loss"

@@ -137,11 +137,15 @@ def test_cpu_study_is_ordered_by_flops_and_says_gpu_figures_do_not_apply():
     assert "no run asks for GPUs (a CPU study), so GPU-hours and makespan do not apply" in format_plan(summary)
 
 
-def test_posttrainer_guide_is_the_dose_design_on_three_tasks_and_three_models():
+def test_posttrainer_guide_is_the_dose_design_on_three_tasks_single_and_multi_task_and_three_models():
     study = load_study(ROOT / "configs/posttrainer_guide.yaml")
     trials = expand_trials(study)
     training = [t for t in trials if not t.baseline]
-    assert len(training) == 3 * 3 * 5 and len(trials) - len(training) == 3 * 3  # models × tasks × doses (+ baselines)
+    single = [t for t in training if t.task != "multitask"]
+    assert len(single) == 3 * 3 * 5 and len(trials) - len(training) == 3 * 3  # models × tasks × doses (+ baselines)
+    assert len(training) - len(single) == 3 * 5  # one multi-task run per model and dose
+    multi = next(t for t in training if t.task == "multitask" and t.mixture == "dose-5000" and t.model.name == "aya-23-8b")
+    assert set(multi.tasks) == {"summarization", "instruction", "math"} and multi.counts["es"] == 3 * 5000
     counts = {t.mixture: t.counts for t in training if t.task == "math" and t.model.name == "aya-23-35b"}
     assert counts["dose-0"] == {"en": 5000}
     assert counts["dose-1000"] == {"en": 5000, "es": 1000, "fr": 1000, "ja": 1000, "zh": 1000}

@@ -98,3 +98,23 @@ def test_dose_design_expands_into_one_mixture_per_dose_and_explicit_counts():
     assert trials["tiny-m/api/uneven"].counts == {"en": 300, "sw": 80} and trials["tiny-m/math/uneven"].counts == {"en": 300, "sw": 50}
     assert study.training_languages() == ["en", "es", "ja", "sw"]
     assert len(trials) == 2 * 2 * 4
+
+
+def test_multitask_variants_come_from_one_study_file():
+    raw = yaml.safe_load((ROOT / "configs/posttrainer_smoke.yaml").read_text())
+    raw.pop("multitask")
+    single = {t.spec_hash: t for t in expand_trials(parse_study(raw, "single.yaml"))}
+    raw["multitask"] = {"proportions": {"instruction": 0.5}}
+    both = expand_trials(parse_study(raw, "both.yaml"))
+    multi = [t for t in both if t.task == "multitask"]
+    assert {t.spec_hash for t in both if t.task != "multitask"} == set(single)  # the single-task runs are unchanged
+    assert len(multi) == 2 * 3 and all(not t.baseline for t in multi)  # models × doses
+    run = next(t for t in multi if t.model.name == "tiny-s" and t.mixture == "dose-64")
+    assert run.tasks == {"summarization": {"en": 256, "es": 64, "ja": 64}, "instruction": {"en": 128, "es": 32, "ja": 32}}
+    assert run.counts == {"en": 384, "es": 96, "ja": 96} and run.label == "tiny-s/multitask/dose-64"
+    raw["multitask"] = {"variants": ["multi"]}
+    assert {t.task for t in expand_trials(parse_study(raw, "multi.yaml")) if not t.baseline} == {"multitask"}
+    with pytest.raises(ConfigError, match="multitask.proportions.math: not a task of this study"):
+        parse_study({**raw, "multitask": {"proportions": {"math": 0.5}}}, "bad.yaml")
+    with pytest.raises(ConfigError, match="multitask.variants: a multi-task run needs at least two tasks"):
+        parse_study({**raw, "tasks": ["summarization"], "plan": {}}, "bad.yaml")

@@ -1,5 +1,6 @@
 """How a training example becomes model inputs: loss on the target only, and what a too-long example keeps."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
 from training.sft import tokenize
@@ -34,3 +35,39 @@ def test_a_long_article_loses_its_middle_not_the_summary_nor_the_instruction_and
     assert out["labels"] == [-100] * (64 - len(target)) + target
     kept_prompt = "".join(chr(i) for i in out["input_ids"][1:64 - len(target)])
     assert kept_prompt.startswith("Summariz") and kept_prompt.endswith("aSummary:")  # head and cue survive
+
+
+def test_a_multitask_mixture_holds_every_tasks_examples_in_its_own_format(sample_dir):
+    from training.sft import SFTJob, tokenized_mixture
+
+    job = SFTJob(model_path="unused", task="multitask", data_dir=str(sample_dir), counts={"en": 30, "ja": 10},
+                 task_counts={"summarization": {"en": 20, "ja": 10}, "instruction": {"en": 10}}, max_seq_len=4096)
+    rows = tokenized_mixture(job, CharTokenizer())
+    assert len(rows) == 40
+    prompts = ["".join(chr(i) for i, label in zip(row["input_ids"][1:], row["labels"][1:]) if label == -100) for row in rows]
+    assert sum(p.startswith("Summarize the following article") for p in prompts) == 20  # en articles
+    assert sum(p.startswith("次の記事を一文で要約してください") for p in prompts) == 10
+    assert sum(not p.startswith(("Summarize", "次の記事")) for p in prompts) == 10  # the instruction prompts
+    assert job.metric("loss", "instruction", "en") == "val/instruction/loss/en"
+    assert SFTJob(model_path="m", task="math", data_dir="d", counts={"en": 1}).metric("loss", "math", "en") == "val/loss/en"
+
+
+def test_a_multitask_run_logs_each_task_under_its_name_and_averages_the_tasks():
+    from search.designs import expand_trials
+    from search.study import load_study
+    from search.trial import eval_metrics
+
+    study = load_study(Path(__file__).resolve().parents[2] / "configs/posttrainer_smoke.yaml", ["multitask={}"])
+    run = next(t for t in expand_trials(study) if t.task == "multitask" and t.mixture == "dose-64")
+    result = lambda score, fidelity: {"accuracy": score, "n": 4, "metrics": {"chrf": score / 2}, "fidelity": fidelity}
+    results = {"summarization": {"en": result(0.4, 1.0), "ru": result(0.0, 0.5)},
+               "instruction": {"en": result(0.5, 1.0), "ru": result(0.25, None)}}
+    metrics = eval_metrics(run, results)
+    assert metrics["eval/summarization/acc/en"] == 0.4 and metrics["eval/instruction/avg_unseen"] == 0.25
+    assert metrics["eval/summarization/chrf/ru"] == 0.0 and metrics["eval/summarization/fidelity/ru"] == 0.5
+    assert "eval/instruction/fidelity/ru" not in metrics  # nothing judged
+    assert metrics["eval/avg_seen"] == (0.4 + 0.5) / 2 and metrics["eval/avg"] == (0.2 + 0.375) / 2
+    assert not any(key.startswith("eval/acc/") for key in metrics)  # per-task names only
+    single = next(t for t in expand_trials(study) if t.task == "summarization" and t.mixture == "dose-64")
+    assert set(eval_metrics(single, {"summarization": results["summarization"]})) >= {"eval/acc/en", "eval/chrf/ru",
+                                                                                      "eval/fidelity/en", "eval/avg_seen"}
