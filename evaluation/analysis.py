@@ -1,4 +1,5 @@
-"""The comparisons of "English is Not All You Need" (SPEC §1a), computed from a study's results table.
+"""The comparisons of "English is Not All You Need" (SPEC §1a) and of the Post-trainer's Guide (§1b: dose curves,
+single- vs multi-task), computed from a study's results table.
 
 The results table has one row per (run, evaluation language), with the columns of ``RESULT_COLUMNS``:
 ``trained`` is the run's training languages joined by commas ("" for a pretrained-only baseline), ``n`` the test
@@ -18,7 +19,10 @@ from evaluation.stats import bootstrap_interval, t_test, win_rate, wilson_interv
 from training.languages import LANGUAGES
 
 RESULT_COLUMNS = ["run_id", "model", "family", "params", "task", "mixture", "trained", "n_trained", "baseline", "lang",
-                  "accuracy", "n"]
+                  "accuracy", "n", "setting", "dose", "dosed", "fidelity"]
+# setting: "single" (one task per run) or "multi" (the run trained on several tasks; one row per task); dose: the
+# examples per dosed language of a dose-design run (NaN otherwise); dosed: the evaluation language is one of the
+# design's dosed ("seen") languages; fidelity: share of responses in the prompt's language (NaN: not measured).
 MATCH_MARGIN = 0.01  # zero-shot "matches" direct exposure when at most one accuracy point below it
 SETTINGS = ("direct", "transfer", "english")  # the eval language was added / is in neither run / is English
 
@@ -182,3 +186,52 @@ def pooled_regression(table: pd.DataFrame, seed: int = 0, train_fraction: float 
                                  "low": intervals[0].to_numpy(), "high": intervals[1].to_numpy(),
                                  "p_value": fit.pvalues.to_numpy()})
     return Regression(coefficients, float(fit.rsquared), float(1 - residual / total), len(train), len(test), dropped)
+
+
+def language_group(row) -> str:
+    """In a dose design: ``seen`` = a dosed language, ``base`` = trained in every dose (e.g. English), ``unseen``."""
+    if row["dosed"]:
+        return "seen"
+    return "base" if row["lang"] in row["trained"].split(",") else "unseen"
+
+
+def dose_curves(table: pd.DataFrame) -> pd.DataFrame:
+    """The Post-trainer's Guide's dose curves: score against the examples per dosed language, per model, task,
+    setting (single- or multi-task) and language group (seen / base / unseen), with a bootstrap interval across the
+    group's languages."""
+    runs = table[~table["baseline"] & table["dose"].notna()].copy()
+    columns = ["model", "task", "setting", "group", "dose", "languages", "accuracy", "low", "high"]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    runs["group"] = runs.apply(language_group, axis=1)
+    rows = []
+    for (model, task, setting, group, dose), rows_ in runs.groupby(["model", "task", "setting", "group", "dose"]):
+        per_lang = rows_.groupby("lang")["accuracy"].mean().to_numpy()
+        low, high = bootstrap_interval(per_lang, np.mean) if len(per_lang) > 1 else (np.nan, np.nan)
+        rows.append({"model": model, "task": task, "setting": setting, "group": group, "dose": int(dose),
+                     "languages": len(per_lang), "accuracy": per_lang.mean(), "low": low, "high": high})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def single_vs_multi(table: pd.DataFrame) -> pd.DataFrame:
+    """Multi-task against single-task training, per model and task: the same mixture and evaluation language
+    paired; median difference (multi − single) with its bootstrap interval, win rate of multi-task with its Wilson
+    interval, two-sided paired t-test."""
+    runs = table[~table["baseline"]]
+    keys = ["model", "task", "mixture", "lang"]
+    single = runs[runs["setting"] == "single"].groupby(keys)["accuracy"].mean()
+    multi = runs[runs["setting"] == "multi"].groupby(keys)["accuracy"].mean()
+    pairs = pd.concat({"single": single, "multi": multi}, axis=1).dropna().reset_index()
+    columns = ["model", "task", "pairs", "single", "multi", "median_diff", "median_low", "median_high", "win_rate",
+               "win_low", "win_high", "p_value"]
+    rows = []
+    for (model, task), group in pairs.groupby(["model", "task"]):
+        diff = (group["multi"] - group["single"]).round(12)
+        low, high = bootstrap_interval(diff.to_numpy()) if len(group) > 1 else (np.nan, np.nan)
+        wins = win_rate(diff)
+        test = t_test(group["multi"], group["single"], paired=True) if len(group) > 1 else None
+        rows.append({"model": model, "task": task, "pairs": len(group), "single": group["single"].mean(),
+                     "multi": group["multi"].mean(), "median_diff": diff.median(), "median_low": low,
+                     "median_high": high, "win_rate": wins.rate, "win_low": wins.low, "win_high": wins.high,
+                     "p_value": test.p_value if test else float("nan")})
+    return pd.DataFrame(rows, columns=columns)

@@ -16,12 +16,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from evaluation.analysis import (MATCH_MARGIN, SETTINGS, bilingual_gains, coverage_curves, gain_summary, match_rates,
-                                 pooled_regression, transfer_matrix, zero_shot_vs_direct)
+from evaluation.analysis import (MATCH_MARGIN, SETTINGS, bilingual_gains, coverage_curves, dose_curves, gain_summary,
+                                 match_rates, pooled_regression, single_vs_multi, transfer_matrix, zero_shot_vs_direct)
 from evaluation.stats import wilson_interval
 from training.languages import ALL_LANGUAGES
 
-FIGURES = ("coverage_curves.png", "gains_by_language.png", "transfer_heatmap.png", "regression_coefficients.png")
+FIGURES = ("coverage_curves.png", "gains_by_language.png", "transfer_heatmap.png", "regression_coefficients.png",
+           "dose_curves.png")
 
 
 @dataclass
@@ -79,6 +80,20 @@ def plot_coverage(curves: pd.DataFrame, report: Report) -> None:
                ylabel="mean accuracy over evaluation languages")
         ax.legend(fontsize=8)
     _save(figure, report, "coverage_curves.png")
+
+
+def plot_doses(curves: pd.DataFrame, report: Report) -> None:
+    tasks = sorted(curves["task"].unique())
+    figure, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for (model, setting, group), curve in curves[curves["task"] == task].groupby(["model", "setting", "group"]):
+            curve = curve.sort_values("dose")
+            ax.plot(curve["dose"], curve["accuracy"], marker="o", linestyle="-" if setting == "single" else "--",
+                    label=f"{model} {group} ({setting}-task)")
+        ax.set_xscale("symlog", linthresh=max(1, curves.loc[curves["dose"] > 0, "dose"].min() if (curves["dose"] > 0).any() else 1))
+        ax.set(title=f"{task}: score vs dose", xlabel="examples per dosed language", ylabel="mean score over the group's languages")
+        ax.legend(fontsize=7)
+    _save(figure, report, "dose_curves.png")
 
 
 def plot_gains(gains: pd.DataFrame, report: Report) -> None:
@@ -144,11 +159,16 @@ def write_report(table: pd.DataFrame, folder: Path, title: str, notes: list[str]
     report = Report(folder)
     sections = [f"# {title}", ""]
     sections += [f"- {note}" for note in notes]
+    single = table[table["setting"] == "single"]
     runs = table.drop_duplicates("run_id")
-    sections += ["", f"{len(runs)} finished runs ({int(runs['baseline'].sum())} pretrained-only), "
-                 f"{runs['model'].nunique()} models, {runs['task'].nunique()} tasks, {table['lang'].nunique()} evaluation languages.",
-                 "", "## Accuracy per language (95% Wilson intervals)", "", markdown_table(accuracy_table(table)), ""]
+    multi = int((runs["setting"] == "multi").sum())
+    sections += ["", f"{len(runs)} finished runs ({int(runs['baseline'].sum())} pretrained-only"
+                 + (f", {multi} multi-task" if multi else "") + f"), {runs['model'].nunique()} models, "
+                 f"{table['task'].nunique()} tasks, {table['lang'].nunique()} evaluation languages."
+                 + (" The sections before the Post-trainer's Guide ones compare single-task runs." if multi else ""),
+                 "", "## Accuracy per language (95% Wilson intervals)", "", markdown_table(accuracy_table(single)), ""]
 
+    everything, table = table, single  # the §1a analyses compare single-task runs
     curves = coverage_curves(table)
     plot_coverage(curves, report)
     sections += ["## Accuracy vs number of training languages", "",
@@ -193,6 +213,30 @@ def write_report(table: pd.DataFrame, folder: Path, title: str, notes: list[str]
                      f"({regression.n_train}); out-of-sample R² on the other 30% ({regression.n_test}): "
                      f"**{regression.r2_out_of_sample:.3f}** (in-sample {regression.r2_in_sample:.3f}).{dropped}", "",
                      markdown_table(regression.coefficients), "", "![](regression_coefficients.png)", ""]
+    sections += _posttrainer_sections(everything, report)
     (folder / "report.md").write_text("\n".join(sections), encoding="utf-8")
     report.files.insert(0, "report.md")
     return report
+
+
+def _posttrainer_sections(table: pd.DataFrame, report: Report) -> list[str]:
+    """The Post-trainer's Guide's comparisons (SPEC §1b), where the study has them: dose curves, single- vs
+    multi-task, and the language fidelity of the responses."""
+    sections = []
+    curves = dose_curves(table)
+    if not curves.empty:
+        plot_doses(curves, report)
+        sections += ["", "## Dose curves", "", "Score against the examples per dosed language (0 = the base alone); seen: "
+                     "the dosed languages, base: trained at every dose, unseen: never trained. Mean over the group's "
+                     "languages (95% bootstrap interval across them).", "", markdown_table(curves), "", "![](dose_curves.png)"]
+    comparison = single_vs_multi(table)
+    if not comparison.empty:
+        sections += ["", "## Multi-task vs single-task training", "", "Pairs: the same model, mixture, task and evaluation "
+                     "language. Median difference multi − single (95% bootstrap interval), win rate of multi-task (95% "
+                     "Wilson interval), two-sided paired t-test.", "", markdown_table(comparison)]
+    fidelity = table[~table["baseline"] & table["fidelity"].notna()]
+    if not fidelity.empty:
+        pivot = fidelity.pivot_table(index=["task", "setting"], columns="lang", values="fidelity", aggfunc="mean")
+        sections += ["", "## Language fidelity", "", "Share of responses written in the prompt's language (lingua), mean "
+                     "over runs.", "", markdown_table(pivot.reset_index())]
+    return sections

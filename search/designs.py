@@ -41,6 +41,10 @@ class TrialSpec(Frozen):
     # A multi-task run (task "multitask"): examples per language of each task; ``counts`` is then their sum per
     # language. Empty for a single-task run.
     tasks: dict[str, dict[str, int]] = {}
+    # A run of a dose design: its dose (examples per dosed language) and the dosed ("seen") languages, for the
+    # report's dose curves. Annotations of ``counts``, not part of the run's identity.
+    dose: int | None = None
+    dose_languages: list[str] = []
 
     def task_counts(self) -> dict[str, dict[str, int]]:
         """What the run trains on, per task: ``{task: {lang: examples}}``."""
@@ -60,7 +64,8 @@ class TrialSpec(Frozen):
         nor the model's profile name and size annotation (its settings are in ``train``), nor where tuned values
         came from (the values are in ``train``: a grid run with the best tuning trial's settings is that trial).
         """
-        exclude = {"study": True, "resources": True, "model": {"profile", "params"}, "tuned_from": True}
+        exclude = {"study": True, "resources": True, "model": {"profile", "params"}, "tuned_from": True, "dose": True,
+                   "dose_languages": True}
         if self.baseline:  # a baseline trains nothing, so its training settings must not make it a different run
             exclude["train"] = True
         if not self.validation_languages:  # the default leaves the identity of grid runs as it was
@@ -103,15 +108,22 @@ def expand_trials(study: Study, tuned: dict[tuple[str, str], tuple[dict, str]] |
                                         train=train, resources=resources, **common))
             if study.multitask is not None and "single" not in study.multitask.variants:
                 continue
-            for mixture in study.design_mixtures:
+            for mixture, dose in doses(study):
                 trial = TrialSpec(model=model, task=task, mixture=mixture.name, counts=mixture.counts(task),
-                                  train=train, resources=resources, **common)
+                                  train=train, resources=resources, **dose, **common)
                 if tuned and (model.name, task) in tuned:
                     trial = trial.with_hparams(*tuned[model.name, task])
                 trials.append(trial)
         if study.multitask is not None and "multi" in study.multitask.variants:
-            trials.extend(multitask_trial(study, model, mixture, train, resources) for mixture in study.design_mixtures)
+            trials.extend(multitask_trial(study, model, mixture, train, resources).model_copy(update=dose)
+                          for mixture, dose in doses(study))
     return trials
+
+
+def doses(study: Study) -> list[tuple]:
+    """Every mixture of the study with its dose annotation (empty outside dose designs)."""
+    return [(mixture, {"dose": level, "dose_languages": entry.dose.languages} if entry.dose else {})
+            for entry in study.mixtures for mixture, level in zip(entry.expanded(), entry.dose.per_language if entry.dose else [None])]
 
 
 def multitask_trial(study: Study, model: ModelSpec, mixture, train: TrainConfig, resources: TrialResources) -> TrialSpec:

@@ -55,6 +55,7 @@ def trial_params(spec: TrialSpec) -> dict:
         **{f"train.{k}": v for k, v in spec.train.model_dump().items()},
         **({"tuned_from": spec.tuned_from} if spec.tuned_from else {}),
         "setting": "multi" if spec.tasks else "single", **({"tasks": spec.tasks} if spec.tasks else {}),
+        **({"dose": spec.dose, "dose_languages": ",".join(spec.dose_languages)} if spec.dose is not None else {}),
     }
 
 

@@ -20,6 +20,7 @@ from search.trial import trial_params
 from training.languages import ALL_LANGUAGES
 
 ROOT = Path(__file__).resolve().parents[1]
+PAPER_FIGURES = [name for name in FIGURES if name != "dose_curves.png"]  # §1a's study has no dose design
 # SPEC §1a: log10(model size) 0.302, Qwen family 0.265, math task −0.207, pretrained-only −0.110,
 # eval language in training 0.089, √(L/L_max) coverage 0.053.
 PAPER = {"log10_size": 0.302, "family=qwen": 0.265, "task=math": -0.207, "pretrained_only": -0.110,
@@ -107,8 +108,8 @@ def test_polymix_report_writes_markdown_and_every_figure_and_logs_them(paper_run
     assert main(["--workdir", str(tmp_path), "report", "paper", "--tracking-uri", uri]) == 0
     printed = capsys.readouterr().out
     folder = tmp_path / "reports" / "paper"
-    assert {p.name for p in folder.iterdir()} == {"report.md", *FIGURES}
-    for figure in FIGURES:
+    assert {p.name for p in folder.iterdir()} == {"report.md", *PAPER_FIGURES}
+    for figure in PAPER_FIGURES:
         assert (folder / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = (folder / "report.md").read_text(encoding="utf-8")
     assert f"{len(trials) - MISSING} finished, {MISSING} missing" in text and "not computed" not in printed
@@ -120,7 +121,7 @@ def test_polymix_report_writes_markdown_and_every_figure_and_logs_them(paper_run
     client = MlflowClient(uri)
     parent = Tracker(uri).latest_parent(client.get_experiment_by_name("paper").experiment_id)
     logged = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
-    assert logged == {f"report/{name}" for name in ("report.md", *FIGURES)}
+    assert logged == {f"report/{name}" for name in ("report.md", *PAPER_FIGURES)}
 
 
 def test_report_on_unknown_experiment_is_a_clear_error(paper_runs, tmp_path, capsys):
@@ -141,3 +142,49 @@ def test_regression_leaves_out_terms_the_study_cannot_separate(paper_runs):
     # one model: size and family do not vary; coverage is 0 exactly for the pretrained-only rows
     assert set(regression.dropped) == {"log10_size", "family=qwen", "coverage"}
     assert regression.dropped["coverage"] == "collinear with task=math, pretrained_only, eval_lang_in_training in this study"
+
+
+def guide_accuracy(trial, task: str, lang: str, multi: bool) -> float:
+    """A known law for the Post-trainer's Guide study: +1e-4 per example of a dosed language on that language,
+    +0.05 on English (trained at every dose), +0.02 for multi-task training."""
+    dosed = lang in trial.counts and lang != "en"
+    return 0.3 + 1e-4 * trial.counts.get(lang, 0) * dosed / (3 if multi else 1) + 0.05 * (lang == "en") + 0.02 * multi
+
+
+def test_dose_curves_and_multi_vs_single_task_from_a_guide_study(tmp_path):
+    from evaluation.analysis import dose_curves, single_vs_multi
+    from evaluation.report import write_report
+    from search.trial import eval_metrics
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri)
+    experiment_id = tracker.experiment_id("guide", tmp_path / "artifacts")
+    study = load_study(ROOT / "configs/posttrainer_guide.yaml")
+    languages = study.eval.language_list()
+    for trial in expand_trials(study):
+        if trial.baseline:
+            continue
+        multi = bool(trial.tasks)
+        results = {task: {lang: {"accuracy": guide_accuracy(trial, task, lang, multi), "n": 100, "metrics": {},
+                                 "fidelity": 0.9} for lang in languages} for task in trial.task_counts()}
+        run_id = tracker.client.create_run(experiment_id, tags={SPEC_HASH_TAG: trial.spec_hash, KIND_TAG: "trial"}).info.run_id
+        tracker.log_params(run_id, {**trial_params(trial), "model_params": int(trial.model.params), "model_family": "aya"})
+        tracker.log_metrics(run_id, eval_metrics(trial, results))
+        tracker.finish(run_id)
+    table = results_table(Tracker(uri).trial_runs("guide"))
+    assert len(table) == (45 + 15 * 3) * len(languages)  # single runs + multi-task runs × their 3 tasks, per language
+    curves = dose_curves(table).set_index(["model", "task", "setting", "group", "dose"])
+    seen = curves.loc[("aya-23-8b", "math", "single", "seen")]
+    # es fr ja zh: 1e-4 per example; the multi-task run's counts sum three tasks' examples (hence the / 3 in the law)
+    assert seen["accuracy"].to_dict() == pytest.approx({0: 0.3, 100: 0.31, 400: 0.34, 1000: 0.4, 5000: 0.8})
+    assert curves.loc[("aya-23-8b", "math", "multi", "seen", 1000), "accuracy"] == pytest.approx(0.42)
+    assert curves.loc[("llama-3.1-8b", "summarization", "single", "unseen"), "accuracy"].tolist() == pytest.approx([0.3] * 5)
+    assert curves.loc[("llama-3.1-8b", "summarization", "single", "base", 400), "accuracy"] == pytest.approx(0.35)
+    assert (seen["languages"] == 4).all() and curves.loc[("aya-23-8b", "math", "single", "unseen", 0), "languages"] == 5
+    comparison = single_vs_multi(table).set_index(["model", "task"])
+    assert len(comparison) == 9 and (comparison["pairs"] == 5 * len(languages)).all()
+    assert comparison["median_diff"].tolist() == pytest.approx([0.02] * 9) and (comparison["win_rate"] == 1.0).all()
+    report = write_report(table, tmp_path / "report", "guide")
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "## Dose curves" in text and "## Multi-task vs single-task training" in text and "## Language fidelity" in text
+    assert "dose_curves.png" in report.files and "60 finished runs (0 pretrained-only, 15 multi-task)" in text
