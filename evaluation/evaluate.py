@@ -19,8 +19,8 @@ def evaluate_languages(
     """Return ``{lang: {"accuracy": mean score, "metrics": {name: mean}, "fidelity": share or None, "n": int,
     "predictions": [{id, prompt, completion, score, faithful}]}}``.
 
-    ``fidelity`` is the share of responses written in the prompt's language (of those with a language; None
-    for tasks whose responses are code). With ``wrong_language_scores_zero`` a response in another language
+    ``fidelity`` is the share of responses written in the prompt's language (of those with a language, NaN when
+    none has one; None for tasks whose responses are code). With ``wrong_language_scores_zero`` a response in another language
     scores 0, as the Post-trainer's Guide judges them.
     """
     task_format, scorer = get_task(task), SCORERS[task]
@@ -40,7 +40,9 @@ def evaluate_languages(
         results[lang] = {
             "accuracy": sum(score["acc"] for score in scores) / n,
             "metrics": {name: sum(score[name] for score in scores) / n for name in (scores[0] if scores else {}) if name != "acc"},
-            "fidelity": sum(judged) / len(judged) if judged else None,
+            # (NaN when no response had a language to judge: letterless output, JSON; None for code tasks)
+            "fidelity": (sum(judged) / len(judged) if judged else float("nan")) if scorer.prose else None,
+            "fidelity_judged": len(judged),
             "n": len(scores),
             "predictions": [
                 {"id": r["id"], "prompt": p, "completion": c, "score": score["acc"], "faithful": ok}
@@ -53,8 +55,9 @@ def evaluate_languages(
 def language_metrics(results: dict[str, dict]) -> dict[str, float]:
     """A task's further metrics and the fidelity per language, as ``eval/<metric>/<lang>`` and ``eval/fidelity/<lang>``."""
     metrics = {f"eval/{name}/{lang}": value for lang, result in results.items() for name, value in result["metrics"].items()}
-    metrics.update({f"eval/fidelity/{lang}": result["fidelity"] for lang, result in results.items()
-                    if result["fidelity"] is not None})
+    for lang, result in results.items():
+        if result["fidelity"] is not None:  # a prose task: logged for every language, with how many were judged
+            metrics.update({f"eval/fidelity/{lang}": result["fidelity"], f"eval/fidelity_judged/{lang}": result["fidelity_judged"]})
     return metrics
 
 

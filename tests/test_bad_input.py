@@ -98,7 +98,10 @@ STUDY_CASES = [
     (set_path("mixtures.0", {**MIXTURE, "total": 100, "ratios": {"en": 1.0}}), "mixtures[0]: give either 'languages' + 'per_language'"),
     (set_path("mixtures.0", {"name": "x", "languages": ["en"]}), "mixtures[0]: the augmentation design needs both"),
     (set_path("mixtures", []), "mixtures: is empty; declare at least one mixture"),
-    # dose designs (SPEC §1b)
+    # multi-task variants and dose designs (SPEC §1b)
+    (set_path("multitask", {"proportions": {"math": 1.5}}), "multitask.proportions: math: 1.5 is not in (0, 1]"),
+    (set_path("multitask", {"variants": []}), "multitask.variants: list single, multi or both, once each"),
+    (set_path("multitask", {"proportions": {"summarization": 0.5}}), "multitask.proportions.summarization: not a task of this study"),
     (set_path("mixtures.0", {"name": "d", "dose": {"base": {"en": 600}, "languages": ["es"], "per_language": [400, 100]}}),
      "mixtures[0].dose.per_language: list each dose once, smallest first"),
     (set_path("mixtures.0", {"name": "d", "dose": {"base": {"es": 600}, "languages": ["es"], "per_language": [100]}}),

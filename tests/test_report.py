@@ -166,7 +166,7 @@ def test_dose_curves_and_multi_vs_single_task_from_a_guide_study(tmp_path):
             continue
         multi = bool(trial.tasks)
         results = {task: {lang: {"accuracy": guide_accuracy(trial, task, lang, multi), "n": 100, "metrics": {},
-                                 "fidelity": 0.9} for lang in languages} for task in trial.task_counts()}
+                                 "fidelity": 0.9, "fidelity_judged": 100} for lang in languages} for task in trial.task_counts()}
         run_id = tracker.client.create_run(experiment_id, tags={SPEC_HASH_TAG: trial.spec_hash, KIND_TAG: "trial"}).info.run_id
         tracker.log_params(run_id, {**trial_params(trial), "model_params": int(trial.model.params), "model_family": "aya"})
         tracker.log_metrics(run_id, eval_metrics(trial, results))

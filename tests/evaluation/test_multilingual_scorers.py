@@ -112,6 +112,7 @@ def test_evaluation_logs_score_task_metrics_and_fidelity_and_can_zero_wrong_lang
     assert es["accuracy"] == pytest.approx((1.0 + english_rouge) / 2) and es["n"] == 2
     assert es["metrics"]["chrf"] == pytest.approx((1.0 + chrf("The cat sleeps in the house.", "El gato duerme en la casa.")) / 2)
     assert es["fidelity"] == 0.5 and [p["faithful"] for p in es["predictions"]] == [True, False]
-    assert evaluate.language_metrics(results) == {"eval/chrf/es": es["metrics"]["chrf"], "eval/fidelity/es": 0.5}
+    assert evaluate.language_metrics(results) == {"eval/chrf/es": es["metrics"]["chrf"], "eval/fidelity/es": 0.5,
+                                                  "eval/fidelity_judged/es": 2}
     zeroed = evaluate.evaluate_languages(None, tokenizer, "summarization", {"es": rows}, wrong_language_scores_zero=True)
     assert zeroed["es"]["accuracy"] == pytest.approx(0.5)  # the English summary counts 0

@@ -1,5 +1,6 @@
 """How a training example becomes model inputs: loss on the target only, and what a too-long example keeps."""
 
+import math
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -59,13 +60,14 @@ def test_a_multitask_run_logs_each_task_under_its_name_and_averages_the_tasks():
 
     study = load_study(Path(__file__).resolve().parents[2] / "configs/posttrainer_smoke.yaml", ["multitask={}"])
     run = next(t for t in expand_trials(study) if t.task == "multitask" and t.mixture == "dose-64")
-    result = lambda score, fidelity: {"accuracy": score, "n": 4, "metrics": {"chrf": score / 2}, "fidelity": fidelity}
+    result = lambda score, fidelity, judged=4: {"accuracy": score, "n": 4, "metrics": {"chrf": score / 2},
+                                                 "fidelity": fidelity, "fidelity_judged": judged}
     results = {"summarization": {"en": result(0.4, 1.0), "ru": result(0.0, 0.5)},
-               "instruction": {"en": result(0.5, 1.0), "ru": result(0.25, None)}}
+               "instruction": {"en": result(0.5, 1.0), "ru": result(0.25, float("nan"), judged=0)}}
     metrics = eval_metrics(run, results)
     assert metrics["eval/summarization/acc/en"] == 0.4 and metrics["eval/instruction/avg_unseen"] == 0.25
     assert metrics["eval/summarization/chrf/ru"] == 0.0 and metrics["eval/summarization/fidelity/ru"] == 0.5
-    assert "eval/instruction/fidelity/ru" not in metrics  # nothing judged
+    assert math.isnan(metrics["eval/instruction/fidelity/ru"]) and metrics["eval/instruction/fidelity_judged/ru"] == 0
     assert metrics["eval/avg_seen"] == (0.4 + 0.5) / 2 and metrics["eval/avg"] == (0.2 + 0.375) / 2
     assert not any(key.startswith("eval/acc/") for key in metrics)  # per-task names only
     single = next(t for t in expand_trials(study) if t.task == "summarization" and t.mixture == "dose-64")
