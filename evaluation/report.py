@@ -83,14 +83,20 @@ def plot_coverage(curves: pd.DataFrame, report: Report) -> None:
 
 
 def plot_doses(curves: pd.DataFrame, report: Report) -> None:
-    tasks = sorted(curves["task"].unique())
+    """Colour: the language group; marker: the model; solid: single-task, dashed: multi-task."""
+    tasks, models = sorted(curves["task"].unique()), sorted(curves["model"].unique())
+    colours, markers = {"seen": "C0", "base": "C1", "unseen": "C2"}, "osD^vP*X"
+    doses = sorted(curves["dose"].unique())
     figure, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for (model, setting, group), curve in curves[curves["task"] == task].groupby(["model", "setting", "group"]):
             curve = curve.sort_values("dose")
-            ax.plot(curve["dose"], curve["accuracy"], marker="o", linestyle="-" if setting == "single" else "--",
+            ax.plot(curve["dose"], curve["accuracy"], color=colours.get(group, "C3"),
+                    marker=markers[models.index(model) % len(markers)], linestyle="-" if setting == "single" else "--",
                     label=f"{model} {group} ({setting}-task)")
-        ax.set_xscale("symlog", linthresh=max(1, curves.loc[curves["dose"] > 0, "dose"].min() if (curves["dose"] > 0).any() else 1))
+        positive = [dose for dose in doses if dose > 0]
+        ax.set_xscale("symlog", linthresh=min(positive) if positive else 1)
+        ax.set_xticks(doses, [str(dose) for dose in doses])
         ax.set(title=f"{task}: score vs dose", xlabel="examples per dosed language", ylabel="mean score over the group's languages")
         ax.legend(fontsize=7)
     _save(figure, report, "dose_curves.png")
