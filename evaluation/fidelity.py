@@ -8,11 +8,11 @@ faithful nor unfaithful, and are left out of the share.
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
 import regex
 
+from evaluation.text import json_document
 from training.languages import ALL_LANGUAGES
 
 _LETTER = regex.compile(r"\p{L}")
@@ -26,22 +26,10 @@ def _detector():
     return LanguageDetectorBuilder.from_languages(*languages).build()
 
 
-def _is_structured(text: str) -> bool:
-    """A JSON document (a Markdown fence allowed): keys and values, not prose."""
-    stripped = text.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
-    if not stripped.startswith(("{", "[")):
-        return False
-    try:
-        json.loads(stripped)
-    except ValueError:
-        return False
-    return True
-
-
 def detect_language(text: str) -> str | None:
     """The study language ``text`` is written in (ISO 639-1 code), or None for text without a language: no
     letter at all, or a JSON document."""
-    if not _LETTER.search(text) or _is_structured(text):
+    if not _LETTER.search(text) or isinstance(json_document(text.strip()), (dict, list)):
         return None
     language = _detector().detect_language_of(text)
     return language.iso_code_639_1.name.lower() if language is not None else None

@@ -16,25 +16,14 @@ constraints met is kept too (instruction-level).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import regex
 
 from evaluation.fidelity import is_faithful
-from evaluation.text import words
+from evaluation.text import NOT_JSON, json_document, words
 
 _BULLET = regex.compile(r"^\s*(?:[-*•]|\d+[.)])\s+\S", regex.MULTILINE)
-_FENCE = regex.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?```\s*$", regex.DOTALL)
-
-
-def _is_json(response: str) -> bool:
-    fenced = _FENCE.match(response)
-    try:
-        json.loads(fenced.group(1) if fenced else response)
-    except ValueError:
-        return False
-    return True
 
 
 CHECKS: dict[str, Callable[[str, dict, str], bool]] = {
@@ -43,7 +32,7 @@ CHECKS: dict[str, Callable[[str, dict, str], bool]] = {
     "keywords": lambda response, item, lang: all(w.casefold() in response.casefold() for w in item["words"]),
     "forbidden": lambda response, item, lang: not any(w.casefold() in response.casefold() for w in item["words"]),
     "bullets": lambda response, item, lang: len(_BULLET.findall(response)) >= item["n"],
-    "json": lambda response, item, lang: _is_json(response),
+    "json": lambda response, item, lang: json_document(response) is not NOT_JSON,
     "ends_with": lambda response, item, lang: response.rstrip().endswith(item["text"]),
     "language": lambda response, item, lang: is_faithful(response, item.get("lang") or lang) is True,
 }

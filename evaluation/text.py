@@ -1,4 +1,5 @@
-"""Words in any script: what ROUGE-L compares and what a word limit counts.
+"""Text as the scorers read it: words in any script (what ROUGE-L compares and a word limit counts), and JSON
+documents (what a JSON instruction asks for and what language fidelity does not judge).
 
 Scripts written with spaces between words (Latin, Cyrillic, Bengali, Telugu, ...) give one token per run of
 letters, combining marks and digits, so a Bengali vowel sign stays inside its word. Scripts written without
@@ -7,6 +8,8 @@ finer, but characters are what multilingual ROUGE falls back to and they need no
 """
 
 from __future__ import annotations
+
+import json
 
 import regex
 
@@ -24,3 +27,16 @@ class WordTokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         return words(text)
+
+
+_FENCE = regex.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?```\s*$", regex.DOTALL)
+NOT_JSON = object()  # (``null`` is a JSON value too, so failure needs its own marker)
+
+
+def json_document(text: str):
+    """The JSON value ``text`` holds as a whole (a Markdown code fence allowed), or ``NOT_JSON``."""
+    fenced = _FENCE.match(text)
+    try:
+        return json.loads(fenced.group(1) if fenced else text)
+    except ValueError:
+        return NOT_JSON

@@ -34,6 +34,14 @@ def _check_languages(languages, allowed: tuple[str, ...], role: str) -> None:
         raise ValueError("lists a language twice")
 
 
+def _training_languages(value, empty: str = "list at least one training language"):
+    """A non-empty list of trainable languages, or a mapping keyed by them (counts, ratios)."""
+    if not value:
+        raise ValueError(f"is empty; {empty}")
+    _check_languages(list(value), TRAINABLE_LANGUAGES, "training")
+    return value
+
+
 class ModelSpec(Frozen):
     name: str
     path: str | None = None  # hub id or local directory, loaded with from_pretrained
@@ -70,10 +78,7 @@ class DoseSpec(Frozen):
     @field_validator("base", "languages")
     @classmethod
     def _languages(cls, value):
-        if not value:
-            raise ValueError("is empty; list at least one training language")
-        _check_languages(list(value), TRAINABLE_LANGUAGES, "training")
-        return value
+        return _training_languages(value)
 
     @field_validator("per_language")
     @classmethod
@@ -116,31 +121,17 @@ class MixtureSpec(Frozen):
             raise ValueError("the ratio design needs both 'total' and 'ratios'")
         return self
 
-    @field_validator("languages")
+    @field_validator("languages", "examples", "ratios")
     @classmethod
-    def _languages(cls, languages):
-        if languages is not None:
-            if not languages:
-                raise ValueError("is empty; list at least one training language")
-            _check_languages(languages, TRAINABLE_LANGUAGES, "training")
-        return languages
-
-    @field_validator("examples")
-    @classmethod
-    def _examples(cls, examples):
-        if examples is not None:
-            if not examples:
-                raise ValueError("is empty; give at least one language a count")
-            _check_languages(list(examples), TRAINABLE_LANGUAGES, "training")
-        return examples
+    def _languages(cls, value, info):
+        empty = {"languages": "list at least one training language", "examples": "give at least one language a count",
+                 "ratios": "give at least one language a ratio"}
+        return value if value is None else _training_languages(value, empty[info.field_name])
 
     @field_validator("ratios")
     @classmethod
     def _ratios(cls, ratios):
         if ratios is not None:
-            if not ratios:
-                raise ValueError("is empty; give at least one language a ratio")
-            _check_languages(list(ratios), TRAINABLE_LANGUAGES, "training")
             if any(not 0 <= r <= 1 for r in ratios.values()):
                 raise ValueError("every ratio must lie in [0, 1]")
             if not math.isclose(sum(ratios.values()), 1.0, abs_tol=1e-6):
