@@ -78,7 +78,7 @@ def plan_tunings(study: Study) -> list[TrialSpec]:
     return bases
 
 
-def _searcher(tuning: TuningConfig):
+def _searcher(tuning: TuningConfig, concurrent: int):
     if tuning.searcher == "optuna":
         import optuna
         from ray.tune.search.optuna import OptunaSearch
@@ -89,7 +89,10 @@ def _searcher(tuning: TuningConfig):
                             sampler=optuna.samplers.TPESampler(seed=tuning.seed))
     from ray.tune.search import BasicVariantGenerator
 
-    return BasicVariantGenerator(random_state=tuning.seed)  # random samples, or every grid combination
+    # Random samples, or every grid combination. Tune ignores TuneConfig.max_concurrent_trials for a generator it
+    # is handed (it only wraps a Searcher), so the bound is the generator's own: without it every trial function
+    # starts at once and holds a CPU that the running trials' workers need.
+    return BasicVariantGenerator(random_state=tuning.seed, max_concurrent=concurrent)
 
 
 def max_epochs(tuning: TuningConfig, base: TrialSpec) -> int:
@@ -116,7 +119,7 @@ def tune_one(study: Study, base: TrialSpec, context: dict, tracker: Tracker, par
     tuner = tune.Tuner(
         tune.with_resources(tuning_trainable, request),
         param_space={"base": base.model_dump(mode="json"), "hparams": tune_space(tuning), "context": context},
-        tune_config=tune.TuneConfig(search_alg=_searcher(tuning), scheduler=scheduler, num_samples=tuning.trials,
+        tune_config=tune.TuneConfig(search_alg=_searcher(tuning, concurrent), scheduler=scheduler, num_samples=tuning.trials,
                                     max_concurrent_trials=concurrent, reuse_actors=scheduler is None),
         run_config=tune.RunConfig(name=f"{study.name}-tuning-{base.spec_hash}", storage_path=str(workdir / "ray_results"),
                                   verbose=0, callbacks=[Progress(total, metric=f"selected/{tuning.metric}",

@@ -21,7 +21,9 @@ def test_tune_records_the_best_learning_rate_and_the_grid_run_uses_it(tmp_path):
     runs = {float(run.data.params["train.lr"]): run for run in children(client, experiment.experiment_id, tuning.info.run_id)}
     assert sorted(runs) == [1e-7, 1e-3, 3e-3] and all(run.data.params["mixture"] == "en" for run in runs.values())
 
-    # lr 1e-7 reaches epoch 1 after the other two and is the worst there: ASHA stops it, its run says so.
+    # Two trials at a time (4 CPUs, 2 per trial): lr 1e-7, last in the grid, starts when one of the other two has
+    # finished, so it reaches epoch 1 after both and is the worst there: ASHA stops it, its run says so.
+    assert "· 2 running ·" in tuned.stdout and "· 3 running ·" not in tuned.stdout
     weakest = runs[1e-7]
     assert weakest.info.status == "KILLED" and weakest.data.tags["polymix.stopped"] == "stopped early by ASHA"
     assert [m.step for m in client.get_metric_history(weakest.info.run_id, "val/avg_loss")] == [1]
