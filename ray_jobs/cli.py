@@ -15,11 +15,17 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
 
-def runs_table(tracking_uri: str, experiment: str, parent_run_id: str | None = None) -> str:
+def runs_table(tracking_uri: str, experiment: str, parent_run_id: str | None = None, run_ids: list[str] | None = None) -> str:
+    """The finished trial runs of an experiment, of one sweep (``parent_run_id``), or the given runs (a sweep's
+    own and those it reused from earlier sweeps, which stay the children of the sweep that trained them)."""
     from search.tracking import Tracker
     from training.languages import ALL_LANGUAGES
 
-    runs = Tracker(tracking_uri).trial_runs(experiment, parent_run_id)
+    if run_ids is None:
+        runs = Tracker(tracking_uri).trial_runs(experiment, parent_run_id)
+    else:
+        wanted = set(run_ids)
+        runs = [run for run in Tracker(tracking_uri).trial_runs(experiment) if run.info.run_id in wanted]
     if not runs:
         return f"no finished trial runs in experiment {experiment!r}"
     rows = []
@@ -47,7 +53,7 @@ def _cmd_run(args) -> int:
 
     if Tracker(outcome["tracking_uri"]).reachable():  # (a server that went away: its runs wait in the journal)
         print()
-        print(runs_table(outcome["tracking_uri"], outcome["experiment"], outcome["parent_run_id"]))
+        print(runs_table(outcome["tracking_uri"], outcome["experiment"], outcome["parent_run_id"], outcome["run_ids"]))
         uri = outcome["tracking_uri"]
         print(f"\nBrowse: {uri}" if uri.startswith(("http://", "https://")) else f"\nBrowse: mlflow ui --backend-store-uri {uri}")
     return 1 if outcome["failed"] else 0

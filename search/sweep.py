@@ -315,6 +315,7 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
                  "once it is back" if waiting else ""), flush=True)
     tracker.log_metrics(parent_run_id, {"trials_finished": len(trials) - failed, "trials_failed": failed,
                                         "trials_reused": len(trials) - len(pending) + reused_by_trials})
+    used = None
     if not waiting:  # (with the server away, `polymix sync` completes the runs and the parent later)
         # A reused run stays the child of the sweep that trained it; this sweep's parent names every run it used.
         by_hash = tracker.runs_by_spec_hash(experiment_id)  # one query, not one per trial
@@ -325,4 +326,5 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
                          "parent_run_id": run.data.tags.get(MLFLOW_PARENT_RUN_ID) if run else None})
         tracker.log_text(parent_run_id, json.dumps(used, indent=2), "trials.json")
     tracker.finish(parent_run_id, "FAILED" if failed else "FINISHED")
-    return {"tracking_uri": tracking_uri, "experiment": experiment, "parent_run_id": parent_run_id, "failed": failed}
+    return {"tracking_uri": tracking_uri, "experiment": experiment, "parent_run_id": parent_run_id, "failed": failed,
+            "run_ids": None if used is None else [u["run_id"] for u in used if u["run_id"]]}

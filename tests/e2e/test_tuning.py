@@ -45,6 +45,9 @@ def test_tune_records_the_best_learning_rate_and_the_grid_run_uses_it(tmp_path):
     grid = polymix(tmp_path, "run", "tests/e2e/tune_micro.yaml")
     assert f"tiny-s/math: tuned lr={best_lr:.4g} (tuning run {tuning.info.run_id})" in grid.stdout
     assert "1 already finished (reused, not trained again), 1 to run" in grid.stdout
+    # The table it prints has both runs of the grid, the reused one (a child of the tuning run) too.
+    table = grid.stdout.split("\nmodel ", 1)[1].splitlines()[2:]
+    assert sorted(row.split()[2] for row in table if row.startswith("tiny-s ")) == ["en", "en-es"]
     [sweep] = client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'sweep'")
     [trained] = children(client, experiment.experiment_id, sweep.info.run_id)
     assert trained.info.status == "FINISHED" and trained.data.params["mixture"] == "en-es"
