@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from evaluation.report import Report, write_report
-from search.tracking import Tracker, results_table
+from search.tracking import Tracker, redact_uri, results_table
 from training.errors import PolymixError
 
 
@@ -31,7 +31,7 @@ def make_report(tracking_uri: str, experiment: str, folder: Path, all_runs: bool
     found = tracker.client.get_experiment_by_name(experiment)
     if found is None:
         known = ", ".join(sorted(e.name for e in tracker.client.search_experiments())) or "none"
-        raise PolymixError(f"experiment {experiment!r} not found at {tracking_uri}; known experiments: {known}. "
+        raise PolymixError(f"experiment {experiment!r} not found at {redact_uri(tracking_uri)}; known experiments: {known}. "
                            "Give the study's experiment name (its `name`, or `tracking.experiment`)")
     parent = tracker.latest_parent(found.experiment_id)
     if parent is None:

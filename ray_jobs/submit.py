@@ -59,7 +59,12 @@ def submit(study_path: str, address: str, workdir: str, overrides: list[str], fo
     from ray.exceptions import AuthenticationError
     from ray.job_submission import JobStatus, JobSubmissionClient
 
+    from search.tracking import split_credentials
+
     env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
+    if "MLFLOW_TRACKING_URI" in env:  # a password in it travels as the variable its client reads, not in the URI
+        env["MLFLOW_TRACKING_URI"], credentials = split_credentials(env["MLFLOW_TRACKING_URI"])
+        env.update(credentials)
     try:
         client = JobSubmissionClient(address)
         job_id = client.submit_job(

@@ -16,7 +16,7 @@ from ray.tune import PlacementGroupFactory
 from search.designs import TrialResources, TrialSpec, expand_trials, study_hash
 from search.planner import estimate, longest_first
 from search.study import Study
-from search.tracking import Tracker, check_tracking_server, default_tracking_uri, study_params
+from search.tracking import CREDENTIAL_ENV, Tracker, check_tracking_server, default_tracking_uri, split_credentials, study_params
 from search.trial import trainable
 from evaluation.instructions import problems as instruction_problems
 from training.errors import ConfigError, DataError
@@ -139,13 +139,22 @@ class Progress(tune.Callback):
 GPU_TICKET = "polymix_gpu_ticket"
 
 
+def _credentials_for_workers() -> dict | None:
+    """A remote cluster's workers do not inherit the driver's environment: the tracking credentials go in the job's
+    runtime env, except those a submitted job's runtime env already sets (Ray refuses to merge a variable twice)."""
+    job = json.loads(os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR", "{}"))
+    already = (job.get("runtime_env") or {}).get("env_vars") or {}
+    credentials = {name: os.environ[name] for name in CREDENTIAL_ENV if name in os.environ and name not in already}
+    return {"env_vars": credentials} if credentials else None
+
+
 def init_ray(study: Study, address: str | None, workdir: Path) -> None:
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS")
     common = dict(log_to_driver=False, configure_logging=True, logging_level="ERROR")
     if address:
-        ray.init(address=address, **common)
+        ray.init(address=address, runtime_env=_credentials_for_workers(), **common)
     else:  # the embedded default: a local instance bound to this machine only
         r = study.resources
         cpus = r.local_cpus or max(os.cpu_count() or 2, 2)
@@ -226,6 +235,10 @@ def prepare_inputs(study: Study, workdir: Path) -> tuple[Path, str, Path, dict[s
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or study.tracking.uri or default_tracking_uri(workdir)
+    # A password in the URI moves to the environment: this process's MLflow clients read it there, and so do a
+    # local Ray's workers, which inherit it (a remote cluster's get it from init_ray).
+    tracking_uri, credentials = split_credentials(tracking_uri)
+    os.environ.update(credentials)
     check_tracking_server(tracking_uri)
     data_dir = resolve_data_dir(study, workdir)
     check_data(study, data_dir)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 from mlflow.entities import Metric, Param, RunTag
@@ -40,6 +40,30 @@ def redact_uri(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
+# Where the clients of a tracking store read its credentials: MLflow's REST client, and libpq for PostgreSQL.
+CREDENTIAL_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "PGPASSWORD")
+
+
+def split_credentials(uri: str) -> tuple[str, dict[str, str]]:
+    """A tracking URI without its password, and the environment variables that carry the credentials instead.
+
+    The URI travels in every trial's Tune config, which Ray writes to disk (ray_results); the environment does
+    not. ``http://user:pw@host`` → MLFLOW_TRACKING_USERNAME / _PASSWORD (MLflow sends them as basic auth);
+    ``postgresql://user:pw@db/mlflow`` → PGPASSWORD (libpq's). Other schemes have no such variable: unchanged.
+    """
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri, {}
+    host = parts.netloc.rpartition("@")[2]
+    if parts.scheme in ("http", "https"):
+        credentials = {"MLFLOW_TRACKING_USERNAME": unquote(parts.username or ""), "MLFLOW_TRACKING_PASSWORD": unquote(parts.password)}
+        return urlunsplit(parts._replace(netloc=host)), credentials
+    if parts.scheme.split("+")[0] == "postgresql":
+        user = parts.netloc.rpartition("@")[0].partition(":")[0]
+        return urlunsplit(parts._replace(netloc=f"{user}@{host}")), {"PGPASSWORD": unquote(parts.password)}
+    return uri, {}
+
+
 def study_params(study) -> dict:
     """The study as its parent run's params, with any password in its tracking URI masked."""
     params = study.model_dump(mode="json")
@@ -66,7 +90,7 @@ def tracking_reachable(uri: str) -> bool:
 def check_tracking_server(uri: str) -> None:
     """Before a sweep or search prepares anything: its parent run and reuse checks need the server."""
     if not tracking_reachable(uri):
-        raise PolymixError(f"MLflow tracking server {uri} does not answer; start it (polymix server) or point "
+        raise PolymixError(f"MLflow tracking server {redact_uri(uri)} does not answer; start it (polymix server) or point "
                            "MLFLOW_TRACKING_URI / tracking.uri at a running one. Nothing was started")
 
 

@@ -15,12 +15,13 @@ import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.e2e.test_micro_study import children, polymix
+from tests.e2e.test_micro_study import assert_no_secret_recorded, children, polymix
 from tests.e2e.test_submit import free_port
 from training.languages import ALL_LANGUAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
+URI_PASSWORD = "uriPmxTestSecret0006"
 
 
 def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
@@ -92,7 +93,10 @@ def test_micro_study_on_a_team_tracking_server(tracking_server, tmp_path):
     url, home, pid = tracking_server
     server_log = (home / "server.log").read_text()
     assert f"MLflow server on {url} (backend sqlite:///" in server_log and f"Uvicorn running on {url}" in server_log
-    polymix(tmp_path, "run", "tests/e2e/server_micro.yaml", tracking_uri=url)
+    # A password in the tracking URI (the server has no auth and ignores it) reaches no output, run or Ray result.
+    with_password = url.replace("http://", f"http://polymix:{URI_PASSWORD}@")
+    run = polymix(tmp_path, "run", "tests/e2e/server_micro.yaml", tracking_uri=with_password)
+    assert URI_PASSWORD not in run.stdout + run.stderr and f"Browse: {url}" in run.stdout
 
     client = MlflowClient(url)  # everything below is read back over HTTP
     experiment = client.get_experiment_by_name("server-micro")
@@ -107,6 +111,7 @@ def test_micro_study_on_a_team_tracking_server(tracking_server, tmp_path):
     predictions = Path(client.download_artifacts(runs[0].info.run_id, "predictions.jsonl", str(tmp_path)))
     assert len(predictions.read_text(encoding="utf-8").splitlines()) == 4 * len(ALL_LANGUAGES)
     assert list((home / "artifacts").rglob("predictions.jsonl"))  # stored under the server's artifact root
+    assert_no_secret_recorded(client, experiment.experiment_id, tmp_path, {"the tracking URI's password": URI_PASSWORD})
 
     # The report from the server's runs, logged back to it.
     report = polymix(tmp_path, "report", "server-micro", tracking_uri=url)
