@@ -42,7 +42,7 @@ def test_mlflow_authenticates_with_the_moved_password(monkeypatch):
             self.wfile.write(body)
 
         def log_message(self, *args):
-            pass
+            """No access log in the test output."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
