@@ -54,12 +54,12 @@ def split_credentials(uri: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(uri)
     if parts.password is None:
         return uri, {}
-    host = parts.netloc.rpartition("@")[2]
+    userinfo, _, host = parts.netloc.rpartition("@")
     if parts.scheme in ("http", "https"):
         credentials = {"MLFLOW_TRACKING_USERNAME": unquote(parts.username or ""), "MLFLOW_TRACKING_PASSWORD": unquote(parts.password)}
         return urlunsplit(parts._replace(netloc=host)), credentials
     if parts.scheme.split("+")[0] == "postgresql":
-        user = parts.netloc.rpartition("@")[0].partition(":")[0]
+        user = userinfo.partition(":")[0]  # as written (percent-encoded), for the URI
         return urlunsplit(parts._replace(netloc=f"{user}@{host}")), {"PGPASSWORD": unquote(parts.password)}
     return uri, {}
 
