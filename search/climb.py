@@ -32,7 +32,7 @@ two-step point was within 1e-7 of the optimum in 26%; SLSQP closed the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import least_squares, linprog, minimize
@@ -336,7 +336,14 @@ class ClimbSearch:
 
     def recommend(self) -> Optimum:
         if self.optimum is None:
-            self.optimum = optimise(self.fit(), self.weights)
+            law = self.fit()
+            optimum = optimise(law, self.weights)
+            # A mixture already run is feasible too: where the optimiser stops at (or, by rounding, just above)
+            # the best of them under the law, that run is the recommendation, so the predicted gain is never < 0.
+            best_run = min(self.ratios, key=lambda ratios: law.objective(ratios, self.weights))
+            if law.objective(best_run, self.weights) <= optimum.objective:
+                optimum = replace(optimum, ratios=best_run, objective=float(law.objective(best_run, self.weights)))
+            self.optimum = optimum
         return self.optimum
 
     def predicted_gain(self) -> float:
