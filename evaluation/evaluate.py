@@ -14,26 +14,27 @@ from training.tasks import get_task
 
 def evaluate_languages(
     model, tokenizer, task: str, by_lang: dict[str, datasets.Dataset], batch_size: int = 64,
-    wrong_language_scores_zero: bool = False,
+    wrong_language_scores_zero: bool = False, max_new_tokens: int | None = None,
 ) -> dict[str, dict]:
     """Return ``{lang: {"accuracy": mean score, "metrics": {name: mean}, "fidelity": share or None, "n": int,
-    "predictions": [{id, prompt, completion, score, faithful}]}}``.
+    "max_new_tokens": int, "predictions": [{id, prompt, completion, tokens, finish, score, faithful}]}}``.
 
-    ``fidelity`` is the share of responses written in the prompt's language (of those with a language, NaN when
-    none has one; None for tasks whose responses are code). With ``wrong_language_scores_zero`` a response in another language
-    scores 0, as the Post-trainer's Guide judges them.
+    Completions get the task's budget (``max_new_tokens``, default the task's own) and stop at EOS or at the task's
+    stop strings; each prediction records how many tokens it generated and why it ended. ``fidelity`` is the share
+    of responses written in the prompt's language (of those with a language, NaN when none has one; None for tasks
+    whose responses are code). With ``wrong_language_scores_zero`` a response in another language scores 0 in the
+    tasks whose paper scores it so (``Scorer.language_penalty``: instruction following).
     """
     task_format, scorer = get_task(task), SCORERS[task]
+    budget = max_new_tokens or task_format.max_new_tokens
     results = {}
     for lang, dataset in by_lang.items():
         records = list(dataset)
         prompts = [task_format.prompt(record, lang) for record in records]
-        # Room for the longest gold answer in this tokenizer, so an answer that never stops costs little.
-        longest = max((len(tokenizer(task_format.target(r), add_special_tokens=False).input_ids) for r in records), default=0)
-        completions = generate(model, tokenizer, prompts, min(task_format.max_new_tokens, longest + 16), batch_size)
-        scores = [scorer.score(completion, record, lang) for completion, record in zip(completions, records)]
-        faithful = [is_faithful(completion, lang) if scorer.prose else None for completion in completions]
-        if wrong_language_scores_zero:
+        completions = generate(model, tokenizer, prompts, budget, batch_size, task_format.stop(lang))
+        scores = [scorer.score(c.text, record, lang) for c, record in zip(completions, records)]
+        faithful = [is_faithful(c.text, lang) if scorer.prose else None for c in completions]
+        if wrong_language_scores_zero and scorer.language_penalty:
             scores = [{**score, "acc": 0.0} if ok is False else score for score, ok in zip(scores, faithful)]
         judged = [ok for ok in faithful if ok is not None]
         n = max(len(scores), 1)
@@ -44,8 +45,10 @@ def evaluate_languages(
             "fidelity": (sum(judged) / len(judged) if judged else float("nan")) if scorer.prose else None,
             "fidelity_judged": len(judged),
             "n": len(scores),
+            "max_new_tokens": budget,
             "predictions": [
-                {"id": r["id"], "prompt": p, "completion": c, "score": score["acc"], "faithful": ok}
+                {"id": r["id"], "prompt": p, "completion": c.text, "tokens": c.tokens, "finish": c.finish,
+                 "score": score["acc"], "faithful": ok}
                 for r, p, c, score, ok in zip(records, prompts, completions, scores, faithful)
             ],
         }
@@ -61,9 +64,12 @@ def language_metrics(results: dict[str, dict]) -> dict[str, float]:
     return metrics
 
 
-def validation_accuracy(model, tokenizer, task: str, by_lang: dict[str, datasets.Dataset]) -> dict[str, float]:
-    """The validator the SFT loop calls after each epoch (injected, so training imports no evaluation code)."""
-    return {lang: result["accuracy"] for lang, result in evaluate_languages(model, tokenizer, task, by_lang).items()}
+def validation_accuracy(model, tokenizer, task: str, by_lang: dict[str, datasets.Dataset],
+                        budgets: dict[str, int] | None = None) -> dict[str, float]:
+    """The validator the SFT loop calls after each epoch (injected, so training imports no evaluation code), with
+    the study's generation budget per task (``budgets``; the task's own where it names none)."""
+    results = evaluate_languages(model, tokenizer, task, by_lang, max_new_tokens=(budgets or {}).get(task))
+    return {lang: result["accuracy"] for lang, result in results.items()}
 
 
 def summarize(accuracy: dict[str, float], trained: Iterable[str], examples: dict[str, int] | None = None) -> dict[str, float]:

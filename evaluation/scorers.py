@@ -7,7 +7,9 @@ compares and selects checkpoints by) and any further metrics of the task:
   (API-Bank exact match);
 - summarization: ROUGE-L F1 on script-aware words (``acc``) and chrF (``chrf``) against the gold summary;
 - instruction: 1 when the response meets every verifiable instruction of its example (``acc``, IFEval's strict
-  prompt-level accuracy), the share of instructions met (``instructions``), and chrF to the reference (``chrf``).
+  prompt-level accuracy), the share of instructions met (``instructions``), and chrF to the reference (``chrf``);
+  an example with no verifiable instruction (Aya Dolly) scores chrF × "written in the prompt's language" as
+  ``acc``, and ``scored_by_chrf`` says which share of a language's examples were scored so.
 ``prose`` says whether responses are text in the prompt's language, whose language fidelity is measured (an API
 call is code: it is not).
 """
@@ -70,20 +72,29 @@ def score_summary(completion: str, record: dict, lang: str) -> dict[str, float]:
 
 
 def score_instructions(completion: str, record: dict, lang: str) -> dict[str, float]:
-    verdicts = check(completion.strip(), record["instructions"], lang)
-    return {"acc": float(all(verdicts)), "instructions": sum(verdicts) / len(verdicts) if verdicts else 1.0,
-            "chrf": chrf(completion.strip(), record["response"])}
+    response = completion.strip()
+    verdicts = check(response, record["instructions"], lang)
+    quality = chrf(response, record["response"])
+    # A row with no verifiable instruction (Aya Dolly: only its language can be checked) would pass any answer in
+    # the right language, whatever it says; it scores its chrF to the reference instead, 0 in a wrong language.
+    verifiable = any(item["kind"] != "language" for item in record["instructions"])
+    return {"acc": float(all(verdicts)) if verifiable else quality * all(verdicts),
+            "instructions": sum(verdicts) / len(verdicts) if verdicts else 1.0, "chrf": quality,
+            "scored_by_chrf": float(not verifiable)}  # the share of rows whose acc is chrF × language, per language
 
 
 @dataclass(frozen=True)
 class Scorer:
     score: Callable[[str, dict, str], dict[str, float]]  # (completion, record, language) → {"acc": ..., ...}
     prose: bool
+    # Whether eval.wrong_language_scores_zero applies: the tasks whose paper scores an answer in another language 0
+    # (the Post-trainer's Guide's instruction following), not math, whose answer is a number in any language.
+    language_penalty: bool = False
 
 
 SCORERS: dict[str, Scorer] = {
     "math": Scorer(lambda completion, record, lang: {"acc": float(score_math(completion, record))}, prose=True),
     "api": Scorer(lambda completion, record, lang: {"acc": float(score_api(completion, record))}, prose=False),
     "summarization": Scorer(score_summary, prose=True),
-    "instruction": Scorer(score_instructions, prose=True),
+    "instruction": Scorer(score_instructions, prose=True, language_penalty=True),
 }

@@ -196,9 +196,12 @@ class EvalConfig(Frozen):
     test_examples: int | None = Field(None, ge=1)  # per language; None = the whole test split
     baseline: bool = False  # also evaluate every model untrained (the "pretrained-only" runs)
     batch_size: int = Field(64, ge=1)
-    # A response written in another language than its prompt scores 0 (the Post-trainer's Guide's penalty);
-    # the fidelity itself is logged either way (eval/fidelity/<lang>).
+    # A response written in another language than its prompt scores 0 (the Post-trainer's Guide's penalty, in the
+    # tasks it applies to: instruction following); the fidelity itself is logged either way (eval/fidelity/<lang>).
     wrong_language_scores_zero: bool = False
+    # New tokens a completion may generate, per task (validation and test); a task not named keeps its own budget
+    # (training/tasks.py). Never taken from the references: a test set may hold no worked answers at all.
+    max_new_tokens: dict[str, Annotated[int, Field(ge=1, le=32768)]] = {}
 
     @field_validator("languages")
     @classmethod
@@ -211,6 +214,10 @@ class EvalConfig(Frozen):
 
     def language_list(self) -> list[str]:
         return list(ALL_LANGUAGES) if self.languages == "all" else list(self.languages)
+
+    def budget(self, task: str) -> int:
+        """The generation budget of ``task``: the study's, else the task's own."""
+        return self.max_new_tokens.get(task, TASKS[task].max_new_tokens)
 
 
 class SourceSpec(Frozen):
@@ -544,6 +551,8 @@ class Study(Frozen):
         if self.data.sources is not None and set(self.data.sources) != set(self.tasks):
             problems.append(f"data.sources: covers {', '.join(sorted(self.data.sources)) or 'no task'}; give sources "
                             f"for every task of the study ({', '.join(self.tasks)})")
+        problems += [f"eval.max_new_tokens.{task}: not a task of this study ({', '.join(self.tasks)})"
+                     for task in self.eval.max_new_tokens if task not in self.tasks]
         for task in self.plan.tokens_per_example:
             if task not in self.tasks:
                 problems.append(f"plan.tokens_per_example.{task}: not a task of this study ({', '.join(self.tasks)})")

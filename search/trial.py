@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import ray
 import ray.train
@@ -13,16 +14,17 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from evaluation.evaluate import evaluate_languages, language_metrics, summarize, validation_accuracy
 from search.designs import TrialSpec
 from search.tracking import SEARCH_KEY_TAG, MLflowEpochLogger, Tracker
-from training.models import load_model, load_tokenizer, model_family
+from training.models import language_model_parameters, load_model, load_tokenizer, model_family
 from training.sft import SELECTION_METRIC, SFTJob, train_loop
 from training.sources import load_parallel
 
 
 def evaluate_model_dir(model_source, tasks: list[str], data_dir: str, languages: list[str], test_examples,
-                       batch_size: int, wrong_language_scores_zero: bool = False) -> tuple[dict, dict]:
-    """Test-split evaluation of every task in every language (``{task: {lang: result}}``), and what the report
-    needs to know of the model (its size and family, read from the model itself); ``model_source`` is a Ray
-    Checkpoint or a model path."""
+                       batch_size: int, wrong_language_scores_zero: bool = False,
+                       budgets: dict[str, int] | None = None) -> tuple[dict, dict]:
+    """Test-split evaluation of every task in every language (``{task: {lang: result}}``) with each task's
+    generation budget (``budgets``), and what the report needs to know of the model (its language model's size and
+    its family, read from the model itself); ``model_source`` is a Ray Checkpoint or a model path."""
     tests = {task: load_parallel(data_dir, task, "test", languages) for task in tasks}
     if test_examples:
         tests = {task: {lang: rows.select(range(min(test_examples, len(rows)))) for lang, rows in test.items()}
@@ -31,8 +33,9 @@ def evaluate_model_dir(model_source, tasks: list[str], data_dir: str, languages:
     def run(path: str) -> dict:
         model, tokenizer = load_model(path), load_tokenizer(path)
         model.to("cuda" if ray.get_gpu_ids() else "cpu")
-        about = {"model_params": model.num_parameters(), "model_family": model_family(model.config.model_type)}
-        return {task: evaluate_languages(model, tokenizer, task, test, batch_size, wrong_language_scores_zero)
+        about = {"model_params": language_model_parameters(model), "model_family": model_family(model.config.model_type)}
+        return {task: evaluate_languages(model, tokenizer, task, test, batch_size, wrong_language_scores_zero,
+                                         (budgets or {}).get(task))
                 for task, test in tests.items()}, about
 
     if isinstance(model_source, ray.train.Checkpoint):
@@ -56,7 +59,13 @@ def trial_params(spec: TrialSpec) -> dict:
         **({"tuned_from": spec.tuned_from} if spec.tuned_from else {}),
         "setting": "multi" if spec.tasks else "single", **({"tasks": spec.tasks} if spec.tasks else {}),
         **({"dose": spec.dose, "dose_languages": ",".join(spec.dose_languages)} if spec.dose is not None else {}),
+        **{f"eval.max_new_tokens.{task}": budget for task, budget in budgets(spec).items()},
     }
+
+
+def budgets(spec: TrialSpec) -> dict[str, int]:
+    """The generation budget of each task the run is validated and tested on."""
+    return {task: spec.eval.budget(task) for task in spec.task_counts()}
 
 
 def eval_metrics(spec: TrialSpec, results: dict[str, dict]) -> dict[str, float]:
@@ -125,7 +134,7 @@ def run_trial(config: dict) -> None:
             trainer = TorchTrainer(
                 train_loop,
                 train_loop_config={"job": sft_job(spec, context["model_path"], context["data_dir"], search and search["weights"]),
-                                   "validator": validation_accuracy},
+                                   "validator": partial(validation_accuracy, budgets=budgets(spec))},
                 scaling_config=ray.train.ScalingConfig(
                     num_workers=resources.workers, use_gpu=resources.gpus_per_worker > 0,
                     resources_per_worker={"CPU": resources.cpus_per_worker,
@@ -158,7 +167,7 @@ def run_trial(config: dict) -> None:
         )
         results, about_model = ray.get(evaluate.remote(
             model_source, list(spec.task_counts()), context["data_dir"], spec.eval.language_list(), spec.eval.test_examples,
-            spec.eval.batch_size, spec.eval.wrong_language_scores_zero
+            spec.eval.batch_size, spec.eval.wrong_language_scores_zero, budgets(spec)
         ))
         summary = {**eval_metrics(spec, results), **selected}
         tracker.log_params(run_id, about_model)

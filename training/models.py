@@ -49,6 +49,16 @@ def load_model(name_or_path: str, dtype=None, gradient_checkpointing: bool = Fal
     return model
 
 
+def language_model_parameters(model) -> int:
+    """Parameters of the language model alone: its decoder and output head, each shared tensor once. A multimodal
+    checkpoint (Gemma-3 4B loads with a vision tower and projector) is sized as the language model the study
+    fine-tunes and compares, which is what the regression's model-size term means; a text model gives its whole count."""
+    parameters = {id(p): p for p in model.get_decoder().parameters()}
+    head = model.get_output_embeddings()
+    parameters.update({id(p): p for p in (head.parameters() if head is not None else ())})
+    return sum(p.numel() for p in parameters.values())
+
+
 def model_family(model_type: str) -> str:
     """A model's family from its config's ``model_type``: ``qwen3`` → ``qwen``, ``gemma3_text`` → ``gemma``, so that
     an analysis pools the versions of one family (the paper's "Qwen family" term)."""

@@ -45,6 +45,23 @@ STEP_BY_STEP: dict[str, str] = {
 }
 
 
+# The word that opens a math question, per language (the words lm-evaluation-harness's native-language MGSM
+# prompts use): the prompt starts with it, and generation stops where a model starts a new question with it.
+QUESTION: dict[str, str] = {
+    "en": "Question:",
+    "es": "Pregunta:",
+    "ja": "問題：",
+    "bn": "প্রশ্ন:",
+    "sw": "Swali:",
+    "te": "ప్రశ్న:",
+    "fr": "Question :",
+    "de": "Frage:",
+    "ru": "Задача:",
+    "zh": "问题：",
+    "th": "โจทย์:",
+}
+
+
 # Summarization (XLSum-style): the instruction before the article and the cue before the summary, per language.
 SUMMARIZE: dict[str, tuple[str, str]] = {
     "en": ("Summarize the following article in one sentence.", "Summary:"),
@@ -67,11 +84,15 @@ class TaskFormat:
     required_fields: tuple[str, ...]
     prompt: Callable[[dict, str], str]
     target: Callable[[dict], str]
-    max_new_tokens: int  # upper bound; evaluation uses the longest gold target + a margin when shorter
+    # The generation budget (new tokens; a study may set its own, eval.max_new_tokens): the task's, never derived
+    # from the reference answers, which a test set may not even have (MGSM rows hold the answer number only).
+    max_new_tokens: int
+    # Strings that end a completion besides EOS, per language: the start of a new question or turn in the format.
+    stop: Callable[[str], tuple[str, ...]] = lambda lang: ()  # default: EOS only
 
 
 def _math_prompt(record: dict, lang: str) -> str:
-    return f"{record['question']}\n{STEP_BY_STEP[lang]}\n"
+    return f"{QUESTION[lang]} {record['question']}\n{STEP_BY_STEP[lang]}\n"
 
 
 def _api_prompt(record: dict, lang: str) -> str:
@@ -87,19 +108,30 @@ def _instruction_prompt(record: dict, lang: str) -> str:
     return f"{record['prompt']}\n"
 
 
+def _one_line(lang: str) -> tuple[str, ...]:
+    return ("\n",)  # an API call, and a one-sentence summary, are one line
+
+
+def _question(lang: str) -> tuple[str, ...]:
+    return (QUESTION[lang],)
+
+
 TASKS: dict[str, TaskFormat] = {
+    # Chains of thought run to hundreds of tokens, more in the scripts that tokenise long (bn, te, th).
     "math": TaskFormat(
-        "math", ("id", "question", "solution", "answer"), _math_prompt, lambda r: r["solution"], 512
+        "math", ("id", "question", "solution", "answer"), _math_prompt, lambda r: r["solution"], 512,
+        stop=_question,
     ),
     "api": TaskFormat(
-        "api", ("id", "api_doc", "request", "call"), _api_prompt, lambda r: r["call"], 128
+        "api", ("id", "api_doc", "request", "call"), _api_prompt, lambda r: r["call"], 128, stop=_one_line
     ),
     "summarization": TaskFormat(
-        "summarization", ("id", "text", "summary"), _summarization_prompt, lambda r: r["summary"], 128
+        "summarization", ("id", "text", "summary"), _summarization_prompt, lambda r: r["summary"], 256, stop=_one_line
     ),
-    # Instruction following (Aya-Dolly-style prompt and response, with IFEval-style verifiable instructions)
+    # Instruction following (Aya-Dolly-style prompt and response, with IFEval-style verifiable instructions):
+    # responses run over several lines and paragraphs, so only EOS (or the budget) ends them.
     "instruction": TaskFormat(
-        "instruction", ("id", "prompt", "response", "instructions"), _instruction_prompt, lambda r: r["response"], 256
+        "instruction", ("id", "prompt", "response", "instructions"), _instruction_prompt, lambda r: r["response"], 512
     ),
 }
 

@@ -95,24 +95,53 @@ def test_instructions_in_han_bengali_and_thai():
     assert check("Bonjour", [{"kind": "language", "lang": "fr"}], "en") == [True]  # an explicit answer language
 
 
+def fake_generate(texts):
+    from evaluation.generate import Generation
+
+    return lambda model, tokenizer, prompts, max_new_tokens, batch_size, stop: [Generation(t, 7, "eos") for t in texts]
+
+
 def test_evaluation_logs_score_task_metrics_and_fidelity_and_can_zero_wrong_language_answers(monkeypatch):
     import datasets
 
     import evaluation.evaluate as evaluate
 
-    completions = {"Resume": ["El gato duerme en la casa.", "The cat sleeps in the house."]}
-    monkeypatch.setattr(evaluate, "generate", lambda model, tokenizer, prompts, max_new_tokens, batch_size:
-                        completions["Resume"][:len(prompts)])
-    tokenizer = lambda text, add_special_tokens=False: type("T", (), {"input_ids": text.split()})()
+    monkeypatch.setattr(evaluate, "generate", fake_generate(["El gato duerme en la casa.", "The cat sleeps in the house."]))
     rows = datasets.Dataset.from_list([{"id": f"s{i}", "text": "El gato duerme en la casa grande.",
                                         "summary": "El gato duerme en la casa."} for i in range(2)])
-    results = evaluate.evaluate_languages(None, tokenizer, "summarization", {"es": rows})
+    results = evaluate.evaluate_languages(None, None, "summarization", {"es": rows})
     es = results["es"]
     english_rouge = rouge_l("The cat sleeps in the house.", "El gato duerme en la casa.")
     assert es["accuracy"] == pytest.approx((1.0 + english_rouge) / 2) and es["n"] == 2
     assert es["metrics"]["chrf"] == pytest.approx((1.0 + chrf("The cat sleeps in the house.", "El gato duerme en la casa.")) / 2)
     assert es["fidelity"] == 0.5 and [p["faithful"] for p in es["predictions"]] == [True, False]
+    assert [(p["tokens"], p["finish"]) for p in es["predictions"]] == [(7, "eos"), (7, "eos")]
     assert evaluate.language_metrics(results) == {"eval/chrf/es": es["metrics"]["chrf"], "eval/fidelity/es": 0.5,
                                                   "eval/fidelity_judged/es": 2}
-    zeroed = evaluate.evaluate_languages(None, tokenizer, "summarization", {"es": rows}, wrong_language_scores_zero=True)
-    assert zeroed["es"]["accuracy"] == pytest.approx(0.5)  # the English summary counts 0
+    # The wrong-language penalty is instruction following's (the Post-trainer's Guide's); a summary keeps its ROUGE-L.
+    kept = evaluate.evaluate_languages(None, None, "summarization", {"es": rows}, wrong_language_scores_zero=True)
+    assert kept["es"]["accuracy"] == es["accuracy"]
+    requests = datasets.Dataset.from_list([{"id": f"i{i}", "prompt": "Describe un gato en pocas palabras.",
+                                            "response": "Un gato pequeño duerme.",
+                                            "instructions": [{"kind": "max_words", "n": 20}]} for i in range(2)])
+    free = evaluate.evaluate_languages(None, None, "instruction", {"es": requests})
+    zeroed = evaluate.evaluate_languages(None, None, "instruction", {"es": requests}, wrong_language_scores_zero=True)
+    assert free["es"]["accuracy"] == 1.0 and zeroed["es"]["accuracy"] == pytest.approx(0.5)  # the English answer counts 0
+
+
+def test_an_instruction_without_a_verifiable_constraint_is_scored_by_chrf_in_its_language_not_by_its_language_alone():
+    """Aya Dolly rows can only be checked for their language: scoring them pass/fail on it gave 1 to any Spanish
+    answer, right or wrong. They score chrF to the reference, 0 in a wrong language."""
+    from evaluation.scorers import SCORERS
+
+    row = {"id": "dolly-7", "prompt": "¿Cuál es la capital de Francia?", "response": "La capital de Francia es París.",
+           "instructions": [{"kind": "language", "n": None, "words": None, "text": None, "lang": None}]}
+    score = SCORERS["instruction"].score
+    right, wrong = score("La capital de Francia es París.", row, "es"), score("Me gustan mucho los perros grandes.", row, "es")
+    english = score("The capital of France is Paris.", row, "es")
+    assert right["acc"] == pytest.approx(1.0) and right["scored_by_chrf"] == 1.0
+    assert 0 < wrong["acc"] < 0.3 and wrong["acc"] == pytest.approx(wrong["chrf"])  # in Spanish, but not the answer
+    assert english["acc"] == 0.0 and english["chrf"] > 0  # the wrong language
+    verifiable = {**row, "instructions": [{"kind": "max_words", "n": 3}]}
+    assert score("París, claro.", verifiable, "es") == {"acc": 1.0, "instructions": 1.0, "scored_by_chrf": 0.0,
+                                                        "chrf": pytest.approx(chrf("París, claro.", row["response"]))}
