@@ -1,7 +1,9 @@
 """Supervised fine-tuning: the per-worker loop that Ray Train's TorchTrainer runs.
 
-Reads top to bottom: build the mixture → tokenise (loss on target tokens only) → DDP or DeepSpeed →
-AdamW + cosine (or constant) schedule with warmup, gradient accumulation to the global batch → after every epoch,
+Reads top to bottom: build the mixture → tokenise (loss on target tokens only) → global batches that hold every
+example once per epoch (training/batching.py) → DDP or DeepSpeed (training/engines.py), the loss of each step
+normalised by its target tokens across micro-batches and workers → AdamW (weight decay by parameter name) + cosine
+(or constant) schedule with warmup → after every epoch,
 per-language validation loss and accuracy (by generation, through an injected validator) on the
 mixture's languages or the ones a search names (``validation_languages``), plus ``val/objective`` =
 Σ w·loss when a search gives weights → report a checkpoint; Ray keeps the one with the best average
@@ -25,6 +27,8 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup
 
+from training.batching import GlobalBatchSampler, make_collate, step_target_tokens, target_tokens
+from training.engines import DDPEngine, DeepSpeedEngine, decay_groups
 from training.errors import ConfigError
 from training.mixture import build_mixture
 from training.models import load_model, load_tokenizer
@@ -106,22 +110,6 @@ def tokenized_mixture(job: SFTJob, tokenizer) -> datasets.Dataset:
     return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts).shuffle(seed=job.seed)
 
 
-def make_collate(pad_token_id: int):
-    def collate(rows: list[dict]) -> dict[str, torch.Tensor]:
-        width = max(len(row["input_ids"]) for row in rows)
-        input_ids = torch.full((len(rows), width), pad_token_id)
-        labels = torch.full((len(rows), width), -100)
-        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            n = len(row["input_ids"])
-            input_ids[i, :n] = torch.tensor(row["input_ids"])
-            labels[i, :n] = torch.tensor(row["labels"])
-            attention_mask[i, :n] = 1
-        return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
-
-    return collate
-
-
 @torch.no_grad()
 def validation_loss(model, tokenizer, job: SFTJob, task_name: str, by_lang: dict[str, datasets.Dataset]) -> dict[str, float]:
     """Mean target-token loss per language (the quantity Climb's loss laws are fitted to)."""
@@ -133,7 +121,7 @@ def validation_loss(model, tokenizer, job: SFTJob, task_name: str, by_lang: dict
         total, count = 0.0, 0
         for start in range(0, len(examples), job.micro_batch):
             batch = {k: v.to(model.device) for k, v in collate(examples[start : start + job.micro_batch]).items()}
-            n_targets = int((batch["labels"][:, 1:] != -100).sum())
+            n_targets = target_tokens(batch)
             total += model(**batch).loss.item() * n_targets
             count += n_targets
         losses[lang] = total / max(count, 1)
@@ -162,6 +150,89 @@ def deepspeed_config(job: SFTJob, accumulation: int) -> dict:
     return config
 
 
+def load_for_training(job: SFTJob, device):
+    """The model to train and the first epoch to run: a restarted run (worker failure, resubmitted sweep) continues
+    after its last reported epoch. Only the weights are restored; the optimiser and schedule restart their state
+    at that epoch."""
+    restored = ray.train.get_checkpoint()
+    if restored is None:
+        return load_model(job.model_path, gradient_checkpointing=job.gradient_checkpointing).to(device), 1
+    with restored.as_directory() as checkpoint_dir:
+        epoch = json.loads((Path(checkpoint_dir) / "polymix_job.json").read_text())["epoch"]
+        return load_model(checkpoint_dir, gradient_checkpointing=job.gradient_checkpointing).to(device), epoch + 1
+
+
+def validation_rows(job: SFTJob) -> dict[str, dict[str, datasets.Dataset]]:
+    """``{task: {lang: rows}}`` validated every epoch: the first ``validation_examples`` of each language."""
+    validation = {task: load_parallel(job.data_dir, task, "validation", job.validation_languages or list(counts))
+                  for task, counts in job.per_task().items()}
+    if job.validation_examples:
+        validation = {task: {lang: rows.select(range(min(job.validation_examples, len(rows)))) for lang, rows in by_lang.items()}
+                      for task, by_lang in validation.items()}
+    return validation
+
+
+def make_schedule(model, job: SFTJob, total_steps: int, steps_done: int):
+    optimizer = torch.optim.AdamW(decay_groups(model, job.weight_decay), lr=job.lr)
+    warmup_steps = math.ceil(job.warmup_ratio * total_steps)
+    scheduler = (get_constant_schedule_with_warmup(optimizer, warmup_steps) if job.schedule == "constant"
+                 else get_cosine_schedule_with_warmup(optimizer, warmup_steps, total_steps))
+    for _ in range(steps_done):  # put a resumed schedule where it left off
+        scheduler.step()
+    return optimizer, scheduler
+
+
+def train_epoch(engine, loader: DataLoader, accumulation: int, device) -> dict[str, float]:
+    """One pass over the mixture, one optimiser step per ``accumulation`` micro-batches."""
+    started, loss_sum, targets_seen, tokens = time.time(), 0.0, 0, 0
+    batches = iter(loader)
+    for _ in range(len(loader) // accumulation):
+        micro_batches = [{k: v.to(device) for k, v in next(batches).items()} for _ in range(accumulation)]
+        targets = step_target_tokens(micro_batches, device)
+        loss_sum += engine.step(micro_batches, targets)
+        targets_seen += sum(target_tokens(batch) for batch in micro_batches)
+        tokens += sum(int(batch["attention_mask"].sum()) for batch in micro_batches)
+    # the mean target-token loss over every worker's examples, and the throughput of all workers together
+    totals = torch.tensor([loss_sum, targets_seen, tokens], dtype=torch.float64, device=device)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(totals)
+    return {"train/loss": float(totals[0] / totals[1].clamp(min=1)),
+            "train/tokens_per_second": float(totals[2]) / (time.time() - started)}
+
+
+def validate_and_checkpoint(job: SFTJob, engine, tokenizer, validator: Validator, validation: dict, epoch: int,
+                            rank: int, zero3: bool) -> tuple[dict, "ray.train.Checkpoint | None"]:
+    """Per-language validation loss and accuracy, the selection score, and a checkpoint (rank 0 reports it).
+
+    Under ZeRO-3 every forward pass gathers parameters from all ranks, so every rank validates and joins the
+    gather of the full weights; otherwise rank 0 alone does both."""
+    if rank != 0 and not zero3:
+        return {}, None
+    model = engine.module
+    val_loss = {task: validation_loss(model, tokenizer, job, task, rows) for task, rows in validation.items()}
+    val_acc = {task: validator(model, tokenizer, task, rows) for task, rows in validation.items()}
+    state_dict = engine.consolidated_state_dict() if zero3 else None
+    if rank != 0:
+        return {}, None
+    metrics = {job.metric(kind, task, lang): value for kind, values in (("loss", val_loss), ("acc", val_acc))
+               for task, by_lang in values.items() for lang, value in by_lang.items()}
+    all_losses = [value for by_lang in val_loss.values() for value in by_lang.values()]
+    all_scores = [value for by_lang in val_acc.values() for value in by_lang.values()]
+    metrics["val/avg_loss"] = sum(all_losses) / len(all_losses)  # (a multi-task run: over every task and language)
+    metrics["val/avg_acc"] = sum(all_scores) / len(all_scores)
+    if job.objective_weights:
+        metrics["val/objective"] = sum(w * val_loss[job.task][lang] for lang, w in job.objective_weights.items())
+    # Best average validation accuracy (SPEC §1a); lower loss breaks ties between equal accuracies.
+    # Or the lowest validation loss (the Post-trainer's Guide's choice, SPEC §1b).
+    metrics[SELECTION_METRIC] = (-metrics["val/avg_loss"] if job.select_by == "val_loss"
+                                 else metrics["val/avg_acc"] - 1e-6 * metrics["val/avg_loss"])
+    checkpoint_dir = tempfile.mkdtemp(prefix="polymix-ckpt-")
+    model.save_pretrained(checkpoint_dir, state_dict=state_dict)
+    tokenizer.save_pretrained(checkpoint_dir)
+    (Path(checkpoint_dir) / "polymix_job.json").write_text(json.dumps({**asdict(job), "epoch": epoch}, indent=2))
+    return metrics, ray.train.Checkpoint.from_directory(checkpoint_dir)
+
+
 def train_loop(config: dict) -> None:
     """Ray Train entry point: ``config = {"job": SFTJob, "validator": Validator}``."""
     job: SFTJob = config["job"]
@@ -180,119 +251,22 @@ def train_loop(config: dict) -> None:
         from transformers.integrations import HfDeepSpeedConfig
 
         hf_deepspeed = HfDeepSpeedConfig(ds_config)  # noqa: F841 (kept alive on purpose)
-    # A restarted run (worker failure, resubmitted sweep) continues after its last reported epoch.
-    # Only the weights are restored; the optimizer and schedule restart their state at that epoch.
-    restored, first_epoch = ray.train.get_checkpoint(), 1
-    if restored is not None:
-        with restored.as_directory() as checkpoint_dir:
-            first_epoch = json.loads((Path(checkpoint_dir) / "polymix_job.json").read_text())["epoch"] + 1
-            model = load_model(checkpoint_dir, gradient_checkpointing=job.gradient_checkpointing).to(device)
-    else:
-        model = load_model(job.model_path, gradient_checkpointing=job.gradient_checkpointing).to(device)
+    model, first_epoch = load_for_training(job, device)
     tokenizer = load_tokenizer(job.model_path)
     train_rows = tokenized_mixture(job, tokenizer)
-    validation = {task: load_parallel(job.data_dir, task, "validation", job.validation_languages or list(counts))
-                  for task, counts in job.per_task().items()}
-    if job.validation_examples:
-        validation = {task: {lang: rows.select(range(min(job.validation_examples, len(rows)))) for lang, rows in by_lang.items()}
-                      for task, by_lang in validation.items()}
+    validation = validation_rows(job)
 
-    loader = DataLoader(
-        train_rows, batch_size=job.micro_batch, shuffle=True, drop_last=True,
-        collate_fn=make_collate(tokenizer.pad_token_id), generator=torch.Generator().manual_seed(job.seed),
-    )
-    loader = ray.train.torch.prepare_data_loader(loader)
-    steps_per_epoch = len(loader) // accumulation
-    if steps_per_epoch == 0:
-        raise ConfigError(f"the mixture has {len(train_rows)} examples, fewer than one global batch of {job.global_batch} "
-                          f"per worker group; lower train.global_batch or raise the mixture's counts")
-    total_steps = steps_per_epoch * job.epochs
-
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]  # biases and norms
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": job.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=job.lr
-    )
-    warmup_steps = math.ceil(job.warmup_ratio * total_steps)
-    scheduler = (get_constant_schedule_with_warmup(optimizer, warmup_steps) if job.schedule == "constant"
-                 else get_cosine_schedule_with_warmup(optimizer, warmup_steps, total_steps))
-    for _ in range((first_epoch - 1) * steps_per_epoch):  # put a resumed schedule where it left off
-        scheduler.step()
-
-    if ds_config is not None:
-        import deepspeed
-
-        engine, optimizer, _, scheduler = deepspeed.initialize(
-            model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config
-        )
-        unwrapped = engine.module
-
-        def micro_step(batch) -> float:
-            loss = engine(**batch).loss
-            engine.backward(loss)
-            engine.step()  # DeepSpeed applies the update (and the scheduler) at accumulation boundaries
-            return loss.item()
-    else:
-        engine = ray.train.torch.prepare_model(model)
-        unwrapped = model
-        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=job.bf16)
-        micro_steps = 0
-
-        def micro_step(batch) -> float:
-            nonlocal micro_steps
-            with autocast:
-                loss = engine(**batch).loss
-            (loss / accumulation).backward()
-            micro_steps += 1
-            if micro_steps % accumulation == 0:
-                torch.nn.utils.clip_grad_norm_(engine.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            return loss.item()
+    sampler = GlobalBatchSampler(len(train_rows), job.global_batch, job.micro_batch, world_size, rank, job.seed)
+    loader = DataLoader(train_rows, batch_sampler=sampler, collate_fn=make_collate(tokenizer.pad_token_id))
+    optimizer, scheduler = make_schedule(model, job, sampler.steps * job.epochs, (first_epoch - 1) * sampler.steps)
+    engine = (DeepSpeedEngine(model, optimizer, scheduler, world_size, ds_config) if ds_config is not None
+              else DDPEngine(model, ray.train.torch.prepare_model(model), optimizer, scheduler, world_size, job.bf16, device))
 
     engine.train()
     for epoch in range(first_epoch, job.epochs + 1):
-        if world_size > 1:
-            loader.sampler.set_epoch(epoch)
-        started, losses, tokens = time.time(), [], 0
-        for index, batch in enumerate(loader):
-            if index == steps_per_epoch * accumulation:  # whole optimizer steps only
-                break
-            losses.append(micro_step(batch))
-            tokens += int(batch["attention_mask"].sum())
-        metrics = {
-            "epoch": epoch,
-            # 0 for a run trained from the start; else the epoch whose checkpoint a restart resumed from
-            "train/resumed_from_epoch": first_epoch - 1,
-            "train/loss": sum(losses) / len(losses),
-            "train/lr": scheduler.get_last_lr()[0],
-            "train/tokens_per_second": tokens * world_size / (time.time() - started),
-        }
-        checkpoint = None
-        # Under ZeRO-3 every forward pass gathers parameters from all ranks, so every rank validates and
-        # joins the gather of the full weights; otherwise rank 0 alone does both.
-        if rank == 0 or zero3:
-            val_loss = {task: validation_loss(unwrapped, tokenizer, job, task, rows) for task, rows in validation.items()}
-            val_acc = {task: validator(unwrapped, tokenizer, task, rows) for task, rows in validation.items()}
-            state_dict = engine._zero3_consolidated_16bit_state_dict() if zero3 else None
-        if rank == 0:
-            all_losses = [value for by_lang in val_loss.values() for value in by_lang.values()]
-            all_scores = [value for by_lang in val_acc.values() for value in by_lang.values()]
-            for kind, values in (("loss", val_loss), ("acc", val_acc)):
-                metrics.update({job.metric(kind, task, lang): value for task, by_lang in values.items()
-                                for lang, value in by_lang.items()})
-            metrics["val/avg_loss"] = sum(all_losses) / len(all_losses)  # (a multi-task run: over every task and language)
-            metrics["val/avg_acc"] = sum(all_scores) / len(all_scores)
-            if job.objective_weights:
-                metrics["val/objective"] = sum(w * val_loss[job.task][lang] for lang, w in job.objective_weights.items())
-            # Best average validation accuracy (SPEC §1a); lower loss breaks ties between equal accuracies.
-            # Or the lowest validation loss (the Post-trainer's Guide's choice, SPEC §1b).
-            metrics[SELECTION_METRIC] = (-metrics["val/avg_loss"] if job.select_by == "val_loss"
-                                         else metrics["val/avg_acc"] - 1e-6 * metrics["val/avg_loss"])
-            checkpoint_dir = tempfile.mkdtemp(prefix="polymix-ckpt-")
-            unwrapped.save_pretrained(checkpoint_dir, state_dict=state_dict)
-            tokenizer.save_pretrained(checkpoint_dir)
-            (Path(checkpoint_dir) / "polymix_job.json").write_text(json.dumps({**asdict(job), "epoch": epoch}, indent=2))
-            checkpoint = ray.train.Checkpoint.from_directory(checkpoint_dir)
-        ray.train.report(metrics, checkpoint=checkpoint, checkpoint_dir_name=f"epoch_{epoch:03d}")
+        sampler.set_epoch(epoch)
+        metrics = {"epoch": epoch, **train_epoch(engine, loader, accumulation, device), "train/lr": engine.lr(),
+                   # 0 for a run trained from the start; else the epoch whose checkpoint a restart resumed from
+                   "train/resumed_from_epoch": first_epoch - 1}
+        validated, checkpoint = validate_and_checkpoint(job, engine, tokenizer, validator, validation, epoch, rank, zero3)
+        ray.train.report({**metrics, **validated}, checkpoint=checkpoint, checkpoint_dir_name=f"epoch_{epoch:03d}")
