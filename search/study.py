@@ -224,6 +224,11 @@ class SourceSpec(Frozen):
     format: Literal[tuple(FORMATS)]  # training/loaders.py: the publishers' layouts
     path: str  # hub dataset id or local copy
     file: str | None = None  # the file (or folder) inside ``path`` where a format keeps all languages (mcot_math, aya_dolly)
+    # Parallel rows per language to draw from the source (seeded by the study's seed; validation rows come out of
+    # them), e.g. mCoT-MATH's 10,000 + 200 of ~580,000; None keeps every row.
+    sample: int | None = Field(None, ge=1)
+    # Rows per language the conversion must end with (after the draw), e.g. MGSM 250; a mismatch stops it.
+    expected_rows: int | None = Field(None, ge=1)
 
 
 class TaskSources(Frozen):

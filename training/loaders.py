@@ -3,13 +3,16 @@
 Formats, as their publishers lay them out:
 - ``mgsm`` (math test; juletxara/mgsm, google-research/url-nlp): ``mgsm_{lang}.tsv``, no header, two
   tab-separated columns: question, answer number. Row i is the same problem in every language.
-- ``mcot_math`` (math train; laihuiyuan/mCoT-MATH): one JSON array or JSONL file holding every language,
-  rows ``{"lang", "question", "answer"}`` with the id in ``id`` or in ``lang-id`` ("{lang}-{id}"); the answer is
-  a chain of thought whose last number is the final answer.
+- ``mcot_math`` (math train; laihuiyuan/mCoT-MATH): one JSON array (11.6 GB for the release: streamed, never loaded
+  whole) or JSONL file holding every language, rows ``{"lang", "question", "answer"}`` with the id in ``id`` or in
+  ``lang-id`` ("{lang}-{id}", the release's ``lang-id/mcot-math.json``); the answer is a chain of thought ending in
+  its final answer ("The answer is: 18"). Rows from MATH whose final answer is no number (``\\frac{1}{2}``,
+  ``\\text{(B)}``) cannot be scored by MGSM's number match: they are skipped and counted per language.
 - ``mapicall_bank`` (API calling, train and test; mAPICall-Bank = API-Bank translated, names and keys in
-  English): ``{lang}/{split}.json`` (JSON array) or ``.jsonl`` of API-Bank level-1 records ``{"id",
-  "instruction", "input", "expected_output"}`` (training files say ``output``); the API descriptions close the
-  instruction after "API descriptions:", the target is ``API-Request: [ApiName(key='value', ...)]``.
+  English): ``{lang}/{split}.json`` (JSON array) or ``.jsonl`` of API-Bank level-1 records ``{"id", "file",
+  "instruction", "input", "expected_output"}``; training files say ``output`` and carry no id (a row's id is then
+  its position: translations are parallel row by row). The API descriptions close the instruction after
+  "API descriptions:", the target is ``API-Request: [ApiName(key='value', ...)]``.
 
 - ``xlsum`` (summarization, train and test; csebuetnlp/xlsum): one folder per language named by XLSum's language
   name (``english``, ``chinese_simplified``, ...) or flat files, ``{name}_{train,test}.jsonl`` with rows ``{"id",
@@ -31,17 +34,20 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import heapq
 import json
 import os
 import random
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.errors import DataError
-from training.tasks import extract_number, format_number
+from training.tasks import format_number, numeric_final_answer
 
 # format → (task, the splits it can provide)
 FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -137,29 +143,145 @@ def read_mgsm(path: str, languages: list[str]) -> dict[str, list[dict]]:
     return by_lang
 
 
-def read_mcot_math(path: str, languages: list[str], file: str | None = None) -> dict[str, list[dict]]:
+@dataclass
+class SplitCounts:
+    """What converting one split did, per language: rows read, rows skipped (by reason) and rows kept."""
+
+    read: Counter = field(default_factory=Counter)
+    skipped: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # reason → {lang: rows}
+    kept: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"read": dict(self.read), "skipped": {reason: dict(by_lang) for reason, by_lang in self.skipped.items()},
+                "kept": self.kept}
+
+
+def draw_priority(seed: int, record_id: str) -> int:
+    """A seeded pseudo-random rank of an id, the same in every language: the ``sample`` rows kept are the ids of
+    lowest rank, so drawing them needs no second copy of the data."""
+    return int.from_bytes(hashlib.blake2b(f"{seed}:{record_id}".encode(), digest_size=8).digest(), "big")
+
+
+def stream_records(source: Path) -> Iterator[tuple[int, dict]]:
+    """(row number, row) of a JSON array or JSONL file, one at a time: memory does not grow with the file."""
+    import ijson
+
+    with source.open("rb") as handle:
+        is_array = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
+        handle.seek(0)
+        if is_array:
+            rows, number = ijson.items(handle, "item", use_float=True), 0
+            try:
+                for number, record in enumerate(rows, start=1):
+                    yield number, _as_row(record, source, number)
+            except (ijson.JSONError, UnicodeDecodeError) as error:
+                raise DataError(f"{source}: malformed JSON after row {number} ({error}); fix the file") from None
+            return
+        number = 0
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except UnicodeDecodeError as error:
+                raise DataError(f"{source}: line {line_number}: not valid UTF-8 ({error.reason}); re-encode the file "
+                                "as UTF-8") from None
+            except json.JSONDecodeError as error:
+                raise DataError(f"{source}: line {line_number}, column {error.colno}: malformed JSON ({error.msg}); "
+                                "fix or remove that row") from None
+            number += 1
+            yield number, _as_row(record, source, number)
+
+
+def _as_row(record, source: Path, number: int) -> dict:
+    if not isinstance(record, dict):
+        raise DataError(f"{source}: row {number} is not a JSON object; every row needs named fields")
+    return record
+
+
+def _mcot_id(record: dict, lang: str, source: Path, row: int) -> str:
+    if record.get("id") is not None:
+        return str(record["id"])
+    if record.get("lang-id") in (None, ""):
+        raise DataError(f"{source}: row {row}: no 'id' or 'lang-id'; parallel rows need an id shared by their "
+                        "translations (mCoT-MATH's lang-id/mcot-math.json gives 'lang-id': '{lang}-{id}')")
+    prefix, _, record_id = str(record["lang-id"]).partition("-")
+    if prefix != lang or not record_id:
+        raise DataError(f"{source}: row {row}: column 'lang-id' is {record['lang-id']!r}; expected '{lang}-<id>'")
+    return record_id
+
+
+def _lowest_ranked(candidates: dict[str, list], sample: int | None) -> list[str]:
+    """Ids present in every language's candidates, lowest draw rank first; at most ``sample``."""
+    ranked = [dict((record_id, -negative) for negative, record_id in heap) for heap in candidates.values()]
+    shared = set.intersection(*(set(ids) for ids in ranked)) if ranked else set()
+    return sorted(shared, key=lambda record_id: ranked[0][record_id])[:sample]
+
+
+def read_mcot_math(path: str, languages: list[str], file: str | None = None, sample: int | None = None, seed: int = 0,
+                   counts: SplitCounts | None = None) -> dict[str, list[dict]]:
+    """mCoT-MATH, streamed twice: first the draw of ``sample`` ids whose final answer is one number in every language
+    (``draw_numeric_ids``), then only the drawn rows are materialised."""
     root = resolve_source(path)
     source = root / (file or "mcot_math.json") if root.is_dir() else root
     if not source.is_file():
-        raise DataError(f"{source}: not found; point data.sources.math.train.file at the mCoT-MATH JSON/JSONL file")
-    wanted, by_lang = set(languages), {lang: [] for lang in languages}
-    for row, record in enumerate(read_records(source), start=1):
-        lang = _field(record, ("lang",), source, row)
-        if lang not in wanted:
-            continue
-        if record.get("id") is not None:
-            record_id = str(record["id"])
-        else:
-            prefix, _, record_id = _field(record, ("lang-id",), source, row).partition("-")
-            if prefix != lang or not record_id:
-                raise DataError(f"{source}: row {row}: column 'lang-id' is {record['lang-id']!r}; expected '{lang}-<id>'")
-        solution = _field(record, ("answer",), source, row)
-        final = extract_number(solution)
-        if final is None:
-            raise DataError(f"{source}: row {row}: column 'answer' has no final number; the chain of thought must end with it")
-        by_lang[lang].append({"id": record_id, "question": _field(record, ("question",), source, row),
-                              "solution": solution, "answer": format_number(final)})
+        raise DataError(f"{source}: not found; point data.sources.math.train.file at the mCoT-MATH JSON/JSONL file "
+                        "(the release's lang-id/mcot-math.json)")
+    wanted = set(languages)
+
+    def rows() -> Iterator[tuple[str, str, dict, int]]:
+        for row, record in stream_records(source):
+            lang = _field(record, ("lang",), source, row)
+            if lang in wanted:
+                yield lang, _mcot_id(record, lang, source, row), record, row
+
+    chosen = set(draw_numeric_ids(rows, source, languages, sample, seed, counts if counts is not None else SplitCounts()))
+    by_lang = {lang: [] for lang in languages}
+    for lang, record_id, record, row in rows():
+        if record_id in chosen:
+            solution = _field(record, ("answer",), source, row)
+            by_lang[lang].append({"id": record_id, "question": _field(record, ("question",), source, row),
+                                  "solution": solution, "answer": format_number(numeric_final_answer(solution))})
     return by_lang
+
+
+def draw_numeric_ids(rows: Callable[[], Iterator], source: Path, languages: list[str], sample: int | None, seed: int,
+                     counts: SplitCounts) -> list[str]:
+    """The ``sample`` lowest-ranked ids (``draw_priority``) whose final answer is one number in every language; all
+    of them when ``sample`` is None. Each language keeps only its lowest-ranked candidates, so memory grows with the
+    sample, not with the file; a pass that kept too few shared ids is repeated with room for more. Rows skipped
+    (not a number here; a number in some languages only) are counted per language."""
+    capacity = None if sample is None else sample + sample // 10 + 100
+    while True:
+        counts.read.clear()
+        counts.skipped.clear()
+        candidates: dict[str, list] = {lang: [] for lang in languages}
+        for lang, record_id, record, row in rows():
+            counts.read[lang] += 1
+            if numeric_final_answer(_field(record, ("answer",), source, row)) is None:
+                counts.skipped["final answer is not a number"][lang] += 1
+                continue
+            heapq.heappush(candidates[lang], (-draw_priority(seed, record_id), record_id))
+            if capacity is not None and len(candidates[lang]) > capacity:
+                heapq.heappop(candidates[lang])  # (the highest rank leaves)
+        if len({counts.read[lang] for lang in languages}) > 1:
+            sizes = ", ".join(f"{lang} {counts.read[lang]}" for lang in languages)
+            raise DataError(f"{source}: the languages are not aligned ({sizes} rows); parallel data needs every "
+                            "example in every language")
+        chosen = _lowest_ranked(candidates, sample)
+        if capacity is None or len(chosen) == sample or all(len(h) < capacity for h in candidates.values()):
+            break
+        capacity *= 2
+    if sample is not None and len(chosen) < sample:
+        raise DataError(f"{source}: {len(chosen)} examples have a numeric final answer in every one of "
+                        f"{', '.join(languages)}, fewer than data.sources.math.train.sample={sample}; lower the sample")
+    # A number in this language but not in every one (a translation that lost it), among the ids the draw reached.
+    reached = float("inf") if sample is None else max((draw_priority(seed, i) for i in chosen), default=-1)
+    shared = set(chosen)
+    for lang, heap in candidates.items():
+        if unshared := sum(1 for negative, i in heap if -negative <= reached and i not in shared):
+            counts.skipped["numeric in some languages only"][lang] += unshared
+    return chosen
 
 
 def _api_call(record: dict, path: Path, row: int) -> str:
@@ -186,9 +308,14 @@ def read_mapicall_bank(path: str, languages: list[str], split: str) -> dict[str,
             if doc_start < 0:
                 raise DataError(f"{file}: row {row}: column 'instruction' has no 'API descriptions:' section; "
                                 "API-Bank level-1 instructions end with the API's JSON description")
-            record_id = _field(record, ("id",), file, row)
+            # Level-1 test records name their dialogue file and turn; training records have no id: the translations
+            # of a file are parallel row by row, so the row number is the example's id.
+            if record.get("id") not in (None, ""):
+                record_id = f"{record['file']}:{record['id']}" if record.get("file") else str(record["id"])
+            else:
+                record_id = f"{split}-{row:05d}"
             rows.append({
-                "id": f"{record['file']}:{record_id}" if record.get("file") else record_id,
+                "id": record_id,
                 "api_doc": instruction[doc_start + len("API descriptions:"):].strip(),
                 "request": _field(record, ("input",), file, row).removesuffix("\n").removesuffix("Generate API Request:").strip(),
                 "call": _api_call(record, file, row),
@@ -273,17 +400,37 @@ def api_names(rows: list[dict]) -> set[str]:
     return {row["call"].split("(", 1)[0] for row in rows}
 
 
-def read_split(source: dict, task: str, split: str, languages: list[str]) -> dict[str, list[dict]]:
-    fmt, path = source["format"], source["path"]
+def read_split(source: dict, task: str, split: str, languages: list[str], seed: int = 0,
+               counts: SplitCounts | None = None) -> dict[str, list[dict]]:
+    """One split of a real dataset in the study's languages: aligned, drawn down to ``sample`` parallel rows when
+    the source names a sample, checked against ``expected_rows``; what was read, skipped and kept goes to ``counts``."""
+    fmt, path, sample = source["format"], source["path"], source.get("sample")
+    counts = counts if counts is not None else SplitCounts()
     readers: dict[str, Callable[[], dict[str, list[dict]]]] = {
         "mgsm": lambda: read_mgsm(path, languages),
-        "mcot_math": lambda: read_mcot_math(path, languages, source.get("file")),
+        "mcot_math": lambda: read_mcot_math(path, languages, source.get("file"), sample, seed, counts),
         "mapicall_bank": lambda: read_mapicall_bank(path, languages, split),
         "xlsum": lambda: read_xlsum(path, languages, split),
         "aya_dolly": lambda: read_aya_dolly(path, languages, source.get("file")),
     }
     by_lang = readers[fmt]()
-    check_same_ids(by_lang, f"{path} ({fmt}, {task} {split})")
+    where = f"{path} ({fmt}, {task} {split})"
+    if fmt != "mcot_math":  # (the streaming reader counts and draws as it reads)
+        counts.read.update({lang: len(rows) for lang, rows in by_lang.items()})
+    check_same_ids(by_lang, where)
+    if sample is not None and fmt != "mcot_math":
+        available = len(next(iter(by_lang.values())))
+        if sample > available:
+            raise DataError(f"{where}: sample={sample} but the source has {available} parallel rows per language; "
+                            "lower the sample")
+        drawn = set(sorted((r["id"] for r in next(iter(by_lang.values()))), key=lambda i: draw_priority(seed, i))[:sample])
+        by_lang = {lang: [r for r in rows if r["id"] in drawn] for lang, rows in by_lang.items()}
+    expected = source.get("expected_rows")
+    for lang, rows in by_lang.items():
+        counts.kept[lang] = len(rows)
+        if expected is not None and len(rows) != expected:
+            raise DataError(f"{where}: {len(rows)} {lang} rows, the study expects {expected} (expected_rows); check that "
+                            "the files are complete and the right release, or correct expected_rows")
     # The polymix layout wants the same ids in the same order in every language; files need not agree on order.
     return {lang: sorted(rows, key=lambda r: r["id"]) for lang, rows in by_lang.items()}
 
@@ -296,6 +443,9 @@ def hold_out(rows: list[dict], size: int, seed: int) -> tuple[list[dict], list[d
     return [r for r in rows if r["id"] not in held], [r for r in rows if r["id"] in held]
 
 
+CONVERSION_FILE = "conversion.json"  # in a prepared data directory: per task and split, rows read / skipped / kept
+
+
 def prepare_sources(sources: dict[str, dict], train_languages: list[str], test_languages: list[str],
                     cache_root: str | Path, seed: int = 0) -> Path:
     """Convert every task's sources once into DATA_DIR/{task}/{lang}/{split}.jsonl (content-addressed, atomic)."""
@@ -305,10 +455,16 @@ def prepare_sources(sources: dict[str, dict], train_languages: list[str], test_l
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".staging-"))
+    conversion = {}
     try:
         for task, spec in sources.items():
-            train = read_split(spec["train"], task, "train", train_languages)
-            test = read_split(spec["test"], task, "test", test_languages)
+            train_counts, test_counts = SplitCounts(), SplitCounts()
+            train = read_split(spec["train"], task, "train", train_languages, seed, train_counts)
+            test = read_split(spec["test"], task, "test", test_languages, seed, test_counts)
+            conversion[task] = {"train": {"format": spec["train"]["format"], "path": spec["train"]["path"],
+                                          **train_counts.as_dict(), "validation": spec["validation_size"]},
+                                "test": {"format": spec["test"]["format"], "path": spec["test"]["path"],
+                                         **test_counts.as_dict()}}
             if task == "api":
                 shared = api_names(next(iter(train.values()))) & api_names(next(iter(test.values())))
                 if shared:
@@ -320,6 +476,7 @@ def prepare_sources(sources: dict[str, dict], train_languages: list[str], test_l
                 _write_jsonl(staging / task / lang / "validation.jsonl", validation)
             for lang, rows in test.items():
                 _write_jsonl(staging / task / lang / "test.jsonl", rows)
+        (staging / CONVERSION_FILE).write_text(json.dumps(conversion, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "COMPLETE").write_text(key + "\n")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

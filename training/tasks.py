@@ -25,6 +25,28 @@ def extract_number(text: str) -> float | None:
         return None
 
 
+_SENTENCE_END = re.compile(r"(?<=[。！？।])|(?<=[.!?])\s+|\n")
+# Markup of an answer that is not one number: LaTeX (\frac, \sqrt, \text{...}), powers, fractions, intervals.
+_NOT_A_NUMBER = re.compile(r"[\\{}^_/√π∞\[\]()]")
+
+
+def numeric_final_answer(solution: str) -> float | None:
+    """The final answer of a worked solution when it is one number, else None.
+
+    The answer is in the last sentence, after its last colon when it has one ("The answer is: 18", "Ответ: 18",
+    "答えは18です。"); MATH-derived answers (``\\frac{1}{2}``, ``2\\sqrt{2}``, ``(-\\infty, 2)``, ``3/4``, several
+    roots) are not numbers, and a solution whose last sentence has none has no numeric answer either.
+    """
+    sentences = [part.strip() for part in _SENTENCE_END.split(str(solution or "")) if part and part.strip()]
+    if not sentences:
+        return None
+    last = re.split(r"[:：]", sentences[-1])[-1]
+    numbers = _NUMBER.findall(last)
+    if len(numbers) != 1 or _NOT_A_NUMBER.search(last):
+        return None
+    return extract_number(last)
+
+
 def format_number(value: float) -> str:
     """12.0 → "12", 0.5 → "0.5": how a gold answer is written."""
     return str(int(value)) if value == int(value) else repr(value)

@@ -98,13 +98,13 @@ def test_mcot_math_errors_name_file_line_row_and_column(tmp_path):
     broken.write_text(json.dumps(mcot_rows()[0]) + "\n" + '{"lang": "en", "question": "x", answer: 3}\n')
     with pytest.raises(DataError, match=r"broken.jsonl: line 2, column 33: malformed JSON"):
         read_mcot_math(str(broken), ["en"])
-    no_number = tmp_path / "no_number.json"
-    no_number.write_text(json.dumps([{"lang-id": "en-0", "lang": "en", "question": "x", "answer": "no idea"}]))
-    with pytest.raises(DataError, match=r"no_number.json: row 1: column 'answer' has no final number"):
-        read_mcot_math(str(no_number), ["en"])
+    no_answer = tmp_path / "no_answer.json"
+    no_answer.write_text(json.dumps([{"lang-id": "en-0", "lang": "en", "question": "x", "answer": ""}]))
+    with pytest.raises(DataError, match=r"no_answer.json: row 1: column 'answer' is missing or empty"):
+        read_mcot_math(str(no_answer), ["en"])
     no_id = tmp_path / "no_id.json"
     no_id.write_text(json.dumps([{"lang": "en", "question": "x", "answer": "1"}]))
-    with pytest.raises(DataError, match=r"no_id.json: row 1: column 'lang-id' is missing or empty"):
+    with pytest.raises(DataError, match=r"no_id.json: row 1: no 'id' or 'lang-id'"):
         read_mcot_math(str(no_id), ["en"])
 
 
@@ -148,7 +148,7 @@ def test_misaligned_translations_are_counted(tmp_path):
     sources = {"math": {"train": {"format": "mcot_math", "path": str(tmp_path), "file": None},
                         "test": {"format": "mgsm", "path": str(write_mgsm(tmp_path / "mgsm")), "file": None},
                         "validation_size": 1}}
-    with pytest.raises(DataError, match=r"sw is not aligned with en \(3 vs 5 rows; 2 en id\(s\) missing in sw"):
+    with pytest.raises(DataError, match=r"mcot_math.json: the languages are not aligned \(en 5, sw 3 rows\)"):
         prepare_sources(sources, ["en", "sw"], ["en"], tmp_path / "cache")
     assert not list((tmp_path / "cache" / "data").glob("prepared-*"))  # nothing half-written left behind
 
