@@ -157,8 +157,14 @@ def plot_regression(coefficients: pd.DataFrame, report: Report) -> None:
     _save(figure, report, "regression_coefficients.png")
 
 
-def write_report(table: pd.DataFrame, folder: Path, title: str, notes: list[str] = (), seed: int = 0) -> Report:
-    """Write ``report.md`` and the figures into ``folder``; ``notes`` (e.g. the runs still missing) go on top."""
+def write_report(table: pd.DataFrame, folder: Path, title: str, notes: list[str] = (), seed: int = 0,
+                 languages: list[str] | None = None) -> Report:
+    """Write ``report.md`` and the figures into ``folder``; ``notes`` (e.g. the runs still missing) go on top.
+    ``languages``: the study's evaluation set, the only languages every table, average and test covers (None: the
+    languages the runs were evaluated on)."""
+    if languages is not None:
+        table = table[table["lang"].isin(languages)]
+    evaluated = [lang for lang in (languages or ALL_LANGUAGES) if lang in set(table["lang"])]
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("report.md", *FIGURES):  # a figure of an earlier report must not outlive its analysis
         (folder / name).unlink(missing_ok=True)
@@ -170,7 +176,8 @@ def write_report(table: pd.DataFrame, folder: Path, title: str, notes: list[str]
     multi = int((runs["setting"] == "multi").sum())
     sections += ["", f"{len(runs)} finished runs ({int(runs['baseline'].sum())} pretrained-only"
                  + (f", {multi} multi-task" if multi else "") + f"), {runs['model'].nunique()} models, "
-                 f"{table['task'].nunique()} tasks, {table['lang'].nunique()} evaluation languages."
+                 f"{table['task'].nunique()} tasks; evaluation languages: {', '.join(evaluated)}"
+                 + (" (the study's eval.languages)." if languages is not None else " (those the runs were evaluated on).")
                  + (" The sections before the Post-trainer's Guide ones compare single-task runs." if multi else ""),
                  "", "## Accuracy per language (95% Wilson intervals)", "", markdown_table(accuracy_table(single)), ""]
 

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from evaluation.report import Report, write_report
-from search.tracking import Tracker, redact_uri, results_table
+from search.tracking import EVAL_LANGUAGES_PARAM, Tracker, redact_uri, results_table
 from training.errors import PolymixError
 
 
@@ -56,6 +56,10 @@ def make_report(tracking_uri: str, experiment: str, folder: Path, all_runs: bool
     if not runs:
         raise PolymixError(f"experiment {experiment!r}: no finished trial run to report on yet"
                            + (f" ({len(plan)} planned)" if plan else ""))
-    report = write_report(results_table(runs), folder, f"Study report: {experiment}", notes)
+    # The study's evaluation set, as its parent run recorded it: a run evaluated on more languages (an earlier
+    # version of the study) counts on these only.
+    languages = parent.data.params.get(EVAL_LANGUAGES_PARAM)
+    report = write_report(results_table(runs), folder, f"Study report: {experiment}", notes,
+                          languages=languages.split(",") if languages else None)
     tracker.client.log_artifacts(parent.info.run_id, str(folder), "report")
     return report, parent.info.run_id, notes

@@ -25,8 +25,8 @@ from search.designs import TrialSpec, model_settings
 from search.climb import new_initial_runs
 from search.adaptive import METRIC, ClimbSearcher, MixtureSearcher, RegMixSearcher
 from search.study import Study
-from search.sweep import Progress, early_stopping, init_ray, prepare_inputs, trial_resources
-from search.tracking import SEARCH_KEY_TAG, Tracker, study_params
+from search.sweep import Progress, early_stopping, init_ray, log_conversion, prepare_inputs, trial_resources
+from search.tracking import SEARCH_KEY_TAG, Tracker
 from search.trial import run_trial, selected_losses
 from search.tuning import describe, max_epochs, sampled, tune_space
 from training.errors import ConfigError
@@ -301,8 +301,8 @@ def run_ratio_search(study: Study, workdir: Path = Path(".polymix"), address: st
     experiment_id = tracker.experiment_id(experiment, workdir / "mlartifacts" / experiment)
     planned = plan_searches(study, tracker, experiment_id)
     search_hash = hashlib.sha256(json.dumps(study.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
-    parent_run_id, reused = tracker.parent_run(experiment_id, search_hash, study.name,
-                                               {"study": study_params(study)}, kind="search")
+    parent_run_id, reused = tracker.parent_run(experiment_id, search_hash, study.name, {}, kind="search", study=study)
+    log_conversion(tracker, parent_run_id, data_dir)
     print(f"[polymix] study {study.name}: ratio search ({study.search.strategy}); MLflow experiment {experiment!r}, "
           f"parent run {parent_run_id}{' (reused)' if reused else ''}", flush=True)
     context = dict(tracking_uri=tracking_uri, experiment_id=experiment_id, parent_run_id=parent_run_id,

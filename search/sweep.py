@@ -16,11 +16,11 @@ from ray.tune import PlacementGroupFactory
 from search.designs import TrialResources, TrialSpec, expand_trials, study_hash
 from search.planner import estimate, longest_first
 from search.study import Study
-from search.tracking import CREDENTIAL_ENV, Tracker, check_tracking_server, default_tracking_uri, split_credentials, study_params
+from search.tracking import CREDENTIAL_ENV, Tracker, check_tracking_server, default_tracking_uri, split_credentials
 from search.trial import trainable
 from evaluation.instructions import problems as instruction_problems
 from training.errors import ConfigError, DataError
-from training.loaders import prepare_sources
+from training.loaders import CONVERSION_FILE, prepare_sources
 from training.models import make_tiny_model
 from training.sources import load_parallel, sample_data_dir, split_path
 
@@ -34,6 +34,29 @@ def resolve_data_dir(study: Study, workdir: Path) -> Path:
         sources = {task: spec.model_dump() for task, spec in study.data.sources.items()}
         return prepare_sources(sources, trained, study.eval.language_list(), workdir, study.seed).resolve()
     return sample_data_dir(workdir, study.data.sample_seed).resolve()
+
+
+def conversion_lines(data_dir: Path) -> list[str]:
+    """What converting the real datasets read, skipped and kept, one line per task and split (none for sample data
+    or a given layout)."""
+    path = data_dir / CONVERSION_FILE
+    if not path.is_file():
+        return []
+    lines = []
+    for task, splits in json.loads(path.read_text(encoding="utf-8")).items():
+        for split, counts in splits.items():
+            kept = ", ".join(f"{lang} {n}/{counts['read'].get(lang, n)}" for lang, n in counts["kept"].items())
+            skipped = "; ".join(f"{reason}: " + ", ".join(f"{lang} {n}" for lang, n in by_lang.items())
+                                for reason, by_lang in counts["skipped"].items())
+            held = f", {counts['validation']} per language held out for validation" if "validation" in counts else ""
+            lines.append(f"{task} {split} ({counts['format']}): kept/read {kept}{held}" + (f"; skipped {skipped}" if skipped else ""))
+    return lines
+
+
+def log_conversion(tracker: Tracker, parent_run_id: str, data_dir: Path) -> None:
+    """The conversion counts on the parent run (``data/conversion.json``), beside the runs they fed."""
+    if (data_dir / CONVERSION_FILE).is_file():
+        tracker.log_text(parent_run_id, (data_dir / CONVERSION_FILE).read_text(encoding="utf-8"), f"data/{CONVERSION_FILE}")
 
 
 def check_data(study: Study, data_dir: Path) -> None:
@@ -241,6 +264,8 @@ def prepare_inputs(study: Study, workdir: Path) -> tuple[Path, str, Path, dict[s
     os.environ.update(credentials)
     check_tracking_server(tracking_uri)
     data_dir = resolve_data_dir(study, workdir)
+    for line in conversion_lines(data_dir):
+        print(f"[polymix] data {line}", flush=True)
     check_data(study, data_dir)
     return workdir, tracking_uri, data_dir, resolve_model_paths(study, data_dir, workdir)
 
@@ -299,8 +324,9 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
     trials, order = ordered_trials(study, expand_trials(study, tuned))
     sweep_hash = study_hash(trials)
     parent_run_id, reused_parent = tracker.parent_run(
-        experiment_id, sweep_hash, study.name, {"study": study_params(study), "n_trials": len(trials)}
+        experiment_id, sweep_hash, study.name, {"n_trials": len(trials)}, study=study
     )
+    log_conversion(tracker, parent_run_id, data_dir)
     # What the sweep will run, logged before it starts: a report on an unfinished study names what is missing.
     tracker.log_text(parent_run_id, json.dumps([{"trial": t.label, "spec_hash": t.spec_hash} for t in trials], indent=2),
                      "plan.json")

@@ -64,11 +64,27 @@ def split_credentials(uri: str) -> tuple[str, dict[str, str]]:
     return uri, {}
 
 
-def study_params(study) -> dict:
-    """The study as its parent run's params, with any password in its tracking URI masked."""
-    params = study.model_dump(mode="json")
-    if params["tracking"]["uri"]:
-        params["tracking"]["uri"] = redact_uri(params["tracking"]["uri"])
+MAX_PARAM_LENGTH = 6000  # characters of an MLflow param value (mlflow.utils.validation.MAX_PARAM_VAL_LENGTH)
+EVAL_LANGUAGES_PARAM = "eval_languages"  # a parent run's evaluation languages, in the study's order
+
+
+def study_document(study) -> dict:
+    """The study as a JSON document, with any password in its tracking URI masked."""
+    document = study.model_dump(mode="json")
+    if document["tracking"]["uri"]:
+        document["tracking"]["uri"] = redact_uri(document["tracking"]["uri"])
+    return document
+
+
+def study_params(study) -> dict[str, str]:
+    """The study as its parent run's params: one per section (``study.eval``, ``study.mixtures``, ...) and the
+    evaluation languages on their own. A section longer than an MLflow param holds (the 22 mixtures of the 220-run
+    study are) names the ``study.json`` artifact, which holds the whole study, instead."""
+    params = {}
+    for section, value in study_document(study).items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        params[f"study.{section}"] = text if len(text) <= MAX_PARAM_LENGTH else f"{len(text)} characters: see study.json"
+    params[EVAL_LANGUAGES_PARAM] = ",".join(study.eval.language_list())
     return params
 
 
@@ -183,8 +199,9 @@ class Tracker:
         )
 
     def parent_run(self, experiment_id: str, study_hash: str, study_name: str, params: dict[str, Any],
-                   kind: str = "sweep") -> tuple[str, bool]:
-        """The sweep's (or search's) parent run: reused when the same study ran before."""
+                   kind: str = "sweep", study=None) -> tuple[str, bool]:
+        """The sweep's (or search's) parent run: reused when the same study ran before. A new one gets ``params``
+        and, given the ``study``, its params (``study_params``) and the whole study as the artifact ``study.json``."""
         existing = self._search(experiment_id, STUDY_HASH_TAG, study_hash)
         if existing:
             run_id = existing[0].info.run_id
@@ -195,7 +212,9 @@ class Tracker:
             run_name=f"{study_name}-{kind}",
             tags={STUDY_HASH_TAG: study_hash, KIND_TAG: kind},
         )
-        self.log_params(run.info.run_id, params)
+        self.log_params(run.info.run_id, {**(study_params(study) if study is not None else {}), **params})
+        if study is not None:
+            self.log_text(run.info.run_id, json.dumps(study_document(study), indent=2, ensure_ascii=False), "study.json")
         return run.info.run_id, False
 
     def finished_child(self, experiment_id: str, spec_hash: str):

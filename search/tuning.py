@@ -19,8 +19,8 @@ from ray import tune
 
 from search.designs import TrialSpec, model_settings
 from search.study import TUNABLE, Distribution, Study, TuningConfig
-from search.sweep import Progress, early_stopping, init_ray, prepare_inputs, trial_resources
-from search.tracking import Tracker, redact_uri, study_params, tuned_tag
+from search.sweep import Progress, early_stopping, init_ray, log_conversion, prepare_inputs, trial_resources
+from search.tracking import Tracker, redact_uri, tuned_tag
 from search.trial import run_trial
 from training.errors import ConfigError, PolymixError
 
@@ -192,8 +192,8 @@ def run_tuning(study: Study, workdir: Path = Path(".polymix"), address: str | No
     bases = plan_tunings(study)
     tuning_hash = hashlib.sha256(json.dumps([study.tuning.model_dump(mode="json"), [b.spec_hash for b in bases]],
                                             sort_keys=True).encode()).hexdigest()[:16]
-    parent_run_id, reused = tracker.parent_run(experiment_id, tuning_hash, study.name, {"study": study_params(study)},
-                                               kind="tuning")
+    parent_run_id, reused = tracker.parent_run(experiment_id, tuning_hash, study.name, {}, kind="tuning", study=study)
+    log_conversion(tracker, parent_run_id, data_dir)
     print(f"[polymix] study {study.name}: hyperparameter tuning of {', '.join(study.tuning.space)}; MLflow experiment "
           f"{experiment!r}, tuning run {parent_run_id}{' (reused)' if reused else ''}", flush=True)
     context = dict(tracking_uri=tracking_uri, experiment_id=experiment_id, parent_run_id=parent_run_id,

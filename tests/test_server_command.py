@@ -40,7 +40,8 @@ def test_default_backend_is_sqlite_in_the_workdir(monkeypatch, tmp_path):
 
 def test_a_password_in_the_study_tracking_uri_is_masked_in_the_logged_study():
     from search.study import load_study
-    from search.tracking import study_params
+    from search.tracking import study_document, study_params
 
     study = load_study(Path(__file__).resolve().parents[1] / "configs/smoke.yaml", [f"tracking.uri={SECRET_URI}"])
-    assert study_params(study)["tracking"]["uri"] == "postgresql://mlflow:***@db.internal:5432/mlflow"
+    assert study_document(study)["tracking"]["uri"] == "postgresql://mlflow:***@db.internal:5432/mlflow"
+    assert "db.internal:5432" in study_params(study)["study.tracking"] and "s3cr3t-pw" not in study_params(study)["study.tracking"]

@@ -22,3 +22,22 @@ def test_runs_of_stopped_trials_end_killed_with_the_reason_and_finished_runs_are
     assert status["crashed"].data.metrics["val/objective"] == 4.2  # the epochs it ran stay
     assert status["done"].info.status == "FINISHED" and STOPPED_TAG not in status["done"].data.tags
     assert status["other"].info.status == "FAILED"  # a real failure of another trial is not relabelled
+
+
+def test_the_220_run_studys_parent_run_holds_its_study_whatever_its_length(tmp_path):
+    """The whole study as one param (6,572 characters) was past MLflow's 6,000: the sweep of the real study could
+    not even open its parent run. Each section is a param, the whole study an artifact."""
+    import json
+    from pathlib import Path
+
+    from search.study import load_study
+
+    study = load_study(Path(__file__).resolve().parents[2] / "configs/english_not_all.yaml")
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment_id = tracker.experiment_id("english-not-all", tmp_path / "artifacts")
+    parent, _ = tracker.parent_run(experiment_id, "study-hash", study.name, {"n_trials": 230}, study=study)
+    params = tracker.client.get_run(parent).data.params
+    assert params["eval_languages"] == "en,es,ja,bn,sw,te" and params["n_trials"] == "230"
+    assert json.loads(params["study.eval"])["max_new_tokens"] == {"math": 512, "api": 128}
+    document = json.loads(Path(tracker.client.download_artifacts(parent, "study.json", str(tmp_path))).read_text())
+    assert len(document["mixtures"]) == 22 and document["data"]["sources"]["math"]["train"]["sample"] == 10200
