@@ -5,6 +5,12 @@ The results table has one row per (run, evaluation language), with the columns o
 ``trained`` is the run's training languages joined by commas ("" for a pretrained-only baseline), ``n`` the test
 examples behind ``accuracy``. Where several runs share a model, task and set of training languages (mixtures of
 different sizes or ratios), their accuracies are averaged before runs are compared.
+
+The unit of every test is stated where it is made. Comparisons of two runs (bilingual vs English-only, multi- vs
+single-task) are made over run pairs: a pair's languages are averaged first, since they share both trainings. The
+pooled regression has one row per (run, language) but clusters its standard errors by run and splits train and test
+by run. A task whose every run scored 0 in every language carries no signal (``silent_tasks``): it is named and left
+out of the comparisons, instead of counting as ties or as matches.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from evaluation.stats import bootstrap_interval, t_test, win_rate, wilson_interval
+from evaluation.stats import bootstrap_interval, cluster_bootstrap, clustered_mean, win_rate, wilson_interval
 from training.languages import LANGUAGES
 
 RESULT_COLUMNS = ["run_id", "model", "family", "params", "task", "mixture", "trained", "n_trained", "baseline", "lang",
@@ -25,6 +31,15 @@ RESULT_COLUMNS = ["run_id", "model", "family", "params", "task", "mixture", "tra
 # design's dosed ("seen") languages; fidelity: share of responses in the prompt's language (NaN: not measured).
 MATCH_MARGIN = 0.01  # zero-shot "matches" direct exposure when at most one accuracy point below it
 SETTINGS = ("direct", "transfer", "english")  # the eval language was added / is in neither run / is English
+
+
+def silent_tasks(table: pd.DataFrame) -> dict[str, int]:
+    """Tasks with no signal: every run (baselines included) scored 0 in every evaluation language. ``{task: runs}``."""
+    silent = {}
+    for task, rows in table.groupby("task"):
+        if (rows["accuracy"].fillna(0) == 0).all():
+            silent[task] = rows["run_id"].nunique()
+    return silent
 
 
 def _mean_accuracy(table: pd.DataFrame) -> pd.Series:
@@ -57,20 +72,28 @@ def bilingual_gains(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "task", "added", "lang", "setting", "bilingual", "english_only", "gain"])
 
 
+def pair_gains(gains: pd.DataFrame) -> pd.DataFrame:
+    """One row per run pair (model, task, added language) and setting: the mean gain over the pair's evaluation
+    languages of that setting (direct and English: one language; transfer: every language neither run trains)."""
+    return (gains.groupby(["task", "setting", "model", "added"], observed=True)
+            .agg(gain=("gain", "mean"), languages=("lang", "nunique")).reset_index())
+
+
 def gain_summary(gains: pd.DataFrame) -> pd.DataFrame:
-    """Per task and setting: median gain with its bootstrap interval, win rate with its Wilson interval, and a
-    two-sided paired t-test of the bilingual against the English-only accuracies."""
+    """Per task and setting, over run pairs: the median gain with a bootstrap interval resampling models, the mean
+    gain with a t interval and a two-sided t-test of no gain, both with standard errors clustered by model (the
+    English+X pairs of one model share its English-only run), and the win rate with its Wilson interval."""
     rows = []
-    for (task, setting), group in gains.groupby(["task", "setting"], sort=False):
-        low, high = bootstrap_interval(group["gain"])
-        wins = win_rate(group["gain"])
-        test = t_test(group["bilingual"], group["english_only"], paired=True) if len(group) > 1 else None
-        rows.append({"task": task, "setting": setting, "pairs": len(group), "median_gain": group["gain"].median(),
-                     "median_low": low, "median_high": high, "mean_gain": group["gain"].mean(), "ties": wins.ties,
-                     "win_rate": wins.rate, "win_low": wins.low, "win_high": wins.high,
-                     "p_value": test.p_value if test else float("nan")})
-    columns = ["task", "setting", "pairs", "median_gain", "median_low", "median_high", "mean_gain", "ties", "win_rate",
-               "win_low", "win_high", "p_value"]
+    for (task, setting), pairs in pair_gains(gains).groupby(["task", "setting"], sort=False):
+        low, high = cluster_bootstrap(pairs["gain"], pairs["model"])
+        mean = clustered_mean(pairs["gain"], pairs["model"])
+        wins = win_rate(pairs["gain"].round(12))  # equal accuracies are a tie, not float noise
+        rows.append({"task": task, "setting": setting, "pairs": len(pairs), "models": mean.groups,
+                     "median_gain": pairs["gain"].median(), "median_low": low, "median_high": high,
+                     "mean_gain": mean.mean, "mean_low": mean.low, "mean_high": mean.high, "ties": wins.ties,
+                     "win_rate": wins.rate, "win_low": wins.low, "win_high": wins.high, "p_value": mean.p_value})
+    columns = ["task", "setting", "pairs", "models", "median_gain", "median_low", "median_high", "mean_gain", "mean_low",
+               "mean_high", "ties", "win_rate", "win_low", "win_high", "p_value"]
     summary = pd.DataFrame(rows, columns=columns)
     summary["setting"] = pd.Categorical(summary["setting"], SETTINGS, ordered=True)
     return summary.sort_values(["task", "setting"], ignore_index=True)
@@ -131,11 +154,13 @@ def transfer_matrix(gains: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Regression:
-    coefficients: pd.DataFrame  # term, coef, low, high, p_value
+    coefficients: pd.DataFrame  # term, coef, low, high, p_value (standard errors clustered by run)
     r2_in_sample: float
     r2_out_of_sample: float
-    n_train: int
-    n_test: int
+    n_train: int  # rows (run × language) fitted
+    n_test: int  # rows held out
+    runs_train: int  # runs fitted: the clusters of the standard errors
+    runs_test: int  # runs held out, every row of a run on one side
     dropped: dict[str, str]  # term → why it was left out (no variation, e.g. one model family; or collinear)
 
 
@@ -159,7 +184,11 @@ def regression_design(table: pd.DataFrame) -> pd.DataFrame:
 
 def pooled_regression(table: pd.DataFrame, seed: int = 0, train_fraction: float = 0.7,
                       confidence: float = 0.95) -> Regression:
-    """OLS of accuracy on the design's terms, fitted on a seeded ``train_fraction`` of the rows; R² on the rest."""
+    """OLS of accuracy on the design's terms over (run, language) rows, fitted on the rows of a seeded
+    ``train_fraction`` of the runs, R² on the other runs' rows. A run's languages share its training, so the
+    standard errors are clustered by run (statsmodels' cluster-robust covariance, t with runs − 1 degrees of
+    freedom) and a run's rows never sit on both sides of the split."""
+    table = table.reset_index(drop=True)
     design = regression_design(table)
     dropped, kept = {}, []
     for term in design:  # a term the study cannot separate from the ones before it has no estimable coefficient
@@ -170,14 +199,18 @@ def pooled_regression(table: pd.DataFrame, seed: int = 0, train_fraction: float 
         else:
             kept.append(term)
     design = sm.add_constant(design[kept], has_constant="add")
-    order = np.random.default_rng(seed).permutation(len(design))
-    cut = int(round(train_fraction * len(design)))
-    train, test = order[:cut], order[cut:]
-    if cut <= design.shape[1] or len(test) < 2:
-        raise ValueError(f"{len(design)} rows are too few to fit {design.shape[1]} terms on {train_fraction:.0%} of "
-                         "them and test on the rest")
+    runs = table["run_id"].unique()
+    shuffled = runs[np.random.default_rng(seed).permutation(len(runs))]
+    cut = int(round(train_fraction * len(runs)))
+    fitted_runs = set(shuffled[:cut])
+    in_train = table["run_id"].isin(fitted_runs).to_numpy()
+    train, test = np.flatnonzero(in_train), np.flatnonzero(~in_train)
+    if cut < 3 or len(runs) - cut < 2 or len(train) <= design.shape[1]:
+        raise ValueError(f"{len(runs)} runs ({len(design)} rows) are too few to fit {design.shape[1]} terms on "
+                         f"{train_fraction:.0%} of the runs and test on the rest")
     y = table["accuracy"].astype(float).to_numpy()
-    fit = sm.OLS(y[train], design.iloc[train]).fit()
+    clusters = pd.factorize(table["run_id"].iloc[train])[0]
+    fit = sm.OLS(y[train], design.iloc[train]).fit(cov_type="cluster", cov_kwds={"groups": clusters}, use_t=True)
     predicted = fit.predict(design.iloc[test])
     residual = np.sum((y[test] - predicted) ** 2)
     total = np.sum((y[test] - y[test].mean()) ** 2)
@@ -185,7 +218,8 @@ def pooled_regression(table: pd.DataFrame, seed: int = 0, train_fraction: float 
     coefficients = pd.DataFrame({"term": fit.params.index, "coef": fit.params.to_numpy(),
                                  "low": intervals[0].to_numpy(), "high": intervals[1].to_numpy(),
                                  "p_value": fit.pvalues.to_numpy()})
-    return Regression(coefficients, float(fit.rsquared), float(1 - residual / total), len(train), len(test), dropped)
+    return Regression(coefficients, float(fit.rsquared), float(1 - residual / total), len(train), len(test), cut,
+                      len(runs) - cut, dropped)
 
 
 def language_group(row) -> str:
@@ -214,24 +248,26 @@ def dose_curves(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def single_vs_multi(table: pd.DataFrame) -> pd.DataFrame:
-    """Multi-task against single-task training, per model and task: the same mixture and evaluation language
-    paired; median difference (multi − single) with its bootstrap interval, win rate of multi-task with its Wilson
-    interval, two-sided paired t-test."""
+    """Multi-task against single-task training, per model and task, over run pairs (the same mixture trained both
+    ways): each pair's difference (multi − single) averaged over its evaluation languages first; the median with a
+    bootstrap interval across pairs, the mean with a t interval and a two-sided t-test of no difference, the win rate
+    of multi-task with its Wilson interval."""
     runs = table[~table["baseline"]]
     keys = ["model", "task", "mixture", "lang"]
     single = runs[runs["setting"] == "single"].groupby(keys)["accuracy"].mean()
     multi = runs[runs["setting"] == "multi"].groupby(keys)["accuracy"].mean()
-    pairs = pd.concat({"single": single, "multi": multi}, axis=1).dropna().reset_index()
-    columns = ["model", "task", "pairs", "single", "multi", "median_diff", "median_low", "median_high", "win_rate",
-               "win_low", "win_high", "p_value"]
+    by_lang = pd.concat({"single": single, "multi": multi}, axis=1).dropna().reset_index()
+    pairs = by_lang.groupby(["model", "task", "mixture"])[["single", "multi"]].mean().reset_index()
+    pairs["diff"] = (pairs["multi"] - pairs["single"]).round(12)
+    columns = ["model", "task", "pairs", "single", "multi", "median_diff", "median_low", "median_high", "mean_diff",
+               "mean_low", "mean_high", "win_rate", "win_low", "win_high", "p_value"]
     rows = []
     for (model, task), group in pairs.groupby(["model", "task"]):
-        diff = (group["multi"] - group["single"]).round(12)
-        low, high = bootstrap_interval(diff.to_numpy()) if len(group) > 1 else (np.nan, np.nan)
-        wins = win_rate(diff)
-        test = t_test(group["multi"], group["single"], paired=True) if len(group) > 1 else None
+        low, high = bootstrap_interval(group["diff"].to_numpy()) if len(group) > 1 else (np.nan, np.nan)
+        mean = clustered_mean(group["diff"], range(len(group)))  # each pair its own unit: distinct runs
+        wins = win_rate(group["diff"])
         rows.append({"model": model, "task": task, "pairs": len(group), "single": group["single"].mean(),
-                     "multi": group["multi"].mean(), "median_diff": diff.median(), "median_low": low,
-                     "median_high": high, "win_rate": wins.rate, "win_low": wins.low, "win_high": wins.high,
-                     "p_value": test.p_value if test else float("nan")})
+                     "multi": group["multi"].mean(), "median_diff": group["diff"].median(), "median_low": low,
+                     "median_high": high, "mean_diff": mean.mean, "mean_low": mean.low, "mean_high": mean.high,
+                     "win_rate": wins.rate, "win_low": wins.low, "win_high": wins.high, "p_value": mean.p_value})
     return pd.DataFrame(rows, columns=columns)

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from evaluation.analysis import (MATCH_MARGIN, SETTINGS, bilingual_gains, coverage_curves, dose_curves, gain_summary,
-                                 match_rates, pooled_regression, single_vs_multi, transfer_matrix, zero_shot_vs_direct)
+                                 match_rates, pooled_regression, silent_tasks, single_vs_multi, transfer_matrix,
+                                 zero_shot_vs_direct)
 from evaluation.stats import wilson_interval
 from training.languages import ALL_LANGUAGES
 
@@ -182,13 +183,18 @@ def write_report(table: pd.DataFrame, folder: Path, title: str, notes: list[str]
                  "", "## Accuracy per language (95% Wilson intervals)", "", markdown_table(accuracy_table(single)), ""]
 
     everything, table = table, single  # the §1a analyses compare single-task runs
+    silent = silent_tasks(everything)
+    if silent:
+        sections[2:2] = [f"- **No signal: {task}** — every one of its {count} runs scored 0 in every evaluation language; "
+                         "it is left out of the comparisons, the tests and the regression below." for task, count in silent.items()]
+    compared = table[~table["task"].isin(silent)]  # what the comparisons and tests rest on
     curves = coverage_curves(table)
     plot_coverage(curves, report)
     sections += ["## Accuracy vs number of training languages", "",
                  "Mean over runs of each run's average accuracy over the evaluation languages; 0 = pretrained only "
                  "(95% bootstrap interval across runs).", "", markdown_table(curves), "", "![](coverage_curves.png)", ""]
 
-    gains = bilingual_gains(table)
+    gains = bilingual_gains(compared)
     sections += ["## Bilingual (English + one) vs English-only", ""]
     if gains.empty:
         report.skipped["bilingual gains"] = "needs an English-only run and English+one runs of the same model and task"
@@ -198,11 +204,14 @@ def write_report(table: pd.DataFrame, folder: Path, title: str, notes: list[str]
         plot_transfer(transfer_matrix(gains), report)
         sections += ["Gain = accuracy of the English+X run minus the English-only run on the same evaluation language; "
                      "direct: the language added, transfer: languages in neither run, english: English itself. "
-                     "Median with 95% bootstrap interval, win rate (gain > 0) with 95% Wilson interval, two-sided "
-                     "paired t-test.", "", markdown_table(gain_summary(gains)), "",
+                     "The unit is the run pair (model, task, X): its languages are averaged first, and `pairs` is n. "
+                     "Median with a 95% bootstrap interval resampling models; mean with a 95% t interval and a "
+                     "two-sided t-test of no gain, standard errors clustered by model (`models`: the pairs of one model "
+                     "share its English-only run); win rate (gain > 0) over pairs with a 95% Wilson interval.", "",
+                     markdown_table(gain_summary(gains)), "",
                      "![](gains_by_language.png)", "", "![](transfer_heatmap.png)", ""]
 
-    comparison = zero_shot_vs_direct(table)
+    comparison = zero_shot_vs_direct(compared)
     sections += ["## Zero-shot at high diversity vs bilingual direct exposure", ""]
     if comparison.empty:
         report.skipped["zero-shot vs direct"] = ("needs an English+X run and a run of more than two languages leaving X "
@@ -215,24 +224,26 @@ def write_report(table: pd.DataFrame, folder: Path, title: str, notes: list[str]
 
     sections += ["## Pooled regression", ""]
     try:
-        regression = pooled_regression(table, seed=seed)
+        regression = pooled_regression(compared, seed=seed)
     except ValueError as error:
         report.skipped["regression"] = str(error)
         sections += [f"Not computed: {error}.", ""]
     else:
         plot_regression(regression.coefficients, report)
         dropped = "".join(f" Left out: {term} ({why})." for term, why in regression.dropped.items())
-        sections += [f"OLS of accuracy on one row per (run, evaluation language), fitted on a seeded 70% of the rows "
-                     f"({regression.n_train}); out-of-sample R² on the other 30% ({regression.n_test}): "
-                     f"**{regression.r2_out_of_sample:.3f}** (in-sample {regression.r2_in_sample:.3f}).{dropped}", "",
+        sections += [f"OLS of accuracy on one row per (run, evaluation language), fitted on the rows of a seeded 70% of "
+                     f"the runs ({regression.runs_train} runs, {regression.n_train} rows); out-of-sample R² on the other "
+                     f"runs ({regression.runs_test} runs, {regression.n_test} rows): **{regression.r2_out_of_sample:.3f}** "
+                     f"(in-sample {regression.r2_in_sample:.3f}). 95% intervals and p-values with standard errors "
+                     f"clustered by run (n = {regression.runs_train} runs).{dropped}", "",
                      markdown_table(regression.coefficients), "", "![](regression_coefficients.png)", ""]
-    sections += _posttrainer_sections(everything, report)
+    sections += _posttrainer_sections(everything, report, silent)
     (folder / "report.md").write_text("\n".join(sections), encoding="utf-8")
     report.files.insert(0, "report.md")
     return report
 
 
-def _posttrainer_sections(table: pd.DataFrame, report: Report) -> list[str]:
+def _posttrainer_sections(table: pd.DataFrame, report: Report, silent: dict[str, int]) -> list[str]:
     """The Post-trainer's Guide's comparisons (SPEC §1b), where the study has them: dose curves, single- vs
     multi-task, and the language fidelity of the responses."""
     sections = []
@@ -241,12 +252,15 @@ def _posttrainer_sections(table: pd.DataFrame, report: Report) -> list[str]:
         plot_doses(curves, report)
         sections += ["", "## Dose curves", "", "Score against the examples per dosed language (0 = the base alone); seen: "
                      "the dosed languages, base: trained at every dose, unseen: never trained. Mean over the group's "
-                     "languages (95% bootstrap interval across them).", "", markdown_table(curves), "", "![](dose_curves.png)"]
-    comparison = single_vs_multi(table)
+                     "languages; the 95% bootstrap interval across them is their spread within one run per dose, not "
+                     "an interval for a repeated run.", "", markdown_table(curves), "", "![](dose_curves.png)"]
+    comparison = single_vs_multi(table[~table["task"].isin(silent)])
     if not comparison.empty:
-        sections += ["", "## Multi-task vs single-task training", "", "Pairs: the same model, mixture, task and evaluation "
-                     "language. Median difference multi − single (95% bootstrap interval), win rate of multi-task (95% "
-                     "Wilson interval), two-sided paired t-test.", "", markdown_table(comparison)]
+        sections += ["", "## Multi-task vs single-task training", "", "The unit is the run pair: the same model, mixture "
+                     "and task trained single- and multi-task, its evaluation languages averaged first (`pairs` is n). "
+                     "Median difference multi − single (95% bootstrap interval across pairs), mean with a 95% t interval "
+                     "and a two-sided t-test of no difference, win rate of multi-task (95% Wilson interval).", "",
+                     markdown_table(comparison)]
     fidelity = table[~table["baseline"] & table["fidelity"].notna()]
     if not fidelity.empty:
         pivot = fidelity.pivot_table(index=["task", "setting"], columns="lang", values="fidelity", aggfunc="mean")

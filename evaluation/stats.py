@@ -1,8 +1,10 @@
 """The statistics of the paper's analysis (SPEC §1a), as thin wrappers over scipy and statsmodels.
 
 Accuracies are proportions of test examples, so their intervals are Wilson score intervals (well behaved near 0
-and 1, where small models' accuracies sit); differences get bootstrap intervals; t-tests are two-sided, paired
-when the runs pair up (the same model, task and evaluation language with and without a training language).
+and 1, where small models' accuracies sit). Comparisons between runs are made over the units that are independent:
+run pairs, not the languages of one pair, whose accuracies come from the same two trainings. Their means get t
+intervals and two-sided t-tests with standard errors clustered by what the pairs share (``clustered_mean``), their
+medians cluster-bootstrap intervals (``cluster_bootstrap``); every result says how many units it rests on.
 """
 
 from __future__ import annotations
@@ -36,35 +38,6 @@ def bootstrap_interval(values, statistic=np.median, confidence: float = CONFIDEN
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
-def bootstrap_difference(a, b, paired: bool, statistic=np.mean, confidence: float = CONFIDENCE,
-                         n_resamples: int = 9999, seed: int = 0) -> tuple[float, float]:
-    """Bootstrap interval of ``statistic(a) − statistic(b)``; paired samples resample pairs together."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if paired:
-        return bootstrap_interval(a - b, statistic, confidence, n_resamples, seed)
-
-    def difference(x, y, axis=-1):
-        return statistic(x, axis=axis) - statistic(y, axis=axis)
-
-    result = stats.bootstrap((a, b), difference, confidence_level=confidence, n_resamples=n_resamples,
-                             method="percentile", paired=False, rng=np.random.default_rng(seed))
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
-
-
-@dataclass(frozen=True)
-class TTest:
-    statistic: float
-    p_value: float
-    df: float
-
-
-def t_test(a, b, paired: bool) -> TTest:
-    """Two-sided t-test of equal means: paired (``ttest_rel``) or Welch's (``ttest_ind``, unequal variances)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    result = stats.ttest_rel(a, b) if paired else stats.ttest_ind(a, b, equal_var=False)
-    return TTest(float(result.statistic), float(result.pvalue), float(result.df))
-
-
 @dataclass(frozen=True)
 class WinRate:
     wins: int
@@ -82,3 +55,54 @@ def win_rate(differences, confidence: float = CONFIDENCE) -> WinRate:
     wins, ties = int(np.sum(differences > 0)), int(np.sum(differences == 0))
     low, high = wilson_interval(wins, n, confidence)
     return WinRate(wins, ties, n, wins / n, low, high)
+
+
+@dataclass(frozen=True)
+class ClusteredMean:
+    mean: float
+    low: float
+    high: float
+    p_value: float  # two-sided, of a mean of 0
+    n: int  # observations (e.g. run pairs)
+    groups: int  # independent clusters the standard error is computed over
+
+
+def clustered_mean(values, groups, confidence: float = CONFIDENCE) -> ClusteredMean:
+    """Mean of ``values`` with a t interval and a two-sided t-test of mean 0, the standard error clustered by
+    ``groups`` (statsmodels' cluster-robust covariance, t with groups − 1 degrees of freedom): observations of one
+    group are not independent (run pairs that share their English-only run), so they count as one unit of evidence.
+    Every observation its own group gives the ordinary one-sample t-test. NaN where it cannot be computed: fewer
+    than two groups, or no spread at all."""
+    import pandas as pd
+    import statsmodels.api as sm
+
+    values = np.asarray(values, dtype=float)
+    codes = pd.factorize(pd.Series(list(groups)))[0]
+    n, n_groups = len(values), len(set(codes))
+    mean = float(values.mean()) if n else float("nan")
+    if n < 2 or n_groups < 2 or np.allclose(values, values[0]):
+        return ClusteredMean(mean, float("nan"), float("nan"), float("nan"), n, n_groups)
+    fit = sm.OLS(values, np.ones((n, 1))).fit(cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
+    low, high = fit.conf_int(alpha=1 - confidence)[0]
+    return ClusteredMean(mean, float(low), float(high), float(fit.pvalues[0]), n, n_groups)
+
+
+def cluster_bootstrap(values, groups, statistic=np.median, confidence: float = CONFIDENCE, n_resamples: int = 4999,
+                      seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic`` that resamples whole groups (with all their observations),
+    so that correlated observations of one group stay together. NaN with fewer than two groups."""
+    values = np.asarray(values, dtype=float)
+    by_group = {}
+    for value, group in zip(values, groups):
+        by_group.setdefault(group, []).append(value)
+    members = [np.asarray(v) for v in by_group.values()]
+    if len(members) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(members), size=(n_resamples, len(members)))
+    if len({len(m) for m in members}) == 1:  # groups of one size: every resample at once
+        estimates = statistic(np.stack(members)[draws].reshape(n_resamples, -1), axis=1)
+    else:
+        estimates = np.array([statistic(np.concatenate([members[i] for i in draw])) for draw in draws])
+    tail = (1 - confidence) / 2
+    return float(np.quantile(estimates, tail)), float(np.quantile(estimates, 1 - tail))

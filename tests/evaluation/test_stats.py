@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from evaluation.stats import bootstrap_difference, bootstrap_interval, t_test, wilson_interval, win_rate
+from evaluation.stats import bootstrap_interval, wilson_interval, win_rate
 
 BILINGUAL = np.array([0.412, 0.388, 0.540, 0.296, 0.604, 0.352, 0.476, 0.520, 0.308, 0.444])
 ENGLISH_ONLY = np.array([0.380, 0.392, 0.472, 0.240, 0.588, 0.300, 0.480, 0.456, 0.276, 0.400])
@@ -36,33 +36,10 @@ def test_bootstrap_intervals_equal_scipy_with_the_same_seed():
     reference = stats.bootstrap((differences,), np.median, confidence_level=0.95, n_resamples=9999,
                                 method="percentile", rng=np.random.default_rng(3)).confidence_interval
     assert bootstrap_interval(differences, np.median, seed=3) == pytest.approx((reference.low, reference.high), abs=1e-9)
-    assert bootstrap_difference(BILINGUAL, ENGLISH_ONLY, paired=True, statistic=np.median, seed=3) == pytest.approx(
-        (reference.low, reference.high), abs=1e-9)
-    unpaired = stats.bootstrap((BILINGUAL, ENGLISH_ONLY), lambda x, y, axis=-1: np.mean(x, axis=axis) - np.mean(y, axis=axis),
-                               confidence_level=0.95, n_resamples=9999, method="percentile",
-                               rng=np.random.default_rng(0)).confidence_interval
-    low, high = bootstrap_difference(BILINGUAL, ENGLISH_ONLY, paired=False)
-    assert (low, high) == pytest.approx((unpaired.low, unpaired.high), abs=1e-9)
-    assert low < np.mean(BILINGUAL) - np.mean(ENGLISH_ONLY) < high
 
 
 def test_bootstrap_without_spread_is_the_value_itself():
     assert bootstrap_interval([0.25, 0.25, 0.25]) == (0.25, 0.25)
-
-
-def test_t_tests_equal_scipy_and_the_paired_formula():
-    paired = t_test(BILINGUAL, ENGLISH_ONLY, paired=True)
-    reference = stats.ttest_rel(BILINGUAL, ENGLISH_ONLY)
-    assert paired.statistic == pytest.approx(reference.statistic, abs=1e-9)
-    assert paired.p_value == pytest.approx(reference.pvalue, abs=1e-9) and paired.df == 9
-    d = BILINGUAL - ENGLISH_ONLY  # paired t = mean(d) / (sd(d) / √n), two-sided p from t with n − 1 df
-    t = d.mean() / (d.std(ddof=1) / math.sqrt(len(d)))
-    assert paired.statistic == pytest.approx(t, abs=1e-9)
-    assert paired.p_value == pytest.approx(2 * stats.t.sf(abs(t), len(d) - 1), abs=1e-9)
-    welch = t_test(BILINGUAL, ENGLISH_ONLY, paired=False)
-    reference = stats.ttest_ind(BILINGUAL, ENGLISH_ONLY, equal_var=False)
-    assert (welch.statistic, welch.p_value) == pytest.approx((reference.statistic, reference.pvalue), abs=1e-9)
-    assert welch.p_value > paired.p_value  # pairing removes the between-language variance
 
 
 def test_win_rate_counts_wins_and_ties_with_a_wilson_interval():
@@ -70,3 +47,20 @@ def test_win_rate_counts_wins_and_ties_with_a_wilson_interval():
     assert (result.wins, result.ties, result.n) == (8, 0, 10) and result.rate == 0.8
     assert (result.low, result.high) == pytest.approx(wilson_interval(8, 10), abs=1e-12)
     assert win_rate([0.1, 0.0, -0.2, 0.0]).ties == 2
+
+
+def test_a_mean_clustered_by_observation_is_the_one_sample_t_test_and_clusters_widen_it():
+    from scipy import stats as scipy_stats
+
+    from evaluation.stats import cluster_bootstrap, clustered_mean
+
+    values = np.array([0.05, 0.11, -0.02, 0.08, 0.04, 0.09, 0.01, 0.07])
+    alone = clustered_mean(values, range(len(values)))
+    reference = scipy_stats.ttest_1samp(values, 0.0)
+    assert alone.p_value == pytest.approx(reference.pvalue, rel=1e-9) and (alone.n, alone.groups) == (8, 8)
+    low, high = reference.confidence_interval(0.95)
+    assert (alone.low, alone.high) == pytest.approx((low, high), rel=1e-9)
+    paired = clustered_mean(values, [0, 0, 1, 1, 2, 2, 3, 3])  # two observations per unit: 4 units of evidence
+    assert paired.groups == 4 and paired.p_value > alone.p_value
+    assert np.isnan(clustered_mean(values, [0] * 8).p_value)  # one unit: nothing to test
+    assert cluster_bootstrap(values, [0, 0, 1, 1, 2, 2, 3, 3])[0] <= np.median(values) <= cluster_bootstrap(values, [0, 0, 1, 1, 2, 2, 3, 3])[1]
