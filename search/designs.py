@@ -20,8 +20,12 @@ class TrialResources(Frozen):
         return self.workers * self.gpus_per_worker
 
 
-# Settings added after runs were recorded: at these defaults they leave a run's identity (spec hash) as it was.
-LATER_DEFAULTS = {"train": {"schedule": "cosine", "select_by": "val_acc"}, "eval": {"wrong_language_scores_zero": False}}
+# The version of what a spec trains and measures, part of every run's identity: raised when a fix changes the
+# numbers the same spec gives, so that runs recorded before it are trained again instead of reused.
+# 2: loss normalised by the target tokens of the global batch, every example once per epoch, weight decay by
+#    parameter name, the tasks' generation budgets and stop strings, chrF-scored instruction rows without a
+#    verifiable constraint, the language model's parameter count.
+RECIPE = 2
 
 
 class TrialSpec(Frozen):
@@ -68,15 +72,11 @@ class TrialSpec(Frozen):
                    "dose_languages": True}
         if self.baseline:  # a baseline trains nothing, so its training settings must not make it a different run
             exclude["train"] = True
-        if not self.validation_languages:  # the default leaves the identity of grid runs as it was
+        if not self.validation_languages:  # (empty: the trained languages; a ratio search names its own)
             exclude["validation_languages"] = True
-        if not self.tasks:  # (likewise for single-task runs)
+        if not self.tasks:  # (empty: a single-task run)
             exclude["tasks"] = True
-        for section, defaults in LATER_DEFAULTS.items():  # (likewise: runs recorded before these settings existed)
-            at_default = {key for key, value in defaults.items() if getattr(getattr(self, section), key) == value}
-            if at_default and exclude.get(section) is not True:
-                exclude[section] = at_default
-        content = self.model_dump(mode="json", exclude=exclude)
+        content = {**self.model_dump(mode="json", exclude=exclude), "recipe": RECIPE}
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     @property

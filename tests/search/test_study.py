@@ -118,3 +118,13 @@ def test_multitask_variants_come_from_one_study_file():
         parse_study({**raw, "multitask": {"proportions": {"math": 0.5}}}, "bad.yaml")
     with pytest.raises(ConfigError, match="multitask.variants: a multi-task run needs at least two tasks"):
         parse_study({**raw, "tasks": ["summarization"], "plan": {}}, "bad.yaml")
+
+
+def test_a_run_of_an_older_recipe_is_a_different_run(monkeypatch):
+    """Runs recorded before a fix that changes what the same spec trains or measures must not be reused."""
+    import search.designs as designs
+
+    trial = expand_trials(load_study(ROOT / "configs/smoke.yaml"))[1]
+    current = trial.spec_hash
+    monkeypatch.setattr(designs, "RECIPE", designs.RECIPE - 1)
+    assert trial.spec_hash != current
