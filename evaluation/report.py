@@ -254,13 +254,19 @@ def _posttrainer_sections(table: pd.DataFrame, report: Report, silent: dict[str,
                      "the dosed languages, base: trained at every dose, unseen: never trained. Mean over the group's "
                      "languages; the 95% bootstrap interval across them is their spread within one run per dose, not "
                      "an interval for a repeated run.", "", markdown_table(curves), "", "![](dose_curves.png)"]
-    comparison = single_vs_multi(table[~table["task"].isin(silent)])
-    if not comparison.empty:
-        sections += ["", "## Multi-task vs single-task training", "", "The unit is the run pair: the same model, mixture "
-                     "and task trained single- and multi-task, its evaluation languages averaged first (`pairs` is n). "
-                     "Median difference multi − single (95% bootstrap interval across pairs), mean with a 95% t interval "
-                     "and a two-sided t-test of no difference, win rate of multi-task (95% Wilson interval).", "",
-                     markdown_table(comparison)]
+    if (table["setting"] == "multi").any():
+        comparison = single_vs_multi(table[~table["task"].isin(silent)])
+        sections += ["", "## Multi-task vs single-task training", ""]
+        if comparison.empty:
+            why = ("every task is without signal" if set(table["task"]) <= set(silent)
+                   else "needs the same mixture trained single- and multi-task")
+            report.skipped["multi- vs single-task"] = why
+            sections += [f"Not computed: {why}."]
+        else:
+            sections += ["The unit is the run pair: the same model, mixture and task trained single- and multi-task, its "
+                         "evaluation languages averaged first (`pairs` is n). Median difference multi − single (95% "
+                         "bootstrap interval across pairs), mean with a 95% t interval and a two-sided t-test of no "
+                         "difference, win rate of multi-task (95% Wilson interval).", "", markdown_table(comparison)]
     fidelity = table[~table["baseline"] & table["fidelity"].notna()]
     if not fidelity.empty:
         pivot = fidelity.pivot_table(index=["task", "setting"], columns="lang", values="fidelity", aggfunc="mean")

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from training.languages import ALL_LANGUAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
+LANGUAGES = ("en", "es", "te")  # tests/e2e/micro.yaml's evaluation languages
 
 
 SECRETS = {"HF_TOKEN": "hf_pmxTestSecret0001", "AWS_SECRET_ACCESS_KEY": "awsPmxTestSecret0002",
@@ -41,30 +41,50 @@ def children(client, experiment_id, parent_id):
 
 
 def test_micro_study_end_to_end_then_deepspeed_reusing_baselines(tmp_path):
+    """The realistic fixtures converted through data.sources (tests/e2e/micro.yaml), trained, evaluated with the
+    tasks' budgets and reported on the study's evaluation languages; then the DeepSpeed engine on the same study."""
     first = polymix(tmp_path, "run", "tests/e2e/micro.yaml", env_extra=SECRETS)  # credentials a cluster job has
     assert "4/4 done" in first.stdout and "mlflow ui --backend-store-uri sqlite:///" in first.stdout
+    # conversion counts, printed and on the parent run: 6 MATH-style answers in every language, 1 spelled out in es
+    assert ("[polymix] data math train (mcot_math): kept/read en 56/71, es 56/71, 8 per language held out for "
+            "validation; skipped final answer is not a number: en 6, es 7") in first.stdout
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("micro")
     parents = client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'sweep'")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    conversion = json.loads(Path(client.download_artifacts(parents[0].info.run_id, "data/conversion.json", str(tmp_path))).read_text())
+    assert conversion["math"]["test"]["kept"] == {"en": 12, "es": 12, "te": 12} and conversion["api"]["train"]["read"]["es"] == 60
+    assert parents[0].data.params["eval_languages"] == "en,es,te"
     runs = children(client, experiment.experiment_id, parents[0].info.run_id)
     assert len(runs) == 4 and all(r.info.status == "FINISHED" for r in runs)
     for run in runs:
         metrics, params = run.data.metrics, run.data.params
-        assert {f"eval/acc/{lang}" for lang in ALL_LANGUAGES} <= set(metrics)
-        assert all(0.0 <= metrics[f"eval/acc/{lang}"] <= 1.0 for lang in ALL_LANGUAGES)
+        assert {f"eval/acc/{lang}" for lang in LANGUAGES} <= set(metrics) and "eval/acc/ja" not in metrics
+        assert all(0.0 <= metrics[f"eval/acc/{lang}"] <= 1.0 for lang in LANGUAGES)
         assert len(run.data.tags["polymix.spec_hash"]) == 16
+        assert params[f"eval.max_new_tokens.{params['task']}"] == "48"  # the study's budget, not the references'
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert {"predictions.jsonl", "trial_spec.json"} <= artifacts
+        predictions = [json.loads(line) for line in Path(client.download_artifacts(
+            run.info.run_id, "predictions.jsonl", str(tmp_path / run.info.run_id))).read_text(encoding="utf-8").splitlines()]
+        assert len(predictions) == 4 * len(LANGUAGES)
+        assert all(p["finish"] in ("eos", "stop", "length") and 0 < p["tokens"] <= 48 for p in predictions)
+        assert all(p["tokens"] == 48 for p in predictions if p["finish"] == "length")
         if params["mixture"] == "en-es":
-            assert params["languages"] == "en,es" and params["counts"] == '{"en": 64, "es": 64}'
+            assert params["languages"] == "en,es" and params["counts"] == '{"en": 48, "es": 48}'
             assert {"eval/avg_seen", "eval/avg_unseen", "val/acc/en", "val/loss/es", "train/loss"} <= set(metrics)
             history = client.get_metric_history(run.info.run_id, "val/avg_acc")
             assert sorted(m.step for m in history) == [1, 2]  # one validation per epoch
             assert run.data.tags["polymix.best_epoch"] in {"1", "2"}
-    predictions = client.download_artifacts(runs[0].info.run_id, "predictions.jsonl", str(tmp_path))
-    assert len(Path(predictions).read_text(encoding="utf-8").splitlines()) == 4 * len(ALL_LANGUAGES)
+        elif params["task"] == "math":  # the untrained model rambles: MGSM rows have no solution to cap it at 16 tokens
+            assert max(p["tokens"] for p in predictions) == 48
+
+    report = polymix(tmp_path, "report", "micro")
+    text = (tmp_path / "reports" / "micro" / "report.md").read_text(encoding="utf-8")
+    assert "evaluation languages: en, es, te (the study's eval.languages)" in text, report.stdout
+    header = next(line for line in text.splitlines() if line.startswith("| model | task | mixture |"))
+    assert header == "| model | task | mixture | en | es | te |"
 
     assert_no_secret_recorded(client, experiment.experiment_id, tmp_path)
 
