@@ -1,7 +1,7 @@
 """`polymix climb`: search a study's language ratios adaptively, one search per model × task.
 
 Every run is an ordinary SFT trial (search/trial.py), tracked as a child of the search's MLflow parent
-run, with the searcher's prediction logged next to what the run measured. The strategies (SPEC §1c, §2):
+run, with the searcher's prediction logged next to what the run measured. The strategies (docs/studies.md §1c, §2):
 - ``climb``: search.adaptive.ClimbSearcher (our formulation of Climb, search/climb.py);
 - ``regmix``: search.adaptive.RegMixSearcher (random mixtures → quadratic regression → its optimum);
 - ``optuna``: Ray's ``OptunaSearch`` (TPE) over one weight per language, normalised by the trial; with
@@ -25,8 +25,8 @@ from search.designs import TrialSpec, model_settings
 from search.climb import new_initial_runs
 from search.adaptive import METRIC, ClimbSearcher, MixtureSearcher, RegMixSearcher
 from search.study import Study
-from search.sweep import Progress, early_stopping, init_ray, log_conversion, prepare_inputs, trial_resources
-from search.tracking import SEARCH_KEY_TAG, Tracker
+from search.sweep import STOPPED_BY_ASHA, Progress, early_stopping, init_ray, log_conversion, prepare_inputs, trial_resources
+from search.tracking import SEARCH_KEY_TAG, StopRecorder, Tracker
 from search.trial import run_trial, selected_losses
 from search.tuning import describe, max_epochs, sampled, tune_space
 from training.errors import ConfigError
@@ -36,6 +36,10 @@ from training.mixture import ratio_counts
 def mixture_name(counts: dict[str, int]) -> str:
     """A name that is the mixture: the same counts always make the same run (and spec hash)."""
     return "-".join(f"{lang}{count}" for lang, count in counts.items())
+
+
+def mixture_spec_hash(config: dict) -> str:
+    return mixture_spec(config).spec_hash
 
 
 def mixture_spec(config: dict) -> TrialSpec:
@@ -150,7 +154,8 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
     if s.hparams:  # joint search: Optuna samples the tuning section's space beside the language weights
         param_space["hparams"] = tune_space(study.tuning, grid=False)
     epochs = max_epochs(study.tuning, base) if s.hparams else base.train.epochs
-    scheduler = early_stopping(METRIC, "min", epochs) if s.asha else None
+    recorder = StopRecorder(context["tracking_uri"], context["experiment_id"], mixture_spec_hash, STOPPED_BY_ASHA)
+    scheduler = early_stopping(METRIC, "min", epochs, recorder) if s.asha else None
     request, fits, _ = trial_resources([base], ray.cluster_resources())
     concurrent = max(1, min(fits, study.resources.max_concurrent_trials or fits, s.runs))
     label = f"{model.name}/{task}"
@@ -166,13 +171,11 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
                                   callbacks=[Progress(s.runs, metric=METRIC, label=_mixture_label)]),
     )
     results = tuner.fit()
-    # Tune ends a trial ASHA stops without an error and before its final report (no selected checkpoint). Its
-    # run may be left RUNNING (actor ended) or FAILED (the interrupted trial's own handler got there first).
-    stopped = 0
-    if s.asha:
-        stopped = tracker.mark_stopped(context["experiment_id"], [
-            mixture_spec(result.config).spec_hash for result in results
-            if result.error is None and not selected_losses(result.metrics or {})], "stopped early by ASHA")
+    # The runs of trials ASHA stopped end KILLED: the trial's handler did so if stopping interrupted it with an
+    # exception (the recorder tagged its run first); here those its actor left RUNNING.
+    stopped = len(set(recorder.stopped))
+    if recorder.stopped:
+        tracker.mark_stopped(context["experiment_id"], sorted(set(recorder.stopped)), STOPPED_BY_ASHA)
     summary = {**summarise(study, plan, searcher, results), "runs_stopped_early": stopped}
     log_outcome(tracker, parent_run_id, summary, label)
     return SearchOutcome(model.name, task, summary)

@@ -7,6 +7,7 @@ them after restarts): a resubmitted sweep finds its parent and its finished chil
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -86,6 +87,22 @@ def study_params(study) -> dict[str, str]:
         params[f"study.{section}"] = text if len(text) <= MAX_PARAM_LENGTH else f"{len(text)} characters: see study.json"
     params[EVAL_LANGUAGES_PARAM] = ",".join(study.eval.language_list())
     return params
+
+
+class StopRecorder:
+    """A scheduler's ``on_stop``: tags the run of each trial it stops with the reason *before* Tune stops the trial,
+    so that the trial's own handler, should stopping interrupt its training with an exception, ends the run KILLED
+    (``Tracker.stop_reason``), not FAILED; ``stopped`` lists the spec hashes for the driver's ``mark_stopped``, which
+    ends the runs left RUNNING by an actor that ended without an exception. Picklable: it holds the URI, not a client."""
+
+    def __init__(self, tracking_uri: str, experiment_id: str, spec_hash_of: Callable[[dict], str], reason: str):
+        self.tracking_uri, self.experiment_id, self.spec_hash_of, self.reason = tracking_uri, experiment_id, spec_hash_of, reason
+        self.stopped: list[str] = []
+
+    def __call__(self, config: dict) -> None:
+        spec_hash = self.spec_hash_of(config)
+        self.stopped.append(spec_hash)
+        Tracker(self.tracking_uri).flag_stopped(self.experiment_id, spec_hash, self.reason)
 
 
 def default_tracking_uri(workdir: Path) -> str:
@@ -280,6 +297,19 @@ class Tracker:
 
     def _finish(self, run_id: str, status: str) -> None:
         self.client.set_terminated(run_id, status=status)
+
+    def flag_stopped(self, experiment_id: str, spec_hash: str, reason: str) -> None:
+        """Tag the running run of a spec with why a scheduler stops it (its status is the trial's, or mark_stopped's)."""
+        if self.reachable():
+            for run in self._search(experiment_id, SPEC_HASH_TAG, spec_hash, " and attributes.status = 'RUNNING'"):
+                self.set_tags(run.info.run_id, {STOPPED_TAG: reason})
+
+    def stop_reason(self, run_id: str) -> str | None:
+        """Why a scheduler stopped this run (its STOPPED_TAG), or None: read by a trial whose training ended in an
+        exception, to end its run KILLED rather than FAILED."""
+        if run_id.startswith("offline-") or not self.reachable():
+            return None
+        return self.client.get_run(run_id).data.tags.get(STOPPED_TAG)
 
     def mark_stopped(self, experiment_id: str, spec_hashes: list[str], reason: str) -> int:
         """Runs of trials a scheduler stopped early: KILLED with the reason, so that none is mistaken for a live

@@ -177,7 +177,8 @@ def run_trial(config: dict) -> None:
         tracker.log_text(run_id, predictions + "\n", "predictions.jsonl")
         tracker.finish(run_id)
     except BaseException:
-        tracker.finish(run_id, "FAILED")
+        # A trial a scheduler stops may end here (its trainer interrupted): the scheduler tagged its run first.
+        tracker.finish(run_id, "KILLED" if tracker.stop_reason(run_id) else "FAILED")
         raise
     tune.report({**summary, **kept_epoch(summary), "reused": 0})
 

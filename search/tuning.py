@@ -19,12 +19,10 @@ from ray import tune
 
 from search.designs import TrialSpec, model_settings
 from search.study import TUNABLE, Distribution, Study, TuningConfig
-from search.sweep import Progress, early_stopping, init_ray, log_conversion, prepare_inputs, trial_resources
-from search.tracking import Tracker, redact_uri, tuned_tag
+from search.sweep import STOPPED_BY_ASHA, Progress, early_stopping, init_ray, log_conversion, prepare_inputs, trial_resources
+from search.tracking import StopRecorder, Tracker, redact_uri, tuned_tag
 from search.trial import run_trial
 from training.errors import ConfigError, PolymixError
-
-STOPPED_BY_ASHA = "stopped early by ASHA"
 
 
 def tune_domain(distribution: Distribution, grid: bool = False):
@@ -55,6 +53,10 @@ def describe(hparams: dict) -> str:
 
 def tuning_spec(config: dict) -> TrialSpec:
     return TrialSpec.model_validate(config["base"]).with_hparams(sampled(config["hparams"]))
+
+
+def tuning_spec_hash(config: dict) -> str:
+    return tuning_spec(config).spec_hash
 
 
 def tuning_trainable(config: dict) -> None:
@@ -111,7 +113,8 @@ def tune_one(study: Study, base: TrialSpec, context: dict, tracker: Tracker, par
         total = 1
         for distribution in tuning.space.values():
             total *= len(distribution.choice)
-    scheduler = early_stopping(tuning.metric, tuning.mode, max_epochs(tuning, base)) if tuning.asha else None
+    recorder = StopRecorder(context["tracking_uri"], context["experiment_id"], tuning_spec_hash, STOPPED_BY_ASHA)
+    scheduler = early_stopping(tuning.metric, tuning.mode, max_epochs(tuning, base), recorder) if tuning.asha else None
     request, fits, _ = trial_resources([base], ray.cluster_resources())
     concurrent = max(1, min(fits, study.resources.max_concurrent_trials or fits, total))
     print(f"[polymix] tuning {label} on mixture {base.mixture}: {tuning.searcher}, {total} trials, {concurrent} at a time"
@@ -127,20 +130,19 @@ def tune_one(study: Study, base: TrialSpec, context: dict, tracker: Tracker, par
     )
     results = tuner.fit()
     selected = f"selected/{tuning.metric}"
-    trials, stopped = [], []
+    trials, stopped = [], set(recorder.stopped)  # what ASHA decided, whether the trial then ended in an error or not
     for result in results:
         spec, metrics = tuning_spec(result.config), result.metrics or {}
         entry = {"hparams": sampled(result.config["hparams"]), "spec_hash": spec.spec_hash}
-        if result.error is not None:
-            entry["status"] = "failed"
-        elif selected in metrics:
-            entry.update(status="finished", value=metrics[selected], reused=bool(metrics.get("reused")))
-        else:  # Tune ends a trial ASHA stops without an error, after the report of the rung it failed
+        if spec.spec_hash in stopped:  # after the report of the rung it failed
             entry.update(status="stopped", at_epoch=metrics.get("epoch"), value_at_stop=metrics.get(tuning.metric))
-            stopped.append(spec.spec_hash)
+        elif result.error is not None or selected not in metrics:
+            entry["status"] = "failed"
+        else:
+            entry.update(status="finished", value=metrics[selected], reused=bool(metrics.get("reused")))
         trials.append(entry)
-    if stopped:
-        tracker.mark_stopped(context["experiment_id"], stopped, STOPPED_BY_ASHA)
+    if stopped:  # (runs left RUNNING by an actor that ended without an exception)
+        tracker.mark_stopped(context["experiment_id"], sorted(stopped), STOPPED_BY_ASHA)
     finished = [t for t in trials if t["status"] == "finished"]
     if not finished:
         raise PolymixError(f"tuning {label}: no trial finished; see the trial errors above")

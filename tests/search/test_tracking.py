@@ -41,3 +41,38 @@ def test_the_220_run_studys_parent_run_holds_its_study_whatever_its_length(tmp_p
     assert json.loads(params["study.eval"])["max_new_tokens"] == {"math": 512, "api": 128}
     document = json.loads(Path(tracker.client.download_artifacts(parent, "study.json", str(tmp_path))).read_text())
     assert len(document["mixtures"]) == 22 and document["data"]["sources"]["math"]["train"]["sample"] == 10200
+
+
+def test_a_trial_asha_stops_ends_killed_whichever_of_its_handler_and_the_driver_writes_first(tmp_path):
+    """The flaky ending (FAILED instead of KILLED): stopping a trial could interrupt its training with an exception
+    before Tune counted it as stopped, so its handler wrote FAILED and the driver, which only relabelled runs of
+    trials that ended without an error, left it. Now ASHA tags the run before Tune acts, the handler reads the tag,
+    and the driver marks what ASHA decided, not what the trial's ending looked like."""
+    from types import SimpleNamespace
+
+    from ray.tune.schedulers import TrialScheduler
+
+    from search.sweep import STOPPED_BY_ASHA, early_stopping
+    from search.tracking import STOPPED_TAG, StopRecorder
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri)
+    experiment_id = tracker.experiment_id("asha", tmp_path / "artifacts")
+    parent, _ = tracker.parent_run(experiment_id, "study-hash", "asha", {})
+    runs = {h: tracker.start_child(experiment_id, parent, h, h, {}, {}) for h in ("good", "better", "worst")}
+    recorder = StopRecorder(uri, experiment_id, lambda config: config["spec_hash"], STOPPED_BY_ASHA)
+    asha = early_stopping("val/avg_loss", "min", max_epochs=3, on_stop=recorder)
+    decisions = {}
+    for spec_hash, loss in (("good", 2.0), ("better", 1.5), ("worst", 9.0)):  # the order they reach epoch 1
+        trial = SimpleNamespace(trial_id=spec_hash, config={"spec_hash": spec_hash})
+        asha.on_trial_add(None, trial)
+        decisions[spec_hash] = asha.on_trial_result(None, trial, {"epoch": 1, "val/avg_loss": loss})
+    assert decisions == {"good": TrialScheduler.CONTINUE, "better": TrialScheduler.CONTINUE, "worst": TrialScheduler.STOP}
+    assert recorder.stopped == ["worst"]
+    # the stopped trial's handler (its training interrupted with an exception) reads why, before the driver writes
+    assert tracker.stop_reason(runs["worst"]) == STOPPED_BY_ASHA and tracker.stop_reason(runs["good"]) is None
+    tracker.finish(runs["worst"], "KILLED" if tracker.stop_reason(runs["worst"]) else "FAILED")
+    assert tracker.mark_stopped(experiment_id, recorder.stopped, STOPPED_BY_ASHA) == 1  # idempotent: still KILLED
+    worst = tracker.client.get_run(runs["worst"])
+    assert worst.info.status == "KILLED" and worst.data.tags[STOPPED_TAG] == STOPPED_BY_ASHA
+    assert tracker.client.get_run(runs["good"]).info.status == "RUNNING"
