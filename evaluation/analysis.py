@@ -1,4 +1,4 @@
-"""The comparisons of "English is Not All You Need" (SPEC §1a) and of the Post-trainer's Guide (§1b: dose curves,
+"""The comparisons of "English is Not All You Need" (docs/studies.md §1a) and of the Post-trainer's Guide (§1b: dose curves,
 single- vs multi-task), computed from a study's results table.
 
 The results table has one row per (run, evaluation language), with the columns of ``RESULT_COLUMNS``:
@@ -165,7 +165,7 @@ class Regression:
 
 
 def regression_design(table: pd.DataFrame) -> pd.DataFrame:
-    """The pooled regression's terms (SPEC §1a), one row per (run, evaluation language).
+    """The pooled regression's terms (docs/studies.md §1a), one row per (run, evaluation language).
 
     Categorical terms are indicators against the alphabetically first level (family ``gemma`` vs ``qwen`` gives
     ``family=qwen``; task ``api`` vs ``math`` gives ``task=math``); coverage is √(L / L_max) over the study's runs.

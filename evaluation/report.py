@@ -244,7 +244,7 @@ def write_report(table: pd.DataFrame, folder: Path, title: str, notes: list[str]
 
 
 def _posttrainer_sections(table: pd.DataFrame, report: Report, silent: dict[str, int]) -> list[str]:
-    """The Post-trainer's Guide's comparisons (SPEC §1b), where the study has them: dose curves, single- vs
+    """The Post-trainer's Guide's comparisons (docs/studies.md §1b), where the study has them: dose curves, single- vs
     multi-task, and the language fidelity of the responses."""
     sections = []
     curves = dose_curves(table)

@@ -1,4 +1,4 @@
-"""The statistics of the paper's analysis (SPEC §1a), as thin wrappers over scipy and statsmodels.
+"""The statistics of the paper's analysis (docs/studies.md §1a), as thin wrappers over scipy and statsmodels.
 
 Accuracies are proportions of test examples, so their intervals are Wilson score intervals (well behaved near 0
 and 1, where small models' accuracies sit). Comparisons between runs are made over the units that are independent:

@@ -1,4 +1,4 @@
-"""Static language allocations of a total budget (SPEC §2), the baselines next to Climb.
+"""Static language allocations of a total budget (docs/studies.md §2), the baselines next to Climb.
 
 Each returns exact per-language example counts that sum to the budget. A language can give at most
 ``max_epochs × available`` examples (its cap); where an allocation asks for more, the language is held at

@@ -1,4 +1,4 @@
-"""Climb-style interaction-aware language ratios (SPEC §1c): fit a loss law, then optimise the mixture.
+"""Climb-style interaction-aware language ratios (docs/studies.md §1c): fit a loss law, then optimise the mixture.
 
 This is **our formulation** of the idea of Climb (arXiv 2509.15556); the paper's exact formulas were not
 available to us. Languages i = 1..n, mixture ratios r on the simplex, budget D examples.
@@ -260,7 +260,7 @@ def new_initial_runs(n: int, previous: tuple[np.ndarray, np.ndarray] | None = No
 
 
 class ClimbSearch:
-    """The adaptive loop of SPEC §1c without Ray: ``ask()`` a mixture, ``tell()`` its per-language losses.
+    """The adaptive loop of docs/studies.md §1c without Ray: ``ask()`` a mixture, ``tell()`` its per-language losses.
 
     First an initial design of proxy mixtures (the uniform mixture, then seeded random language subsets) until the
     runs hold as many measured losses as the law has parameters (n² + 2n: n + 2 runs from scratch); then

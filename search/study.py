@@ -68,7 +68,7 @@ def _for_task(value: int | dict[str, int], task: str) -> int:
 
 
 class DoseSpec(Frozen):
-    """The Post-trainer's Guide's dose design (SPEC §1b): fixed ``base`` counts (e.g. English) plus the same number
+    """The Post-trainer's Guide's dose design (docs/studies.md §1b): fixed ``base`` counts (e.g. English) plus the same number
     of examples in each of ``languages`` (the seen languages), one mixture per dose in ``per_language``."""
 
     base: dict[str, CountPerTask]
@@ -180,7 +180,7 @@ class TrainConfig(Frozen):
     zero_stage: Literal[0, 1, 2, 3] = 1
     bf16: bool = False
     gradient_checkpointing: bool = False
-    schedule: Literal["cosine", "constant"] = "cosine"  # after warmup (SPEC §1a: cosine; §1b: constant)
+    schedule: Literal["cosine", "constant"] = "cosine"  # after warmup (docs/studies.md §1a: cosine; §1b: constant)
     select_by: Literal["val_acc", "val_loss"] = "val_acc"  # the kept checkpoint (§1a: accuracy; §1b: loss)
     validation_examples: int | None = Field(None, ge=1)  # per language, for per-epoch validation
 
@@ -234,7 +234,7 @@ class SourceSpec(Frozen):
 class TaskSources(Frozen):
     train: SourceSpec  # validation rows are held out of it
     test: SourceSpec
-    validation_size: int = Field(200, ge=1)  # per language (SPEC §1a: math 200, API calling 150)
+    validation_size: int = Field(200, ge=1)  # per language (docs/studies.md §1a: math 200, API calling 150)
 
 
 class DataConfig(Frozen):
@@ -437,7 +437,7 @@ MULTITASK = "multitask"  # the task name of a run that trains on every task of t
 
 
 class MultitaskConfig(Frozen):
-    """Single-task and multi-task variants of the same study (SPEC §1b): ``single`` makes one run per task and
+    """Single-task and multi-task variants of the same study (docs/studies.md §1b): ``single`` makes one run per task and
     mixture, ``multi`` one run per mixture on every task at once, each task taking ``proportions[task]`` of its
     mixture counts (default 1: all of them)."""
 

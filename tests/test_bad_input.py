@@ -98,7 +98,7 @@ STUDY_CASES = [
     (set_path("mixtures.0", {**MIXTURE, "total": 100, "ratios": {"en": 1.0}}), "mixtures[0]: give either 'languages' + 'per_language'"),
     (set_path("mixtures.0", {"name": "x", "languages": ["en"]}), "mixtures[0]: the augmentation design needs both"),
     (set_path("mixtures", []), "mixtures: is empty; declare at least one mixture"),
-    # multi-task variants and dose designs (SPEC §1b)
+    # multi-task variants and dose designs (docs/studies.md §1b)
     (set_path("multitask", {"proportions": {"math": 1.5}}), "multitask.proportions: math: 1.5 is not in (0, 1]"),
     (set_path("multitask", {"variants": []}), "multitask.variants: list single, multi or both, once each"),
     (set_path("multitask", {"proportions": {"summarization": 0.5}}), "multitask.proportions.summarization: not a task of this study"),
@@ -120,6 +120,11 @@ STUDY_CASES = [
     (set_path("eval.languages", ["en", "klingon"]), "eval.languages: unknown language 'klingon'"),
     (set_path("eval.languages", []), "eval.languages: is empty"),
     (set_path("eval.test_examples", 0), "eval.test_examples: Input should be greater than or equal to 1"),
+    (set_path("eval.max_new_tokens", {"summarization": 64}), "eval.max_new_tokens.summarization: not a task of this study"),
+    (set_path("eval.max_new_tokens", {"math": 0}), "eval.max_new_tokens.math: Input should be greater than or equal to 1"),
+    (set_path("data", {"sources": {"math": {"train": {"format": "mcot_math", "path": "x", "sample": 0},
+                                            "test": {"format": "mgsm", "path": "y"}}}}),
+     "data.sources.math.train.sample: Input should be greater than or equal to 1"),
     (set_path("resources.local_cpus", 1), "resources.local_cpus: Input should be greater than or equal to 2"),
     (set_path("plan.tokens_per_example", {"math": 85, "code": 9}), "plan.tokens_per_example.code: not a task of this study"),
     (set_path("data", {"path": "/data", "sources": {}}), "data: give either 'path'"),
@@ -241,6 +246,19 @@ def test_bad_data_file_names_file_and_row_before_any_job(tmp_path, capsys, sampl
     damage(data_dir / relative)
     assert_clear_error(*cli(capsys, "--workdir", str(tmp_path / "work"), "run", str(_math_study(tmp_path, data_dir))), expected)
     assert not (tmp_path / "work" / "ray_results").exists() and not (tmp_path / "work" / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("data.sources.math.test.expected_rows=250",
+     "tests/fixtures/mgsm (mgsm, math test): 12 en rows, the study expects 250 (expected_rows); check that the files are complete"),
+    ("data.sources.math.train.sample=500", "mcot-math.json: 64 examples have a numeric final answer in every one of en, es, "
+                                           "fewer than data.sources.math.train.sample=500; lower the sample"),
+    ("data.sources.api.train.path=tests/fixtures/missing", "tests/fixtures/missing: no such file or directory"),
+])
+def test_real_data_that_is_not_what_the_study_expects_stops_before_any_job(tmp_path, capsys, override, expected):
+    """The realistic fixtures through data.sources (tests/e2e/micro.yaml), with a size or sample the data cannot meet."""
+    code, err = cli(capsys, "--workdir", str(tmp_path), "run", str(ROOT / "tests/e2e/micro.yaml"), "--set", override)
+    assert_clear_error(code, err, expected)
 
 
 def test_mixture_larger_than_the_data(tmp_path, capsys, sample_dir):

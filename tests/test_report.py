@@ -1,4 +1,4 @@
-"""`polymix report` on runs whose accuracies follow the paper's pooled regression (SPEC §1a), logged to MLflow the
+"""`polymix report` on runs whose accuracies follow the paper's pooled regression (docs/studies.md §1a), logged to MLflow the
 way trials log them: the analysis recovers the coefficients, and the report writes every table and figure."""
 
 import json
@@ -21,7 +21,7 @@ from training.languages import ALL_LANGUAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_FIGURES = [name for name in FIGURES if name != "dose_curves.png"]  # §1a's study has no dose design
-# SPEC §1a: log10(model size) 0.302, Qwen family 0.265, math task −0.207, pretrained-only −0.110,
+# docs/studies.md §1a: log10(model size) 0.302, Qwen family 0.265, math task −0.207, pretrained-only −0.110,
 # eval language in training 0.089, √(L/L_max) coverage 0.053.
 PAPER = {"log10_size": 0.302, "family=qwen": 0.265, "task=math": -0.207, "pretrained_only": -0.110,
          "eval_lang_in_training": 0.089, "coverage": 0.053}

@@ -1,4 +1,4 @@
-"""The language registry: the 11 MGSM languages of "English is Not All You Need" (SPEC §1a)."""
+"""The language registry: the 11 MGSM languages of "English is Not All You Need" (docs/studies.md §1a)."""
 
 from __future__ import annotations
 

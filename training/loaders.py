@@ -27,7 +27,7 @@ Formats, as their publishers lay them out:
 
 Converting once, before any job starts, keeps one reading path for training and evaluation and lets
 alignment (same ids in every language) be checked up front. Validation rows are held out of train by a
-seeded draw (SPEC §1a: 200 for math, 150 for API calling).
+seeded draw (docs/studies.md §1a: 200 for math, 150 for API calling).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Mixture construction: per-language example counts → one seeded, exact training dataset.
 
-Two designs (SPEC §1a, §1c):
+Two designs (docs/studies.md §1a, §1c):
 - augmentation: every language in the mixture gets the same number of parallel examples;
 - ratio: a fixed total split across languages by ratios (largest-remainder rounding, exact sum).
 Both draw from one seeded permutation of the parallel ids, so a language with n examples gets the first

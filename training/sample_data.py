@@ -1,4 +1,4 @@
-"""Deterministic, parallel multilingual sample data: the two tasks of SPEC §1a (math and API calling) and the
+"""Deterministic, parallel multilingual sample data: the two tasks of docs/studies.md §1a (math and API calling) and the
 summarization and instruction-following tasks of §1b.
 
 ``write_sample_data(out_dir)`` writes ``out_dir/{task}/{lang}/{split}.jsonl`` for every task of :data:`TASKS`,

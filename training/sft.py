@@ -7,7 +7,7 @@ normalised by its target tokens across micro-batches and workers → AdamW (weig
 per-language validation loss and accuracy (by generation, through an injected validator) on the
 mixture's languages or the ones a search names (``validation_languages``), plus ``val/objective`` =
 Σ w·loss when a search gives weights → report a checkpoint; Ray keeps the one with the best average
-validation accuracy (SPEC §1a), or the lowest average validation loss (``select_by: val_loss``, SPEC §1b).
+validation accuracy (docs/studies.md §1a), or the lowest average validation loss (``select_by: val_loss``, docs/studies.md §1b).
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ class SFTJob:
     zero_stage: int = 1
     bf16: bool = False
     gradient_checkpointing: bool = False
-    schedule: str = "cosine"  # "cosine" (SPEC §1a) | "constant" (after warmup; SPEC §1b)
-    select_by: str = "val_acc"  # the kept checkpoint: best "val_acc" (SPEC §1a) | lowest "val_loss" (SPEC §1b)
+    schedule: str = "cosine"  # "cosine" (docs/studies.md §1a) | "constant" (after warmup; docs/studies.md §1b)
+    select_by: str = "val_acc"  # the kept checkpoint: best "val_acc" (docs/studies.md §1a) | lowest "val_loss" (docs/studies.md §1b)
     validation_examples: int | None = None  # per language; None = the whole validation split
     # Languages validated every epoch; None = the trained ones. A ratio search validates every language it
     # searches over, trained or not: how a mixture moves the loss of a language it leaves out is the transfer.
@@ -222,8 +222,8 @@ def validate_and_checkpoint(job: SFTJob, engine, tokenizer, validator: Validator
     metrics["val/avg_acc"] = sum(all_scores) / len(all_scores)
     if job.objective_weights:
         metrics["val/objective"] = sum(w * val_loss[job.task][lang] for lang, w in job.objective_weights.items())
-    # Best average validation accuracy (SPEC §1a); lower loss breaks ties between equal accuracies.
-    # Or the lowest validation loss (the Post-trainer's Guide's choice, SPEC §1b).
+    # Best average validation accuracy (docs/studies.md §1a); lower loss breaks ties between equal accuracies.
+    # Or the lowest validation loss (the Post-trainer's Guide's choice, docs/studies.md §1b).
     metrics[SELECTION_METRIC] = (-metrics["val/avg_loss"] if job.select_by == "val_loss"
                                  else metrics["val/avg_acc"] - 1e-6 * metrics["val/avg_loss"])
     checkpoint_dir = tempfile.mkdtemp(prefix="polymix-ckpt-")

@@ -51,7 +51,7 @@ def format_number(value: float) -> str:
     """12.0 → "12", 0.5 → "0.5": how a gold answer is written."""
     return str(int(value)) if value == int(value) else repr(value)
 
-# MGSM-style chain-of-thought cue, in each language (SPEC §1a: the prompt ends with it).
+# MGSM-style chain-of-thought cue, in each language (docs/studies.md §1a: the prompt ends with it).
 STEP_BY_STEP: dict[str, str] = {
     "en": "Let's think step by step.",
     "es": "Pensemos paso a paso.",

@@ -6,13 +6,13 @@ process group, and every resulting weight must equal the single-batch reference 
 """
 
 import os
-import socket
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 from transformers import Qwen3ForCausalLM
 
+from tests.ports import free_port
 from training.batching import IGNORE, GlobalBatchSampler, make_collate
 from training.engines import DDPEngine, DeepSpeedEngine, decay_groups
 from training.models import TINY_SIZES, qwen3_config
@@ -102,11 +102,6 @@ def engine_updates(rank, world_size, cases, model_dir, port, out_dir):
                        os.path.join(out_dir, f"{engine_kind}-{world_size}x{micro_batch}.pt"))
     torch.distributed.destroy_process_group()
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
