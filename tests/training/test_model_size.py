@@ -1,4 +1,5 @@
-"""The regression's model-size term: a multimodal checkpoint is sized by its language model, as a text model is."""
+"""Model facts the study relies on: the regression's model size (a multimodal checkpoint is sized by its language
+model, as a text model is) and the seeded initialisation of the tiny models."""
 
 from transformers import AutoModelForCausalLM, Gemma3Config, Gemma3ForConditionalGeneration, Qwen3ForCausalLM
 
@@ -22,3 +23,18 @@ def test_a_gemma3_checkpoint_with_a_vision_tower_counts_its_language_model_only(
 def test_a_text_model_keeps_its_whole_count_with_tied_embeddings_counted_once():
     model = Qwen3ForCausalLM(qwen3_config(TINY_SIZES["s"]))
     assert language_model_parameters(model) == model.num_parameters()
+
+
+def test_the_study_seed_initialises_the_tiny_models(tmp_path):
+    """A tiny model stands in for a checkpoint: its random initialisation is the study's seed's, like its data order."""
+    import torch
+    from safetensors.torch import load_file
+
+    from training.models import make_tiny_model
+
+    corpus = ["Question: 2 + 3? The answer is 5.", "Pregunta: ¿2 + 3? La respuesta es 5."] * 10
+    weights = {seed: load_file(make_tiny_model(tmp_path / f"seed{seed}", "s", corpus, seed=seed) / "model.safetensors")
+               for seed in (0, 1)}
+    again = load_file(make_tiny_model(tmp_path / "seed0-again", "s", corpus, seed=0) / "model.safetensors")
+    name = "model.layers.0.self_attn.q_proj.weight"
+    assert torch.equal(weights[0][name], again[name]) and not torch.equal(weights[0][name], weights[1][name])
