@@ -205,7 +205,7 @@ def write_report(table: pd.DataFrame, folder: Path, title: str, notes: list[str]
         sections += ["Gain = accuracy of the English+X run minus the English-only run on the same evaluation language; "
                      "direct: the language added, transfer: languages in neither run, english: English itself. "
                      "The unit is the run pair (model, task, X): its languages are averaged first, and `pairs` is n. "
-                     "Median with a 95% bootstrap interval resampling models; mean with a 95% t interval and a "
+                     "Median with a 95% bootstrap interval resampling models (with at least 5 models); mean with a 95% t interval and a "
                      "two-sided t-test of no gain, standard errors clustered by model (`models`: the pairs of one model "
                      "share its English-only run); win rate (gain > 0) over pairs with a 95% Wilson interval.", "",
                      markdown_table(gain_summary(gains)), "",

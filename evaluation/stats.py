@@ -87,16 +87,20 @@ def clustered_mean(values, groups, confidence: float = CONFIDENCE) -> ClusteredM
     return ClusteredMean(mean, float(low), float(high), float(fit.pvalues[0]), n, n_groups)
 
 
+MIN_BOOTSTRAP_GROUPS = 5  # below this, resampling groups says more about the few groups than about the population
+
+
 def cluster_bootstrap(values, groups, statistic=np.median, confidence: float = CONFIDENCE, n_resamples: int = 4999,
                       seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic`` that resamples whole groups (with all their observations),
-    so that correlated observations of one group stay together. NaN with fewer than two groups."""
+    so that correlated observations of one group stay together. NaN with fewer than MIN_BOOTSTRAP_GROUPS groups (two
+    models' pairs resampled give an interval far narrower than the t interval of the same data)."""
     values = np.asarray(values, dtype=float)
     by_group = {}
     for value, group in zip(values, groups):
         by_group.setdefault(group, []).append(value)
     members = [np.asarray(v) for v in by_group.values()]
-    if len(members) < 2:
+    if len(members) < MIN_BOOTSTRAP_GROUPS:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(members), size=(n_resamples, len(members)))
