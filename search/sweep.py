@@ -32,7 +32,7 @@ def resolve_data_dir(study: Study, workdir: Path) -> Path:
         return Path(study.data.path).resolve()
     if study.data.sources:
         trained = study.training_languages()
-        sources = {task: spec.model_dump() for task, spec in study.data.sources.items()}
+        sources = {task: spec.model_dump() for task, spec in study.data.sources.items() if task in study.tasks}
         return prepare_sources(sources, trained, study.eval.language_list(), workdir, study.seed).resolve()
     return sample_data_dir(workdir, study.data.sample_seed).resolve()
 

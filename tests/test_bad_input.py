@@ -120,7 +120,7 @@ STUDY_CASES = [
     (set_path("eval.languages", ["en", "klingon"]), "eval.languages: unknown language 'klingon'"),
     (set_path("eval.languages", []), "eval.languages: is empty"),
     (set_path("eval.test_examples", 0), "eval.test_examples: Input should be greater than or equal to 1"),
-    (set_path("eval.max_new_tokens", {"summarization": 64}), "eval.max_new_tokens.summarization: not a task of this study"),
+    (set_path("eval.max_new_tokens", {"maths": 64}), "eval.max_new_tokens.maths: unknown task; use one of math, api"),
     (set_path("eval.max_new_tokens", {"math": 0}), "eval.max_new_tokens.math: Input should be greater than or equal to 1"),
     (set_path("data", {"sources": {"math": {"train": {"format": "mcot_math", "path": "x", "sample": 0},
                                             "test": {"format": "mgsm", "path": "y"}}}}),

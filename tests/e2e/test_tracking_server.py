@@ -118,7 +118,11 @@ def test_micro_study_on_a_team_tracking_server(tracking_server, tmp_path):
     assert "3 finished, 0 missing" in report.stdout
     assert "not computed: zero-shot vs direct" in report.stdout  # no run of more than two languages
     folder = tmp_path / "reports" / "server-micro"
-    assert {"report.md", "coverage_curves.png", "gains_by_language.png"} <= {p.name for p in folder.iterdir()}
+    # One epoch of a tiny model may score 0 everywhere: a task without signal is flagged and not compared.
+    silent = all(v == 0 for run in runs for k, v in run.data.metrics.items() if k.startswith("eval/acc/"))
+    text = (folder / "report.md").read_text(encoding="utf-8")
+    assert ("**No signal: math**" in text) == silent
+    assert {"report.md", "coverage_curves.png"} | (set() if silent else {"gains_by_language.png"}) <= {p.name for p in folder.iterdir()}
     logged = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
     assert {"report/report.md", "report/coverage_curves.png"} <= logged
 

@@ -82,11 +82,13 @@ def test_the_study_budget_replaces_the_tasks_own_for_the_tasks_it_names():
     assert study.eval.budget("math") == 768 and study.eval.budget("api") == get_task("api").max_new_tokens
 
 
-def test_a_budget_for_a_task_the_study_does_not_have_is_refused():
+def test_a_budget_for_no_task_is_refused_and_one_for_a_task_left_out_is_ignored():
     from search.study import parse_study
     from training.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"eval.max_new_tokens.summarization: not a task of this study"):
-        parse_study({"name": "s", "tasks": ["math"], "models": [{"name": "m", "tiny": "s"}],
-                     "mixtures": [{"name": "en", "languages": ["en"], "per_language": 512}],
-                     "eval": {"max_new_tokens": {"summarization": 64}}})
+    study = {"name": "s", "tasks": ["math"], "models": [{"name": "m", "tiny": "s"}],
+             "mixtures": [{"name": "en", "languages": ["en"], "per_language": 512}]}
+    with pytest.raises(ConfigError, match=r"eval.max_new_tokens.maths: unknown task; use one of math, api"):
+        parse_study({**study, "eval": {"max_new_tokens": {"maths": 64}}})
+    # a study narrowed to math (--set tasks=[math]) keeps the api budget it no longer uses
+    assert parse_study({**study, "eval": {"max_new_tokens": {"math": 64, "api": 32}}}).eval.budget("math") == 64
