@@ -72,8 +72,7 @@ def previous_runs(tracker: Tracker, experiment_id: str, key: str, languages: lis
     not validate has a NaN loss. Runs of a search over the same languages are not taken here: that search
     proposes the same mixtures again and reuses each finished run by its spec hash.
     """
-    runs = tracker.client.search_runs(
-        [experiment_id], f"tags.`{SEARCH_KEY_TAG}` = '{key}' and attributes.status = 'FINISHED'", max_results=5000)
+    runs = tracker.search_all(experiment_id, f"tags.`{SEARCH_KEY_TAG}` = '{key}' and attributes.status = 'FINISHED'")
     ratios, losses = [], []
     for run in runs:
         counts = json.loads(run.data.params.get("counts", "{}"))

@@ -42,6 +42,10 @@ def redact_uri(uri: str) -> str:
 
 
 # Where the clients of a tracking store read its credentials: MLflow's REST client, and libpq for PostgreSQL.
+# Runs per MLflow search request. One request returns at most one page, so every search that must see all of an
+# experiment's runs (a 220-run study swept again and again, a ratio search's history) follows the page tokens:
+# a fixed max_results silently dropped the runs past it.
+SEARCH_PAGE_SIZE = 1000
 CREDENTIAL_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "PGPASSWORD")
 
 
@@ -210,10 +214,19 @@ class Tracker:
         location = artifact_root.resolve().as_uri() if artifact_root and not remote else None
         return self.client.create_experiment(name, artifact_location=location)
 
+    def search_all(self, experiment_id: str, query: str) -> list:
+        """Every run of the experiment that matches ``query``, newest first, page after page."""
+        runs, token = [], None
+        while True:
+            page = self.client.search_runs([experiment_id], query, order_by=["attributes.start_time DESC"],
+                                           max_results=SEARCH_PAGE_SIZE, page_token=token)
+            runs += page
+            token = page.token
+            if not token:
+                return runs
+
     def _search(self, experiment_id: str, tag: str, value: str, extra: str = ""):
-        return self.client.search_runs(
-            [experiment_id], f"tags.`{tag}` = '{value}'{extra}", order_by=["attributes.start_time DESC"], max_results=50
-        )
+        return self.search_all(experiment_id, f"tags.`{tag}` = '{value}'{extra}")
 
     def parent_run(self, experiment_id: str, study_hash: str, study_name: str, params: dict[str, Any],
                    kind: str = "sweep", study=None) -> tuple[str, bool]:
@@ -331,8 +344,7 @@ class Tracker:
     def tuned_values(self, experiment_id: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[dict, str]]:
         """For each (model, task), the best values of the latest finished tuning run that tuned it, and that run's
         id; pairs no tuning run covers are left out."""
-        runs = self.client.search_runs([experiment_id], f"tags.`{KIND_TAG}` = 'tuning' and attributes.status = 'FINISHED'",
-                                       order_by=["attributes.start_time DESC"], max_results=500)
+        runs = self.search_all(experiment_id, f"tags.`{KIND_TAG}` = 'tuning' and attributes.status = 'FINISHED'")
         found = {}
         for model, task in pairs:
             run = next((run for run in runs if tuned_tag(model, task) in run.data.tags), None)
@@ -342,8 +354,7 @@ class Tracker:
 
     def runs_by_spec_hash(self, experiment_id: str) -> dict[str, list]:
         """Every trial run of the experiment, grouped by spec hash, newest first."""
-        runs = self.client.search_runs([experiment_id], f"tags.`{KIND_TAG}` = 'trial'",
-                                       order_by=["attributes.start_time DESC"], max_results=50000)
+        runs = self.search_all(experiment_id, f"tags.`{KIND_TAG}` = 'trial'")
         grouped: dict[str, list] = {}
         for run in runs:
             grouped.setdefault(run.data.tags.get(SPEC_HASH_TAG, ""), []).append(run)
@@ -357,7 +368,7 @@ class Tracker:
         query = f"tags.`{KIND_TAG}` = 'trial' and attributes.status = 'FINISHED'"
         if parent_run_id:
             query += f" and tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}'"
-        return self.client.search_runs([experiment_obj.experiment_id], query, max_results=5000)
+        return self.search_all(experiment_obj.experiment_id, query)
 
 
 class MLflowEpochLogger(UserCallback):

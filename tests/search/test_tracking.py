@@ -76,3 +76,32 @@ def test_a_trial_asha_stops_ends_killed_whichever_of_its_handler_and_the_driver_
     worst = tracker.client.get_run(runs["worst"])
     assert worst.info.status == "KILLED" and worst.data.tags[STOPPED_TAG] == STOPPED_BY_ASHA
     assert tracker.client.get_run(runs["good"]).info.status == "RUNNING"
+
+
+def test_searches_return_every_run_past_one_page(tmp_path, monkeypatch):
+    """A study swept again and again outgrows any fixed max_results (the caps were 50 runs per spec hash, 500 tuning
+    runs, 5,000 trial runs): every search follows MLflow's page tokens. A page of 16 stands in for MLflow's 1,000,
+    and 52 unfinished runs of one spec pass the old cap of 50."""
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+    import search.tracking
+    from search.tracking import KIND_TAG, SPEC_HASH_TAG
+
+    monkeypatch.setattr(search.tracking, "SEARCH_PAGE_SIZE", 16, raising=False)
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment_id = tracker.experiment_id("many", tmp_path / "artifacts")
+    parent, _ = tracker.parent_run(experiment_id, "study-hash", "many", {})
+    hashes = ["spec-0"] * 52 + ["spec-1"] * 8
+    runs = [tracker.client.create_run(experiment_id, run_name=f"run-{i}", tags={
+        MLFLOW_PARENT_RUN_ID: parent, SPEC_HASH_TAG: spec_hash, KIND_TAG: "trial"}).info.run_id
+        for i, spec_hash in enumerate(hashes)]
+
+    assert tracker.mark_stopped(experiment_id, ["spec-0"], "stopped early by ASHA") == 52
+    for run_id in runs[52:]:
+        tracker.finish(run_id)
+    by_hash = tracker.runs_by_spec_hash(experiment_id)
+    assert {h: len(rs) for h, rs in by_hash.items()} == {"spec-0": 52, "spec-1": 8}
+    finished = tracker.trial_runs("many", parent)
+    assert sorted(r.info.run_id for r in finished) == sorted(runs[52:])
+    starts = [r.info.start_time for r in by_hash["spec-0"]]
+    assert starts == sorted(starts, reverse=True)  # newest first across pages
