@@ -41,11 +41,12 @@ def redact_uri(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
-# Where the clients of a tracking store read its credentials: MLflow's REST client, and libpq for PostgreSQL.
 # Runs per MLflow search request. One request returns at most one page, so every search that must see all of an
 # experiment's runs (a 220-run study swept again and again, a ratio search's history) follows the page tokens:
 # a fixed max_results silently dropped the runs past it.
 SEARCH_PAGE_SIZE = 1000
+
+# Where the clients of a tracking store read its credentials: MLflow's REST client, and libpq for PostgreSQL.
 CREDENTIAL_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "PGPASSWORD")
 
 
