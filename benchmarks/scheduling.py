@@ -3,7 +3,7 @@
 A local Ray instance declares G logical GPUs (and as many GPU tickets). Every training run of a real study
 becomes a Tune trial that sleeps for its planned wall time (`polymix plan`'s cost model), scaled so that the
 lower bound lasts ``--seconds``. The trials are admitted by the same per-trial resource requests as
-`polymix run` (search/sweep.py); only the order differs:
+`polymix run` (search/runs/sweep.py); only the order differs:
 - "study order": the trials as the study file lists them (what Tune does with the grid as given);
 - "longest first": polymix's order.
 Printed: measured makespan / lower bound, where lower bound = max(total GPU-time / G, longest run), next to
@@ -22,10 +22,10 @@ import time
 import ray
 from ray import tune
 
-from search.designs import expand_trials
-from search.planner import estimate, longest_first, lower_bound, simulate_makespan
+from search.runs.cluster import GPU_TICKET, trial_resources, tune_config
+from search.runs.designs import expand_trials
+from search.runs.planner import estimate, longest_first, lower_bound, simulate_makespan
 from search.study import load_study
-from search.sweep import GPU_TICKET, trial_resources, tune_config
 
 
 def sleeping_trial(config: dict) -> None:

@@ -24,9 +24,9 @@ import time
 import numpy as np
 import optuna
 
-from search.allocation import temperature, unimax
-from search.climb import ClimbSearch, LossLaw, minimise_directly
-from search.regmix import RegMixSearch
+from search.mixtures.allocation import temperature, unimax
+from search.mixtures.climb import ClimbSearch, LossLaw, minimise_directly
+from search.mixtures.regmix import RegMixSearch
 from search.study import load_study
 from training.languages import TRAINABLE_LANGUAGES
 
@@ -110,7 +110,7 @@ def optuna_tpe(sim: Simulator, runs: int, seed: int) -> list[np.ndarray]:
 
 
 def regmix(sim: Simulator, runs: int, seed: int) -> list[np.ndarray]:
-    """RegMix-style (search.regmix): Dirichlet mixtures → quadratic ridge regression → best predicted mixture."""
+    """RegMix-style (search.mixtures.regmix): Dirichlet mixtures → quadratic ridge regression → best predicted mixture."""
     search = RegMixSearch(len(sim.languages), seed=seed)
     recommendations = []
     for _ in range(runs):

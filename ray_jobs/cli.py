@@ -46,7 +46,9 @@ def _cmd_run(args) -> int:
 
     study = load_study(args.study, args.set)
     preflight(study, args.study)
-    from search.sweep import run_study  # Ray, torch and MLflow load only once the study is valid
+    from search.runs.sweep import (
+        run_study,  # Ray, torch and MLflow load only once the study is valid
+    )
 
     outcome = run_study(study, Path(args.workdir), args.address)
     from search.tracking import Tracker
@@ -66,7 +68,7 @@ def _cmd_climb(args) -> int:
     preflight(study, args.study)
     if study.search is None:
         raise PolymixError(f"{args.study}: search: not set; `polymix climb` needs a `search` section (see configs/climb.yaml)")
-    from search.ratio_search import run_ratio_search
+    from search.runs.ratio_search import run_ratio_search
 
     outcome = run_ratio_search(study, Path(args.workdir), args.address)
     print(f"Recommendations and T heatmaps: artifacts of parent run {outcome['parent_run_id']} "
@@ -84,7 +86,9 @@ def _cmd_tune(args) -> int:
         overrides.append(f"tuning.mixture={args.mixture}")
     study = load_study(args.study, overrides)
     preflight(study, args.study)
-    from search.tuning import run_tuning  # (it checks the study has a tuning section before anything starts)
+    from search.runs.tuning import (
+        run_tuning,  # (it checks the study has a tuning section before anything starts)
+    )
 
     outcome = run_tuning(study, Path(args.workdir), args.address)
     print(f"Best values: {outcome['best_file']} and tags polymix.tuned.<model>.<task> of tuning run "
@@ -95,8 +99,8 @@ def _cmd_tune(args) -> int:
 def _cmd_plan(args) -> int:
     import json
 
-    from search.designs import expand_trials
-    from search.planner import format_plan, plan_summary
+    from search.runs.designs import expand_trials
+    from search.runs.planner import format_plan, plan_summary
     from search.study import load_study
 
     study = load_study(args.study, args.set)

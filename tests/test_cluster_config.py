@@ -22,7 +22,7 @@ def test_ray_validates_cluster_yaml():
     assert nodes[config["head_node_type"]]["resources"].get("GPU", 0) == 0
     gpu_nodes = [n for name, n in nodes.items() if name != config["head_node_type"]]
     assert gpu_nodes and all(n["resources"]["GPU"] == 8 for n in gpu_nodes)
-    # The GPU tickets by which Tune admits trials equal the GPUs on every node (search/sweep.py).
+    # The GPU tickets by which Tune admits trials equal the GPUs on every node (search/runs/sweep.py).
     assert all(n["resources"]["polymix_gpu_ticket"] == n["resources"]["GPU"] for n in gpu_nodes)
     assert all(n["max_workers"] >= n["min_workers"] for n in gpu_nodes)
 

@@ -10,13 +10,19 @@ import pytest
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-from evaluation.analysis import (bilingual_gains, gain_summary, match_rates, pooled_regression, zero_shot_vs_direct)
+from evaluation.analysis import (
+    bilingual_gains,
+    gain_summary,
+    match_rates,
+    pooled_regression,
+    zero_shot_vs_direct,
+)
 from evaluation.report import FIGURES
 from ray_jobs.cli import main
-from search.designs import expand_trials
+from search.runs.designs import expand_trials
+from search.runs.trial import trial_params
 from search.study import load_study
 from search.tracking import KIND_TAG, SPEC_HASH_TAG, Tracker, results_table
-from search.trial import trial_params
 from training.languages import ALL_LANGUAGES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,7 +166,7 @@ def guide_accuracy(trial, task: str, lang: str, multi: bool) -> float:
 def test_dose_curves_and_multi_vs_single_task_from_a_guide_study(tmp_path):
     from evaluation.analysis import dose_curves, single_vs_multi
     from evaluation.report import write_report
-    from search.trial import eval_metrics
+    from search.runs.trial import eval_metrics
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tracker = Tracker(uri)

@@ -3,8 +3,8 @@
 import numpy as np
 from ray.tune.search import Searcher
 
-from search.climb import LossLaw, minimise_directly
-from search.adaptive import METRIC, ClimbSearcher, RegMixSearcher, rounded
+from search.mixtures.climb import LossLaw, minimise_directly
+from search.mixtures.searchers import METRIC, ClimbSearcher, RegMixSearcher, rounded
 
 LANGS = ("en", "es", "fr", "ja")
 WEIGHTS = {lang: 0.25 for lang in LANGS}

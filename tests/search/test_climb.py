@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from search.climb import ClimbSearch, LossLaw, check_weights, fit_loss_law, minimise_directly, optimise, two_step
+from search.mixtures.climb import (
+    ClimbSearch,
+    LossLaw,
+    check_weights,
+    fit_loss_law,
+    minimise_directly,
+    optimise,
+    two_step,
+)
 from training.errors import ConfigError
 
 

@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from search.sweep import Progress
+from search.runs.progress import Progress
 
 
 def trial(trial_id, mixture, result, baseline=False):

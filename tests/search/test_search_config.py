@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from search.runs.inputs import check_data
+from search.runs.ratio_search import plan_searches
 from search.study import load_study
-from search.ratio_search import plan_searches
-from search.sweep import check_data
 from search.tracking import Tracker
 from training.errors import ConfigError
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from search.designs import expand_trials
+from search.runs.designs import expand_trials
 from search.study import load_study, parse_study, preflight
 from training.errors import ConfigError
 
@@ -122,7 +122,7 @@ def test_multitask_variants_come_from_one_study_file():
 
 def test_a_run_of_an_older_recipe_is_a_different_run(monkeypatch):
     """Runs recorded before a fix that changes what the same spec trains or measures must not be reused."""
-    import search.designs as designs
+    import search.runs.designs as designs
 
     trial = expand_trials(load_study(ROOT / "configs/smoke.yaml"))[1]
     current = trial.spec_hash

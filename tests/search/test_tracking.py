@@ -52,7 +52,7 @@ def test_a_trial_asha_stops_ends_killed_whichever_of_its_handler_and_the_driver_
 
     from ray.tune.schedulers import TrialScheduler
 
-    from search.sweep import STOPPED_BY_ASHA, early_stopping
+    from search.runs.early_stopping import STOPPED_BY_ASHA, early_stopping
     from search.tracking import STOPPED_TAG, StopRecorder
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -84,10 +84,10 @@ def test_searches_return_every_run_past_one_page(tmp_path, monkeypatch):
     and 52 unfinished runs of one spec pass the old cap of 50."""
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-    import search.tracking
+    import search.tracking.tracker
     from search.tracking import KIND_TAG, SPEC_HASH_TAG
 
-    monkeypatch.setattr(search.tracking, "SEARCH_PAGE_SIZE", 16, raising=False)
+    monkeypatch.setattr(search.tracking.tracker, "SEARCH_PAGE_SIZE", 16)
     tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment_id = tracker.experiment_id("many", tmp_path / "artifacts")
     parent, _ = tracker.parent_run(experiment_id, "study-hash", "many", {})

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from mlflow.tracking import MlflowClient
 
-from search.sweep import _credentials_for_workers
+from search.runs.cluster import _credentials_for_workers
 from search.tracking import CREDENTIAL_ENV, split_credentials
 
 

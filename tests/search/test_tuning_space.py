@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 from ray.tune.search.sample import Categorical, Float, Integer, LogUniform
 
-from search.designs import expand_trials
+from search.runs.designs import expand_trials
+from search.runs.early_stopping import early_stopping
+from search.runs.trial import trial_params
+from search.runs.tuning import max_epochs, plan_tunings, tune_space, tuning_spec
 from search.study import load_study
-from search.sweep import early_stopping
 from search.tracking import Tracker, tuned_tag
-from search.trial import trial_params
-from search.tuning import max_epochs, plan_tunings, tune_space, tuning_spec
 from training.errors import ConfigError
 
 SMOKE = Path(__file__).resolve().parents[2] / "configs/smoke.yaml"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from search.designs import expand_trials
+from search.runs.designs import expand_trials
 from search.study import load_study
 from training.sft import SFTJob, accumulation_steps, deepspeed_config
 

@@ -54,9 +54,9 @@ def test_a_multitask_mixture_holds_every_tasks_examples_in_its_own_format(sample
 
 
 def test_a_multitask_run_logs_each_task_under_its_name_and_averages_the_tasks():
-    from search.designs import expand_trials
+    from search.runs.designs import expand_trials
+    from search.runs.trial import eval_metrics
     from search.study import load_study
-    from search.trial import eval_metrics
 
     study = load_study(Path(__file__).resolve().parents[2] / "configs/posttrainer_smoke.yaml", ["multitask={}"])
     run = next(t for t in expand_trials(study) if t.task == "multitask" and t.mixture == "dose-64")

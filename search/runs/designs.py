@@ -5,7 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 
-from search.study import MULTITASK, DataConfig, EvalConfig, Frozen, ModelSpec, Study, TrainConfig
+from search.study import (
+    MULTITASK,
+    DataConfig,
+    EvalConfig,
+    Frozen,
+    ModelSpec,
+    Study,
+    TrainConfig,
+)
 
 
 class TrialResources(Frozen):

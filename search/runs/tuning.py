@@ -1,11 +1,11 @@
 """`polymix tune`: search training hyperparameters per model × task on a reference mixture, with Ray Tune's own
 searchers (OptunaSearch TPE, random, grid) and ASHA early stopping.
 
-Every sample is an ordinary SFT trial (search/trial.py): an MLflow child run of the tuning's parent run, keyed by
+Every sample is an ordinary SFT trial (search/runs/trial.py): an MLflow child run of the tuning's parent run, keyed by
 its spec hash, so a grid run with the best values later *is* the best tuning trial and is reused, not retrained.
 The parent run (``polymix.kind = tuning``) keeps, per model × task, ``tuning/<model>-<task>.json`` (every trial,
 the best values) and the tag ``polymix.tuned.<model>.<task>`` that ``hparams: from_tuning`` reads
-(search/sweep.py); ``WORKDIR/tuning/<experiment>.json`` holds the same best values for people.
+(search/runs/sweep.py); ``WORKDIR/tuning/<experiment>.json`` holds the same best values for people.
 """
 
 from __future__ import annotations
@@ -17,11 +17,14 @@ from pathlib import Path
 import ray
 from ray import tune
 
-from search.designs import TrialSpec, model_settings
+from search.runs.cluster import concurrency, trial_resources
+from search.runs.designs import TrialSpec, model_settings
+from search.runs.driver import Drive
+from search.runs.early_stopping import STOPPED_BY_ASHA, early_stopping
+from search.runs.progress import Progress
+from search.runs.trial import run_trial
 from search.study import TUNABLE, Distribution, Study, TuningConfig
-from search.sweep import STOPPED_BY_ASHA, Progress, early_stopping, init_ray, log_conversion, prepare_inputs, trial_resources
 from search.tracking import StopRecorder, Tracker, redact_uri, tuned_tag
-from search.trial import run_trial
 from training.errors import ConfigError, PolymixError
 
 
@@ -85,7 +88,7 @@ def _searcher(tuning: TuningConfig, concurrent: int):
         import optuna
         from ray.tune.search.optuna import OptunaSearch
 
-        # A finished trial's last report gives the kept epoch's value (search/trial.py); a trial ASHA stopped,
+        # A finished trial's last report gives the kept epoch's value (search/runs/trial.py); a trial ASHA stopped,
         # the value at the rung where it was stopped.
         return OptunaSearch(metric=tuning.metric, mode=tuning.mode,
                             sampler=optuna.samplers.TPESampler(seed=tuning.seed))
@@ -116,7 +119,7 @@ def tune_one(study: Study, base: TrialSpec, context: dict, tracker: Tracker, par
     recorder = StopRecorder(context["tracking_uri"], context["experiment_id"], tuning_spec_hash, STOPPED_BY_ASHA)
     scheduler = early_stopping(tuning.metric, tuning.mode, max_epochs(tuning, base), recorder) if tuning.asha else None
     request, fits, _ = trial_resources([base], ray.cluster_resources())
-    concurrent = max(1, min(fits, study.resources.max_concurrent_trials or fits, total))
+    concurrent = concurrency(study, fits, total)
     print(f"[polymix] tuning {label} on mixture {base.mixture}: {tuning.searcher}, {total} trials, {concurrent} at a time"
           f"{', ASHA on ' + tuning.metric if scheduler else ''}", flush=True)
     tuner = tune.Tuner(
@@ -187,37 +190,27 @@ def run_tuning(study: Study, workdir: Path = Path(".polymix"), address: str | No
     if study.tuning.mixture is None:
         raise ConfigError("tuning.mixture: not set; `polymix tune` trains on a reference mixture: name one of the "
                           f"study's mixtures ({', '.join(m.name for m in study.design_mixtures) or 'none declared'}) or pass --mixture")
-    workdir, tracking_uri, data_dir, model_paths = prepare_inputs(study, workdir)
-    experiment = study.tracking.experiment or study.name
-    tracker = Tracker(tracking_uri)
-    experiment_id = tracker.experiment_id(experiment, workdir / "mlartifacts" / experiment)
+    drive = Drive.prepare(study, workdir, address)
     bases = plan_tunings(study)
     tuning_hash = hashlib.sha256(json.dumps([study.tuning.model_dump(mode="json"), [b.spec_hash for b in bases]],
                                             sort_keys=True).encode()).hexdigest()[:16]
-    parent_run_id, reused = tracker.parent_run(experiment_id, tuning_hash, study.name, {}, kind="tuning", study=study)
-    log_conversion(tracker, parent_run_id, data_dir)
+    reused = drive.open_parent(tuning_hash, "tuning")
     print(f"[polymix] study {study.name}: hyperparameter tuning of {', '.join(study.tuning.space)}; MLflow experiment "
-          f"{experiment!r}, tuning run {parent_run_id}{' (reused)' if reused else ''}", flush=True)
-    context = dict(tracking_uri=tracking_uri, experiment_id=experiment_id, parent_run_id=parent_run_id,
-                   data_dir=str(data_dir), storage_path=str(workdir / "ray_results"))
-    init_ray(study, address, workdir)
-    best_file = workdir / "tuning" / f"{experiment}.json"
+          f"{drive.experiment!r}, tuning run {drive.parent_run_id}{' (reused)' if reused else ''}", flush=True)
+    drive.start_ray()
     summaries = []
-    try:
+    with drive.failing_parent():
         for base in bases:
-            summary = tune_one(study, base, {**context, "model_path": model_paths[base.model.name]}, tracker,
-                               parent_run_id, workdir)
+            summary = tune_one(study, base, drive.trial_context(base.model.name), drive.tracker, drive.parent_run_id,
+                               drive.workdir)
             print("\n" + format_summary(summary) + "\n", flush=True)
             summaries.append(summary)
-    except BaseException:
-        tracker.finish(parent_run_id, "FAILED")
-        raise
     best = {}
     for s in summaries:
         best.setdefault(s["model"], {})[s["task"]] = {**s["best"], "metric": s["metric"]}
+    best_file = drive.workdir / "tuning" / f"{drive.experiment}.json"
     best_file.parent.mkdir(parents=True, exist_ok=True)
-    best_file.write_text(json.dumps({"experiment": experiment, "tracking_uri": redact_uri(tracking_uri),
-                                     "tuning_run_id": parent_run_id, "best": best}, indent=2) + "\n")
-    tracker.finish(parent_run_id)
-    return {"tracking_uri": tracking_uri, "experiment": experiment, "parent_run_id": parent_run_id,
-            "summaries": summaries, "best_file": best_file}
+    best_file.write_text(json.dumps({"experiment": drive.experiment, "tracking_uri": redact_uri(drive.tracking_uri),
+                                     "tuning_run_id": drive.parent_run_id, "best": best}, indent=2) + "\n")
+    drive.tracker.finish(drive.parent_run_id)
+    return drive.coordinates(summaries=summaries, best_file=best_file)

@@ -7,24 +7,20 @@ them after restarts): a resubmitted sweep finds its parent and its finished chil
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
-import requests
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
-from ray.train.v2.api.callback import UserCallback
 
-from search.journal import Journal
-from training.errors import PolymixError
+from search.tracking.journal import Journal
+from search.tracking.server import redact_uri, tracking_reachable
 
 SPEC_HASH_TAG = "polymix.spec_hash"
 STUDY_HASH_TAG = "polymix.study_hash"
 KIND_TAG = "polymix.kind"
-SEARCH_KEY_TAG = "polymix.search_key"  # runs of ratio searches that can share a fit (search/ratio_search.py)
+SEARCH_KEY_TAG = "polymix.search_key"  # runs of ratio searches that can share a fit (search/runs/ratio_search.py)
 STOPPED_TAG = "polymix.stopped"  # why a run ended before its last epoch (e.g. ASHA)
 
 
@@ -33,41 +29,12 @@ def tuned_tag(model: str, task: str) -> str:
     return f"polymix.tuned.{model}.{task}"
 
 
-def redact_uri(uri: str) -> str:
-    """``postgresql://user:secret@db:5432/mlflow`` → ``postgresql://user:***@db:5432/mlflow``."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 # Runs per MLflow search request. One request returns at most one page, so every search that must see all of an
 # experiment's runs (a 220-run study swept again and again, a ratio search's history) follows the page tokens:
 # a fixed max_results silently dropped the runs past it.
 SEARCH_PAGE_SIZE = 1000
-
-# Where the clients of a tracking store read its credentials: MLflow's REST client, and libpq for PostgreSQL.
-CREDENTIAL_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "PGPASSWORD")
-
-
-def split_credentials(uri: str) -> tuple[str, dict[str, str]]:
-    """A tracking URI without its password, and the environment variables that carry the credentials instead.
-
-    The URI travels in every trial's Tune config, which Ray writes to disk (ray_results); the environment does
-    not. ``http://user:pw@host`` → MLFLOW_TRACKING_USERNAME / _PASSWORD (MLflow sends them as basic auth);
-    ``postgresql://user:pw@db/mlflow`` → PGPASSWORD (libpq's). Other schemes have no such variable: unchanged.
-    """
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri, {}
-    userinfo, _, host = parts.netloc.rpartition("@")
-    if parts.scheme in ("http", "https"):
-        credentials = {"MLFLOW_TRACKING_USERNAME": unquote(parts.username or ""), "MLFLOW_TRACKING_PASSWORD": unquote(parts.password)}
-        return urlunsplit(parts._replace(netloc=host)), credentials
-    if parts.scheme.split("+")[0] == "postgresql":
-        user = userinfo.partition(":")[0]  # as written (percent-encoded), for the URI
-        return urlunsplit(parts._replace(netloc=f"{user}@{host}")), {"PGPASSWORD": unquote(parts.password)}
-    return uri, {}
 
 
 MAX_PARAM_LENGTH = 6000  # characters of an MLflow param value (mlflow.utils.validation.MAX_PARAM_VAL_LENGTH)
@@ -94,47 +61,10 @@ def study_params(study) -> dict[str, str]:
     return params
 
 
-class StopRecorder:
-    """A scheduler's ``on_stop``: tags the run of each trial it stops with the reason *before* Tune stops the trial,
-    so that the trial's own handler, should stopping interrupt its training with an exception, ends the run KILLED
-    (``Tracker.stop_reason``), not FAILED; ``stopped`` lists the spec hashes for the driver's ``mark_stopped``, which
-    ends the runs left RUNNING by an actor that ended without an exception. Picklable: it holds the URI, not a client."""
-
-    def __init__(self, tracking_uri: str, experiment_id: str, spec_hash_of: Callable[[dict], str], reason: str):
-        self.tracking_uri, self.experiment_id, self.spec_hash_of, self.reason = tracking_uri, experiment_id, spec_hash_of, reason
-        self.stopped: list[str] = []
-
-    def __call__(self, config: dict) -> None:
-        spec_hash = self.spec_hash_of(config)
-        self.stopped.append(spec_hash)
-        Tracker(self.tracking_uri).flag_stopped(self.experiment_id, spec_hash, self.reason)
-
-
-def default_tracking_uri(workdir: Path) -> str:
-    return f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
-
-
-def tracking_reachable(uri: str) -> bool:
-    """Whether the tracking server answers now (a local store always does). Asked before a write, because
-    MLflow's own retries keep a call to a dead server waiting for minutes before it fails."""
-    if not uri.startswith(("http://", "https://")):
-        return True
-    try:
-        return requests.get(f"{uri.rstrip('/')}/health", timeout=5).ok
-    except requests.RequestException:
-        return False
-
-
-def check_tracking_server(uri: str) -> None:
-    """Before a sweep or search prepares anything: its parent run and reuse checks need the server."""
-    if not tracking_reachable(uri):
-        raise PolymixError(f"MLflow tracking server {redact_uri(uri)} does not answer; start it (polymix server) or point "
-                           "MLFLOW_TRACKING_URI / tracking.uri at a running one. Nothing was started")
-
 
 class Tracker:
     """MLflow's client with polymix's run layout. With a ``journal_dir``, writes the tracking server cannot take
-    (it is down) are kept in the run's local journal (search/journal.py) and replayed once it answers again."""
+    (it is down) are kept in the run's local journal (search/tracking/journal.py) and replayed once it answers again."""
 
     def __init__(self, uri: str, journal_dir: str | Path | None = None):
         self.uri = uri
@@ -370,49 +300,3 @@ class Tracker:
         if parent_run_id:
             query += f" and tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}'"
         return self.search_all(experiment_obj.experiment_id, query)
-
-
-class MLflowEpochLogger(UserCallback):
-    """Ray Train callback: every epoch's report (rank 0's metrics) goes to the trial's MLflow run (or, with the
-    server down, to the run's journal)."""
-
-    def __init__(self, tracking_uri: str, run_id: str, journal_dir: str | None = None):
-        self.tracking_uri, self.run_id, self.journal_dir = tracking_uri, run_id, journal_dir
-
-    def after_report(self, run_context, metrics, checkpoint) -> None:
-        report = metrics[0]
-        Tracker(self.tracking_uri, self.journal_dir).log_metrics(self.run_id, report, step=int(report.get("epoch", 0)))
-
-
-def results_table(runs) -> "pandas.DataFrame":
-    """Finished trial runs → the analysis' results table (evaluation/analysis.py): one row per (run, language).
-
-    Runs logged before polymix recorded the model's size, family or test counts keep NaN / "unknown" there.
-    """
-    import pandas as pd
-
-    from evaluation.analysis import RESULT_COLUMNS
-
-    rows = []
-    for run in runs:
-        params, metrics = run.data.params, run.data.metrics
-        counts = json.loads(params.get("counts", "{}"))
-        trained = sorted(lang for lang, count in counts.items() if count > 0)
-        multi = params.get("setting") == "multi"
-        # A multi-task run logs each task under eval/<task>/...: one row per (task, language) it was tested on.
-        prefixes = {f"eval/{task}/": task for task in json.loads(params.get("tasks", "{}"))} if multi else {"eval/": params.get("task")}
-        dose = float(params["dose"]) if "dose" in params else float("nan")
-        for prefix, task in prefixes.items():
-            for key, accuracy in metrics.items():
-                if not key.startswith(prefix + "acc/"):
-                    continue
-                lang = key.removeprefix(prefix + "acc/")
-                rows.append({"run_id": run.info.run_id, "model": params.get("model"),
-                             "family": params.get("model_family", "unknown"),
-                             "params": float(params.get("model_params", "nan")), "task": task,
-                             "mixture": params.get("mixture"), "trained": ",".join(trained), "n_trained": len(trained),
-                             "baseline": params.get("baseline") == "true", "lang": lang, "accuracy": accuracy,
-                             "n": metrics.get(f"{prefix}n/{lang}", float("nan")), "setting": "multi" if multi else "single",
-                             "dose": dose, "dosed": lang in params.get("dose_languages", "").split(","),
-                             "fidelity": metrics.get(f"{prefix}fidelity/{lang}", float("nan"))})
-    return pd.DataFrame(rows, columns=RESULT_COLUMNS)

@@ -5,7 +5,7 @@ already rounded to whole examples (``total`` per run), so what the searcher is t
 what was trained. Each searcher ends with a *confirmation* run of its recommendation (unless that mixture
 was already run), so the recommendation always comes with a measured score next to the predicted one.
 Optuna TPE needs no adapter: Ray's ``OptunaSearch`` samples one weight per language and the trial
-normalises them (see ``search.ratio_search``).
+normalises them (see ``search.runs.ratio_search``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pickle
 import numpy as np
 from ray.tune.search import Searcher
 
-from search.climb import ClimbSearch
-from search.regmix import RegMixSearch
+from search.mixtures.climb import ClimbSearch
+from search.mixtures.regmix import RegMixSearch
 from training.mixture import ratio_counts
 
 METRIC = "val/objective"
@@ -110,7 +110,7 @@ class MixtureSearcher(Searcher):
 
 
 class ClimbSearcher(MixtureSearcher):
-    """Climb (search.climb.ClimbSearch) on Ray Tune: initial design, then fitted optima; stops when the
+    """Climb (search.mixtures.climb.ClimbSearch) on Ray Tune: initial design, then fitted optima; stops when the
     fitted law predicts a gain below ``min_gain`` over the best run, or at the run budget."""
 
     def __init__(self, languages, weights, total: int, runs: int, min_gain: float = 0.0, initial_runs: int | None = None,
@@ -151,7 +151,7 @@ class ClimbSearcher(MixtureSearcher):
 
 
 class RegMixSearcher(MixtureSearcher):
-    """RegMix-style (search.regmix.RegMixSearch): Dirichlet mixtures, then the regression's best mixture."""
+    """RegMix-style (search.mixtures.regmix.RegMixSearch): Dirichlet mixtures, then the regression's best mixture."""
 
     def __init__(self, languages, weights, total: int, runs: int, seed: int = 0):
         super().__init__(languages, weights, total, runs)

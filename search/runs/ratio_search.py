@@ -1,9 +1,9 @@
 """`polymix climb`: search a study's language ratios adaptively, one search per model × task.
 
-Every run is an ordinary SFT trial (search/trial.py), tracked as a child of the search's MLflow parent
+Every run is an ordinary SFT trial (search/runs/trial.py), tracked as a child of the search's MLflow parent
 run, with the searcher's prediction logged next to what the run measured. The strategies (docs/studies.md §1c, §2):
-- ``climb``: search.adaptive.ClimbSearcher (our formulation of Climb, search/climb.py);
-- ``regmix``: search.adaptive.RegMixSearcher (random mixtures → quadratic regression → its optimum);
+- ``climb``: search.mixtures.searchers.ClimbSearcher (our formulation of Climb, search/mixtures/climb.py);
+- ``regmix``: search.mixtures.searchers.RegMixSearcher (random mixtures → quadratic regression → its optimum);
 - ``optuna``: Ray's ``OptunaSearch`` (TPE) over one weight per language, normalised by the trial; with
   ``search.asha`` an ASHA scheduler stops weak trials after their first epochs.
 The parent run keeps, per model × task, ``recommendation.json`` (mixture, predicted and measured scores,
@@ -21,14 +21,22 @@ import numpy as np
 import ray
 from ray import tune
 
-from search.designs import TrialSpec, model_settings
-from search.climb import new_initial_runs
-from search.adaptive import METRIC, ClimbSearcher, MixtureSearcher, RegMixSearcher
+from search.mixtures.climb import new_initial_runs
+from search.mixtures.searchers import (
+    METRIC,
+    ClimbSearcher,
+    MixtureSearcher,
+    RegMixSearcher,
+)
+from search.runs.cluster import concurrency, trial_resources
+from search.runs.designs import TrialSpec, model_settings
+from search.runs.driver import Drive
+from search.runs.early_stopping import STOPPED_BY_ASHA, early_stopping
+from search.runs.progress import Progress
+from search.runs.trial import run_trial, selected_losses
+from search.runs.tuning import describe, max_epochs, sampled, tune_space
 from search.study import Study
-from search.sweep import STOPPED_BY_ASHA, Progress, early_stopping, init_ray, log_conversion, prepare_inputs, trial_resources
 from search.tracking import SEARCH_KEY_TAG, StopRecorder, Tracker
-from search.trial import run_trial, selected_losses
-from search.tuning import describe, max_epochs, sampled, tune_space
 from training.errors import ConfigError
 from training.mixture import ratio_counts
 
@@ -156,7 +164,7 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
     recorder = StopRecorder(context["tracking_uri"], context["experiment_id"], mixture_spec_hash, STOPPED_BY_ASHA)
     scheduler = early_stopping(METRIC, "min", epochs, recorder) if s.asha else None
     request, fits, _ = trial_resources([base], ray.cluster_resources())
-    concurrent = max(1, min(fits, study.resources.max_concurrent_trials or fits, s.runs))
+    concurrent = concurrency(study, fits, s.runs)
     label = f"{model.name}/{task}"
     print(f"[polymix] {s.strategy} search {label}: {', '.join(s.languages)}, {total} examples per run, at most {s.runs} runs, "
           f"{concurrent} at a time" + (f"; {len(previous[0])} runs of earlier searches reused" if previous else ""), flush=True)
@@ -297,28 +305,19 @@ def run_ratio_search(study: Study, workdir: Path = Path(".polymix"), address: st
     """Run the study's ratio search for every model × task; return the tracking coordinates and outcomes."""
     if study.search is None:
         raise ConfigError("search: the study has no `search` section; add one (see configs/climb.yaml) or use `polymix run`")
-    workdir, tracking_uri, data_dir, model_paths = prepare_inputs(study, workdir)
-    experiment = study.tracking.experiment or study.name
-    tracker = Tracker(tracking_uri)  # no journal: each fit reads the runs measured so far back from MLflow
-    experiment_id = tracker.experiment_id(experiment, workdir / "mlartifacts" / experiment)
-    planned = plan_searches(study, tracker, experiment_id)
+    drive = Drive.prepare(study, workdir, address)  # no journal: each fit reads the runs measured so far back
+    planned = plan_searches(study, drive.tracker, drive.experiment_id)
     search_hash = hashlib.sha256(json.dumps(study.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
-    parent_run_id, reused = tracker.parent_run(experiment_id, search_hash, study.name, {}, kind="search", study=study)
-    log_conversion(tracker, parent_run_id, data_dir)
-    print(f"[polymix] study {study.name}: ratio search ({study.search.strategy}); MLflow experiment {experiment!r}, "
-          f"parent run {parent_run_id}{' (reused)' if reused else ''}", flush=True)
-    context = dict(tracking_uri=tracking_uri, experiment_id=experiment_id, parent_run_id=parent_run_id,
-                   data_dir=str(data_dir), storage_path=str(workdir / "ray_results"))
-    init_ray(study, address, workdir)
+    reused = drive.open_parent(search_hash, "search")
+    print(f"[polymix] study {study.name}: ratio search ({study.search.strategy}); MLflow experiment {drive.experiment!r}, "
+          f"parent run {drive.parent_run_id}{' (reused)' if reused else ''}", flush=True)
+    drive.start_ray()
     outcomes = []
-    try:
+    with drive.failing_parent():
         for plan in planned:
-            trial_context = {**context, "model_path": model_paths[plan.model.name]}
-            outcome = search_one(study, plan, trial_context, tracker, parent_run_id, workdir)
+            outcome = search_one(study, plan, drive.trial_context(plan.model.name), drive.tracker, drive.parent_run_id,
+                                 drive.workdir)
             print("\n" + format_outcome(outcome) + "\n", flush=True)
             outcomes.append(outcome)
-    except BaseException:
-        tracker.finish(parent_run_id, "FAILED")
-        raise
-    tracker.finish(parent_run_id)
-    return {"tracking_uri": tracking_uri, "experiment": experiment, "parent_run_id": parent_run_id, "outcomes": outcomes}
+    drive.tracker.finish(drive.parent_run_id)
+    return drive.coordinates(outcomes=outcomes)

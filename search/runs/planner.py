@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 
-from search.designs import TrialSpec
+from search.runs.designs import TrialSpec
 from search.study import Study
 from training.errors import ConfigError
 

@@ -1,0 +1,83 @@
+"""What every driver of a study (`polymix run`, `climb`, `tune`) does around its own trials, written once.
+
+Inputs are checked before anything starts, then one MLflow parent run holds the drive (reused when the same
+drive ran before), Ray is joined or started, and a drive that raises ends its parent run FAILED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from search.runs.cluster import init_ray
+from search.runs.inputs import log_conversion, prepare_inputs
+from search.study import Study
+from search.tracking import Tracker
+
+
+@dataclass
+class Drive:
+    """One drive of a study: its checked inputs, its tracker and experiment, and once opened its parent run."""
+
+    study: Study
+    workdir: Path
+    address: str | None
+    tracking_uri: str
+    data_dir: Path
+    model_paths: dict[str, str]
+    tracker: Tracker
+    experiment: str
+    experiment_id: str
+    journal_dir: Path | None
+    parent_run_id: str = ""
+
+    @classmethod
+    def prepare(cls, study: Study, workdir: Path, address: str | None, journal: bool = False) -> Drive:
+        """Check the inputs and open the experiment. ``journal``: keep what the tracking server cannot take during an
+        outage for `polymix sync` (a sweep's trials); a search reads its runs back to fit, so it has none."""
+        workdir, tracking_uri, data_dir, model_paths = prepare_inputs(study, workdir)
+        experiment = study.tracking.experiment or study.name
+        journal_dir = workdir / "ray_results" / "tracking_journal" if journal else None
+        tracker = Tracker(tracking_uri, journal_dir)
+        experiment_id = tracker.experiment_id(experiment, workdir / "mlartifacts" / experiment)
+        return cls(study, workdir, address, tracking_uri, data_dir, model_paths, tracker, experiment, experiment_id,
+                   journal_dir)
+
+    def open_parent(self, drive_hash: str, kind: str, params: dict[str, Any] | None = None) -> bool:
+        """The drive's parent run (reused when the same drive ran before: returns True), with the data conversion's
+        counts on it."""
+        self.parent_run_id, reused = self.tracker.parent_run(self.experiment_id, drive_hash, self.study.name,
+                                                             params or {}, kind=kind, study=self.study)
+        log_conversion(self.tracker, self.parent_run_id, self.data_dir)
+        return reused
+
+    def trial_context(self, model_name: str | None = None) -> dict:
+        """What every trial of the drive needs besides its spec: where to track, read data and keep results."""
+        context = dict(tracking_uri=self.tracking_uri, experiment_id=self.experiment_id,
+                       parent_run_id=self.parent_run_id, data_dir=str(self.data_dir),
+                       storage_path=str(self.workdir / "ray_results"))
+        if self.journal_dir is not None:
+            context["journal_dir"] = str(self.journal_dir)
+        if model_name is not None:
+            context["model_path"] = self.model_paths[model_name]
+        return context
+
+    def start_ray(self) -> None:
+        init_ray(self.study, self.address, self.workdir)
+
+    @contextmanager
+    def failing_parent(self) -> Iterator[None]:
+        """A drive that raises (or is interrupted) ends its parent run FAILED, then raises on."""
+        try:
+            yield
+        except BaseException:
+            self.tracker.finish(self.parent_run_id, "FAILED")
+            raise
+
+    def coordinates(self, **outcome) -> dict:
+        """Where the drive's results are, and what it returns besides."""
+        return {"tracking_uri": self.tracking_uri, "experiment": self.experiment, "parent_run_id": self.parent_run_id,
+                **outcome}

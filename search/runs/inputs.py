@@ -1,0 +1,117 @@
+"""Before any job starts: the data a study reads (given, converted from the real datasets, or the sample data),
+checked, and the models it trains (hub ids or paths, or tiny models built locally).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from evaluation.instructions import problems as instruction_problems
+from search.study import Study
+from search.tracking import (
+    Tracker,
+    check_tracking_server,
+    default_tracking_uri,
+    split_credentials,
+)
+from training.errors import ConfigError, DataError
+from training.loaders import CONVERSION_FILE, prepare_sources
+from training.models import make_tiny_model
+from training.sources import load_parallel, sample_data_dir, split_path
+
+
+def resolve_data_dir(study: Study, workdir: Path) -> Path:
+    """Where the trials read their data: a given layout, real datasets converted once, or the sample data."""
+    if study.data.path:
+        return Path(study.data.path).resolve()
+    if study.data.sources:
+        trained = study.training_languages()
+        sources = {task: spec.model_dump() for task, spec in study.data.sources.items() if task in study.tasks}
+        return prepare_sources(sources, trained, study.eval.language_list(), workdir, study.seed).resolve()
+    return sample_data_dir(workdir, study.data.sample_seed).resolve()
+
+
+def conversion_lines(data_dir: Path) -> list[str]:
+    """What converting the real datasets read, skipped and kept, one line per task and split (none for sample data
+    or a given layout)."""
+    path = data_dir / CONVERSION_FILE
+    if not path.is_file():
+        return []
+    lines = []
+    for task, splits in json.loads(path.read_text(encoding="utf-8")).items():
+        for split, counts in splits.items():
+            kept = ", ".join(f"{lang} {n}/{counts['read'].get(lang, n)}" for lang, n in counts["kept"].items())
+            skipped = "; ".join(f"{reason}: " + ", ".join(f"{lang} {n}" for lang, n in by_lang.items())
+                                for reason, by_lang in counts["skipped"].items())
+            held = f", {counts['validation']} per language held out for validation" if "validation" in counts else ""
+            lines.append(f"{task} {split} ({counts['format']}): kept/read {kept}{held}" + (f"; skipped {skipped}" if skipped else ""))
+    return lines
+
+
+def log_conversion(tracker: Tracker, parent_run_id: str, data_dir: Path) -> None:
+    """The conversion counts on the parent run (``data/conversion.json``), beside the runs they fed."""
+    if (data_dir / CONVERSION_FILE).is_file():
+        tracker.log_text(parent_run_id, (data_dir / CONVERSION_FILE).read_text(encoding="utf-8"), f"data/{CONVERSION_FILE}")
+
+
+def check_data(study: Study, data_dir: Path) -> None:
+    """Alignment and size checks on every split the study will read, before any job starts."""
+    trained = study.training_languages()
+    for task in study.tasks:
+        train = load_parallel(data_dir, task, "train", trained)
+        validation = load_parallel(data_dir, task, "validation", trained)
+        test = load_parallel(data_dir, task, "test", study.eval.language_list())
+        if task == "instruction":  # every example's instructions must be ones the scorer can check
+            for split, by_lang in (("train", train), ("validation", validation), ("test", test)):
+                for lang, rows in by_lang.items():
+                    for row, instructions in enumerate(rows["instructions"], start=1):
+                        if found := instruction_problems(instructions or []):
+                            raise DataError(f"{split_path(data_dir, task, lang, split)}: row {row}: {found[0]}; fix its "
+                                            "instructions (kinds and parameters: README, instruction following)")
+        available = len(next(iter(train.values())))
+        for index, mixture in ((i, m) for i, entry in enumerate(study.mixtures) for m in entry.expanded()):
+            for lang, count in mixture.counts(task).items():
+                if count > available:
+                    raise ConfigError(f"mixtures[{index}] ({mixture.name}): {count} {lang} examples asked, "
+                                      f"{task} train has {available}; lower the count")
+        if study.search is not None:  # a searched mixture may give the whole budget to one language
+            total = study.search.total[task] if isinstance(study.search.total, dict) else study.search.total
+            if total > available:
+                raise ConfigError(f"search.total: {total} examples per run, but {task} train has {available} per "
+                                  f"language and a mixture may give all of them to one language; lower search.total")
+
+
+def resolve_model_paths(study: Study, data_dir: Path, workdir: Path) -> dict[str, str]:
+    paths = {}
+    # A tiny model's tokenizer learns from the train files of the study's tasks (its name says which), so that
+    # long texts (summarization articles) do not outgrow max_seq_len in poorly merged scripts.
+    files = sorted(f for f in data_dir.glob("*/*/train.jsonl") if f.parts[-3] in study.tasks)
+    for model in study.models:
+        if model.tiny:
+            corpus = (line for f in files for line in f.read_text(encoding="utf-8").splitlines())
+            target = workdir / "models" / f"tiny-{model.tiny}-seed{study.seed}-{data_dir.name}-{'-'.join(sorted(study.tasks))}"
+            paths[model.name] = str(make_tiny_model(target, model.tiny, corpus, seed=study.seed).resolve())
+        else:
+            paths[model.name] = model.path
+    return paths
+
+
+
+def prepare_inputs(study: Study, workdir: Path) -> tuple[Path, str, Path, dict[str, str]]:
+    """Before anything runs: the work directory, a tracking server that answers, the data (checked) and the
+    models. Returns the work directory, the tracking URI, the data directory and the model paths."""
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or study.tracking.uri or default_tracking_uri(workdir)
+    # A password in the URI moves to the environment: this process's MLflow clients read it there, and so do a
+    # local Ray's workers, which inherit it (a remote cluster's get it from init_ray).
+    tracking_uri, credentials = split_credentials(tracking_uri)
+    os.environ.update(credentials)
+    check_tracking_server(tracking_uri)
+    data_dir = resolve_data_dir(study, workdir)
+    for line in conversion_lines(data_dir):
+        print(f"[polymix] data {line}", flush=True)
+    check_data(study, data_dir)
+    return workdir, tracking_uri, data_dir, resolve_model_paths(study, data_dir, workdir)

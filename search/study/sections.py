@@ -1,0 +1,290 @@
+"""The sections of a study file (models, mixtures, train, eval, data, resources, plan, tracking) as frozen
+pydantic models; each validator's error names the field it checks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from training.languages import ALL_LANGUAGES, LANGUAGES, TRAINABLE_LANGUAGES
+from training.loaders import FORMATS
+from training.mixture import augmentation_counts, ratio_counts
+from training.tasks import TASKS
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_languages(languages, allowed: tuple[str, ...], role: str) -> None:
+    for lang in languages:
+        if lang not in LANGUAGES:
+            raise ValueError(f"unknown language {lang!r}; use one of {', '.join(ALL_LANGUAGES)}")
+        if lang not in allowed:
+            raise ValueError(f"{lang!r} is {LANGUAGES[lang].role.replace('_', '-')} and cannot be a {role} language")
+    if len(set(languages)) != len(languages):
+        raise ValueError("lists a language twice")
+
+
+def check_training_languages(value, empty: str = "list at least one training language"):
+    """A non-empty list of trainable languages, or a mapping keyed by them (counts, ratios)."""
+    if not value:
+        raise ValueError(f"is empty; {empty}")
+    check_languages(list(value), TRAINABLE_LANGUAGES, "training")
+    return value
+
+
+class ModelSpec(Frozen):
+    name: str
+    path: str | None = None  # hub id or local directory, loaded with from_pretrained
+    tiny: Literal["s", "m"] | None = None  # a tiny random-init model built locally (embedded default)
+    params: float | None = Field(None, gt=0)  # parameter count, for `polymix plan` (tiny models: computed)
+    profile: str | None = None  # a key of the study's `profiles`: GPUs, ZeRO stage, micro-batch for this size
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.path is None) == (self.tiny is None):
+            raise ValueError("give exactly one of 'path' (hub id or directory) or 'tiny' (s or m)")
+        return self
+
+
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+# One count for every task, or one per task: the real datasets differ in size (mCoT-MATH 10,000 per
+# language, mAPICall-Bank 3,024), and the augmentation design uses all of each.
+CountPerTask = PositiveInt | dict[str, PositiveInt]
+
+
+def for_task(value: int | dict[str, int], task: str) -> int:
+    return value[task] if isinstance(value, dict) else value
+
+
+class DoseSpec(Frozen):
+    """The Post-trainer's Guide's dose design (docs/studies.md §1b): fixed ``base`` counts (e.g. English) plus the same number
+    of examples in each of ``languages`` (the seen languages), one mixture per dose in ``per_language``."""
+
+    base: dict[str, CountPerTask]
+    languages: list[str]
+    per_language: list[NonNegativeInt]
+
+    @field_validator("base", "languages")
+    @classmethod
+    def _languages(cls, value):
+        return check_training_languages(value)
+
+    @field_validator("per_language")
+    @classmethod
+    def _doses(cls, doses):
+        if not doses:
+            raise ValueError("is empty; list the doses, e.g. [0, 100, 400, 1000]")
+        if doses != sorted(set(doses)):
+            raise ValueError("list each dose once, smallest first")
+        return doses
+
+    @model_validator(mode="after")
+    def _disjoint(self):
+        if both := sorted(set(self.base) & set(self.languages)):
+            raise ValueError(f"{', '.join(both)} in both 'base' and 'languages'; a language is either fixed or dosed")
+        return self
+
+
+class MixtureSpec(Frozen):
+    """One design: augmentation (``languages`` + ``per_language``), ratio (``total`` + ``ratios``), explicit counts
+    per language (``examples``), or a dose design (``dose``), which stands for one mixture per dose."""
+
+    name: str
+    languages: list[str] | None = None
+    per_language: CountPerTask | None = None
+    total: CountPerTask | None = None
+    ratios: dict[str, float] | None = None
+    examples: dict[str, CountPerTask] | None = None
+    dose: DoseSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_design(self):
+        augmentation = self.languages is not None or self.per_language is not None
+        ratio = self.total is not None or self.ratios is not None
+        if augmentation + ratio + (self.examples is not None) + (self.dose is not None) != 1:
+            raise ValueError("give either 'languages' + 'per_language' (augmentation), 'total' + 'ratios' (ratio design), "
+                             "'examples' (counts per language) or 'dose' (dose design)")
+        if augmentation and (self.languages is None or self.per_language is None):
+            raise ValueError("the augmentation design needs both 'languages' and 'per_language'")
+        if ratio and (self.total is None or self.ratios is None):
+            raise ValueError("the ratio design needs both 'total' and 'ratios'")
+        return self
+
+    @field_validator("languages", "examples", "ratios")
+    @classmethod
+    def _languages(cls, value, info):
+        empty = {"languages": "list at least one training language", "examples": "give at least one language a count",
+                 "ratios": "give at least one language a ratio"}
+        return value if value is None else check_training_languages(value, empty[info.field_name])
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratios(cls, ratios):
+        if ratios is not None:
+            if any(not 0 <= r <= 1 for r in ratios.values()):
+                raise ValueError("every ratio must lie in [0, 1]")
+            if not math.isclose(sum(ratios.values()), 1.0, abs_tol=1e-6):
+                raise ValueError(f"sums to {sum(ratios.values()):.6g}, must sum to 1")
+        return ratios
+
+    def counts(self, task: str) -> dict[str, int]:
+        if self.dose is not None:
+            raise TypeError(f"mixture {self.name} is a dose design: take the counts of its expanded() mixtures")
+        if self.ratios is not None:
+            return ratio_counts(self.ratios, for_task(self.total, task))
+        if self.examples is not None:
+            return {lang: for_task(count, task) for lang, count in self.examples.items()}
+        return augmentation_counts(self.languages, for_task(self.per_language, task))
+
+    def trained_languages(self) -> list[str]:
+        if self.dose is not None:
+            return [*self.dose.base, *self.dose.languages]
+        return list(self.ratios or self.examples or self.languages)
+
+    def expanded(self) -> list["MixtureSpec"]:
+        """The mixtures this entry stands for: itself, or one per dose (``NAME-DOSE``, the dose-0 one is the base)."""
+        if self.dose is None:
+            return [self]
+        d = self.dose
+        return [MixtureSpec(name=f"{self.name}-{dose}", examples={**d.base, **{lang: dose for lang in d.languages if dose}})
+                for dose in d.per_language]
+
+    def per_task_fields(self) -> dict[str, object]:
+        """The counts that may be given per task, by field name (each must then cover every task of the study)."""
+        fields = {"per_language": self.per_language, "total": self.total}
+        fields.update({f"examples.{lang}": count for lang, count in (self.examples or {}).items()})
+        fields.update({f"dose.base.{lang}": count for lang, count in (self.dose.base if self.dose else {}).items()})
+        return fields
+
+
+class TrainConfig(Frozen):
+    epochs: int = Field(3, ge=1)
+    lr: float = Field(1e-5, gt=0)
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    global_batch: int = Field(512, ge=1)
+    micro_batch: int = Field(8, ge=1)
+    max_seq_len: int = Field(512, ge=8)
+    engine: Literal["ddp", "deepspeed"] = "ddp"
+    zero_stage: Literal[0, 1, 2, 3] = 1
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    schedule: Literal["cosine", "constant"] = "cosine"  # after warmup (docs/studies.md §1a: cosine; §1b: constant)
+    select_by: Literal["val_acc", "val_loss"] = "val_acc"  # the kept checkpoint (§1a: accuracy; §1b: loss)
+    validation_examples: int | None = Field(None, ge=1)  # per language, for per-epoch validation
+
+    @model_validator(mode="after")
+    def _batches(self):
+        if self.global_batch % self.micro_batch:
+            raise ValueError(f"global_batch={self.global_batch} must be a multiple of micro_batch={self.micro_batch}")
+        return self
+
+
+class EvalConfig(Frozen):
+    languages: list[str] | Literal["all"] = "all"
+    test_examples: int | None = Field(None, ge=1)  # per language; None = the whole test split
+    baseline: bool = False  # also evaluate every model untrained (the "pretrained-only" runs)
+    batch_size: int = Field(64, ge=1)
+    # A response written in another language than its prompt scores 0 (the Post-trainer's Guide's penalty, in the
+    # tasks it applies to: instruction following); the fidelity itself is logged either way (eval/fidelity/<lang>).
+    wrong_language_scores_zero: bool = False
+    # New tokens a completion may generate, per task (validation and test); a task not named keeps its own budget
+    # (training/tasks.py). Never taken from the references: a test set may hold no worked answers at all.
+    max_new_tokens: dict[str, Annotated[int, Field(ge=1, le=32768)]] = {}
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, languages):
+        if languages != "all":
+            if not languages:
+                raise ValueError("is empty; list evaluation languages or write 'all'")
+            check_languages(languages, ALL_LANGUAGES, "evaluation")
+        return languages
+
+    def language_list(self) -> list[str]:
+        return list(ALL_LANGUAGES) if self.languages == "all" else list(self.languages)
+
+    def budget(self, task: str) -> int:
+        """The generation budget of ``task``: the study's, else the task's own."""
+        return self.max_new_tokens.get(task, TASKS[task].max_new_tokens)
+
+
+class SourceSpec(Frozen):
+    format: Literal[tuple(FORMATS)]  # training/loaders.py: the publishers' layouts
+    path: str  # hub dataset id or local copy
+    file: str | None = None  # the file (or folder) inside ``path`` where a format keeps all languages (mcot_math, aya_dolly)
+    # Parallel rows per language to draw from the source (seeded by the study's seed; validation rows come out of
+    # them), e.g. mCoT-MATH's 10,000 + 200 of ~580,000; None keeps every row.
+    sample: int | None = Field(None, ge=1)
+    # Rows per language the conversion must end with (after the draw), e.g. MGSM 250; a mismatch stops it.
+    expected_rows: int | None = Field(None, ge=1)
+
+
+class TaskSources(Frozen):
+    train: SourceSpec  # validation rows are held out of it
+    test: SourceSpec
+    validation_size: int = Field(200, ge=1)  # per language (docs/studies.md §1a: math 200, API calling 150)
+
+
+class DataConfig(Frozen):
+    path: str | None = None  # DATA_DIR/{task}/{lang}/{split}.jsonl; None = the generated sample data
+    sample_seed: int = 0
+    sources: dict[str, TaskSources] | None = None  # real datasets per task, converted to the layout above
+
+    @model_validator(mode="after")
+    def _one_origin(self):
+        if self.path is not None and self.sources is not None:
+            raise ValueError("give either 'path' (data already in the polymix layout) or 'sources' (real datasets), not both")
+        for task, sources in (self.sources or {}).items():
+            for split in ("train", "test"):
+                fmt = getattr(sources, split).format
+                fmt_task, fmt_splits = FORMATS[fmt]
+                if fmt_task != task or split not in fmt_splits:
+                    raise ValueError(f"sources.{task}.{split}: format {fmt!r} provides {fmt_task} "
+                                     f"{' and '.join(fmt_splits)} data, not {task} {split}")
+        return self
+
+
+class ResourcesConfig(Frozen):
+    """Defaults for models without a profile, and the local Ray instance the embedded default starts."""
+
+    workers_per_trial: int = Field(1, ge=1)
+    cpus_per_worker: float = Field(1, gt=0)
+    gpus_per_worker: float = Field(0, ge=0)
+    max_concurrent_trials: int | None = Field(None, ge=1)
+    local_cpus: int | None = Field(None, ge=2)  # logical CPUs of the local Ray instance (embedded default)
+    local_gpus: int = Field(0, ge=0)  # logical GPUs of the local instance, for scheduling simulations
+
+
+class ProfileSpec(Frozen):
+    """How one model size runs: its worker group, and the DeepSpeed settings that make it fit."""
+
+    workers: int = Field(1, ge=1)
+    gpus_per_worker: float = Field(1, ge=0)
+    cpus_per_worker: float = Field(4, gt=0)
+    engine: Literal["ddp", "deepspeed"] = "deepspeed"
+    zero_stage: Literal[0, 1, 2, 3] = 2
+    micro_batch: int | None = Field(None, ge=1)  # None: the study's train.micro_batch
+
+
+class PlanConfig(Frozen):
+    """Assumptions of `polymix plan`'s cost estimate: FLOPs ≈ 6·params·tokens at a stated MFU."""
+
+    cluster_gpus: int = Field(64, ge=1)
+    gpu_peak_tflops: float = Field(312.0, gt=0)  # A100 bf16 dense peak
+    mfu: float = Field(0.35, gt=0, le=1)
+    # Mean tokens (prompt + target) of one training example per task, measured on the real data.
+    tokens_per_example: dict[str, PositiveInt] = {}
+
+
+
+
+class TrackingConfig(Frozen):
+    uri: str | None = None  # default: sqlite file in the work directory; MLFLOW_TRACKING_URI wins over both
+    experiment: str | None = None  # default: the study name
