@@ -46,9 +46,7 @@ def _cmd_run(args) -> int:
 
     study = load_study(args.study, args.set)
     preflight(study, args.study)
-    from search.runs.sweep import (
-        run_study,  # Ray, torch and MLflow load only once the study is valid
-    )
+    from search.runs.sweep import run_study  # Ray, torch and MLflow load only once the study is valid
 
     outcome = run_study(study, Path(args.workdir), args.address)
     from search.tracking import Tracker
@@ -86,9 +84,7 @@ def _cmd_tune(args) -> int:
         overrides.append(f"tuning.mixture={args.mixture}")
     study = load_study(args.study, overrides)
     preflight(study, args.study)
-    from search.runs.tuning import (
-        run_tuning,  # (it checks the study has a tuning section before anything starts)
-    )
+    from search.runs.tuning import run_tuning  # (it checks the study has a tuning section before anything starts)
 
     outcome = run_tuning(study, Path(args.workdir), args.address)
     print(f"Best values: {outcome['best_file']} and tags polymix.tuned.<model>.<task> of tuning run "

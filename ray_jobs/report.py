@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 from evaluation.report import Report, write_report
@@ -13,11 +12,9 @@ from training.errors import PolymixError
 
 def planned_trials(tracker: Tracker, parent_run_id: str) -> list[dict] | None:
     """The trials a sweep planned (its ``plan.json``), or None for a parent without one (a ratio search)."""
-    names = {artifact.path for artifact in tracker.client.list_artifacts(parent_run_id)}
-    if "plan.json" not in names:
+    if "plan.json" not in tracker.artifact_names(parent_run_id):
         return None
-    with tempfile.TemporaryDirectory() as scratch:
-        return json.loads(Path(tracker.client.download_artifacts(parent_run_id, "plan.json", scratch)).read_text())
+    return json.loads(tracker.read_text(parent_run_id, "plan.json"))
 
 
 def make_report(tracking_uri: str, experiment: str, folder: Path, all_runs: bool = False) -> tuple[Report, str, list[str]]:
@@ -28,15 +25,15 @@ def make_report(tracking_uri: str, experiment: str, folder: Path, all_runs: bool
     Returns the report, the parent run id and the notes on what is missing.
     """
     tracker = Tracker(tracking_uri)
-    found = tracker.client.get_experiment_by_name(experiment)
-    if found is None:
-        known = ", ".join(sorted(e.name for e in tracker.client.search_experiments())) or "none"
+    experiment_id = tracker.find_experiment(experiment)
+    if experiment_id is None:
+        known = ", ".join(tracker.experiment_names()) or "none"
         raise PolymixError(f"experiment {experiment!r} not found at {redact_uri(tracking_uri)}; known experiments: {known}. "
                            "Give the study's experiment name (its `name`, or `tracking.experiment`)")
-    parent = tracker.latest_parent(found.experiment_id)
+    parent = tracker.latest_parent(experiment_id)
     if parent is None:
         raise PolymixError(f"experiment {experiment!r} has no sweep or search run yet; run the study first (polymix run)")
-    by_hash = tracker.runs_by_spec_hash(found.experiment_id)
+    by_hash = tracker.runs_by_spec_hash(experiment_id)
     finished = {h: next(r for r in runs if r.info.status == "FINISHED") for h, runs in by_hash.items()
                 if any(r.info.status == "FINISHED" for r in runs)}
     plan = None if all_runs else planned_trials(tracker, parent.info.run_id)
@@ -61,5 +58,5 @@ def make_report(tracking_uri: str, experiment: str, folder: Path, all_runs: bool
     languages = parent.data.params.get(EVAL_LANGUAGES_PARAM)
     report = write_report(results_table(runs), folder, f"Study report: {experiment}", notes,
                           languages=languages.split(",") if languages else None)
-    tracker.client.log_artifacts(parent.info.run_id, str(folder), "report")
+    tracker.log_folder(parent.info.run_id, folder, "report")
     return report, parent.info.run_id, notes

@@ -10,13 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-from evaluation.analysis import (
-    bilingual_gains,
-    gain_summary,
-    match_rates,
-    pooled_regression,
-    zero_shot_vs_direct,
-)
+from evaluation.analysis import bilingual_gains, gain_summary, match_rates, pooled_regression, zero_shot_vs_direct
 from evaluation.report import FIGURES
 from ray_jobs.cli import main
 from search.runs.designs import expand_trials

@@ -11,6 +11,7 @@ normalises them (see ``search.runs.ratio_search``).
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 
 import numpy as np
 from ray.tune.search import Searcher
@@ -166,3 +167,24 @@ class RegMixSearcher(MixtureSearcher):
 
     def learn(self, ratios, losses, objective):
         self.regmix.tell(ratios, objective)
+
+
+def _climb(search, total: int, previous) -> Searcher:
+    return ClimbSearcher(search.languages, search.weight_of(), total, search.runs, search.min_gain, search.initial_runs,
+                         search.seed, previous)
+
+
+def _regmix(search, total: int, previous) -> Searcher:
+    return RegMixSearcher(search.languages, search.weight_of(), total, search.runs, search.seed)
+
+
+def _optuna(search, total: int, previous) -> Searcher:
+    import optuna
+    from ray.tune.search.optuna import OptunaSearch
+
+    return OptunaSearch(metric=METRIC, mode="min", sampler=optuna.samplers.TPESampler(seed=search.seed))
+
+
+# The registry of ratio-search strategies (the study's ``search.strategy``): strategy → factory(search section,
+# examples per run, runs of earlier searches to start from). A new strategy is a Searcher and one line here.
+SEARCHERS: dict[str, Callable[..., Searcher]] = {"climb": _climb, "regmix": _regmix, "optuna": _optuna}

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import ClassVar
 
-from search.study import (
-    MULTITASK,
-    DataConfig,
-    EvalConfig,
-    Frozen,
-    ModelSpec,
-    Study,
-    TrainConfig,
-)
+from search.study import MULTITASK, DataConfig, EvalConfig, Frozen, ModelSpec, Study, TrainConfig
 
 
 class TrialResources(Frozen):
@@ -68,23 +61,31 @@ class TrialSpec(Frozen):
         train = TrainConfig.model_validate({**self.train.model_dump(), **values})
         return self.model_copy(update={"train": train, "tuned_from": tuned_from or self.tuned_from})
 
+    # The fields that define a run: two specs equal on these train and measure the same thing (under the same
+    # RECIPE) and share one MLflow run. Not the study's name, nor the resources (the same run on another cluster
+    # shape is the same run), nor where tuned values came from (the values are in ``train``: a grid run with the
+    # best tuning trial's settings is that trial), nor the dose annotations (the counts say what is trained).
+    # A new field is not part of the identity until it is named here (tests/search/test_study.py checks each
+    # field is named here or in NOT_IDENTITY).
+    IDENTITY: ClassVar[tuple[str, ...]] = ("model", "task", "mixture", "counts", "train", "eval", "data", "seed",
+                                           "baseline", "validation_languages", "tasks")
+    NOT_IDENTITY: ClassVar[tuple[str, ...]] = ("study", "resources", "tuned_from", "dose", "dose_languages")
+    # Of the model: where its weights come from and its name; not its size annotation or profile name (the
+    # profile's settings are in ``train``).
+    MODEL_IDENTITY: ClassVar[tuple[str, ...]] = ("name", "path", "tiny")
+
     @property
     def spec_hash(self) -> str:
-        """Content hash of everything that determines the result: the run's identity.
-
-        Not the study's name, nor the resources (the same run on another cluster shape is the same run),
-        nor the model's profile name and size annotation (its settings are in ``train``), nor where tuned values
-        came from (the values are in ``train``: a grid run with the best tuning trial's settings is that trial).
-        """
-        exclude = {"study": True, "resources": True, "model": {"profile", "params"}, "tuned_from": True, "dose": True,
-                   "dose_languages": True}
+        """Content hash of the fields that define the run (IDENTITY, with RECIPE): the run's identity."""
+        fields = set(self.IDENTITY)
         if self.baseline:  # a baseline trains nothing, so its training settings must not make it a different run
-            exclude["train"] = True
+            fields.discard("train")
         if not self.validation_languages:  # (empty: the trained languages; a ratio search names its own)
-            exclude["validation_languages"] = True
+            fields.discard("validation_languages")
         if not self.tasks:  # (empty: a single-task run)
-            exclude["tasks"] = True
-        content = {**self.model_dump(mode="json", exclude=exclude), "recipe": RECIPE}
+            fields.discard("tasks")
+        include = {field: set(self.MODEL_IDENTITY) if field == "model" else True for field in fields}
+        content = {**self.model_dump(mode="json", include=include), "recipe": RECIPE}
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     @property

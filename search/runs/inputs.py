@@ -10,12 +10,7 @@ from pathlib import Path
 
 from evaluation.instructions import problems as instruction_problems
 from search.study import Study
-from search.tracking import (
-    Tracker,
-    check_tracking_server,
-    default_tracking_uri,
-    split_credentials,
-)
+from search.tracking import Tracker, check_tracking_server, default_tracking_uri, split_credentials
 from training.errors import ConfigError, DataError
 from training.loaders import CONVERSION_FILE, prepare_sources
 from training.models import make_tiny_model

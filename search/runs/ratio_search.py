@@ -22,12 +22,7 @@ import ray
 from ray import tune
 
 from search.mixtures.climb import new_initial_runs
-from search.mixtures.searchers import (
-    METRIC,
-    ClimbSearcher,
-    MixtureSearcher,
-    RegMixSearcher,
-)
+from search.mixtures.searchers import METRIC, SEARCHERS, ClimbSearcher, MixtureSearcher
 from search.runs.cluster import concurrency, trial_resources
 from search.runs.designs import TrialSpec, model_settings
 from search.runs.driver import Drive
@@ -136,23 +131,11 @@ def plan_searches(study: Study, tracker: Tracker, experiment_id: str) -> list[Pl
     return planned
 
 
-def _searcher(study: Study, total: int, previous) -> MixtureSearcher | tune.search.Searcher:
-    s = study.search
-    if s.strategy == "climb":
-        return ClimbSearcher(s.languages, s.weight_of(), total, s.runs, s.min_gain, s.initial_runs, s.seed, previous)
-    if s.strategy == "regmix":
-        return RegMixSearcher(s.languages, s.weight_of(), total, s.runs, s.seed)
-    import optuna
-    from ray.tune.search.optuna import OptunaSearch
-
-    return OptunaSearch(metric=METRIC, mode="min", sampler=optuna.samplers.TPESampler(seed=s.seed))
-
-
 def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracker, parent_run_id: str,
                workdir: Path) -> SearchOutcome:
     s = study.search
     model, task, base, total, key, previous = plan.model, plan.task, plan.base, plan.total, plan.key, plan.previous
-    searcher = _searcher(study, total, previous)
+    searcher = SEARCHERS[s.strategy](s, total, previous)
     weights = s.weight_of()
     param_space = {"base": base.model_dump(mode="json"), "total": total, "search": {"weights": weights, "key": key},
                    "context": context}
@@ -271,7 +254,7 @@ def log_transfer_heatmap(tracker: Tracker, run_id: str, law: dict, artifact_file
     axes.set_title(f"fitted interaction matrix T\n{title}", fontsize=9)
     figure.colorbar(image, ax=axes, fraction=0.046)
     figure.tight_layout()
-    tracker.client.log_figure(run_id, figure, artifact_file)
+    tracker.log_figure(run_id, figure, artifact_file)
     plt.close(figure)
 
 

@@ -11,20 +11,10 @@ from ray import tune
 from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from evaluation.evaluate import (
-    evaluate_languages,
-    language_metrics,
-    summarize,
-    validation_accuracy,
-)
+from evaluation.evaluate import evaluate_languages, language_metrics, summarize, validation_accuracy
 from search.runs.designs import TrialSpec
 from search.tracking import SEARCH_KEY_TAG, MLflowEpochLogger, Tracker
-from training.models import (
-    language_model_parameters,
-    load_model,
-    load_tokenizer,
-    model_family,
-)
+from training.models import language_model_parameters, load_model, load_tokenizer, model_family
 from training.sft import SELECTION_METRIC, SFTJob, train_loop
 from training.sources import load_parallel
 

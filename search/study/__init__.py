@@ -6,14 +6,7 @@ a caller needs is importable from here.
 """
 
 from search.study.loading import apply_overrides, load_study, parse_study, preflight
-from search.study.searches import (
-                                   MULTITASK,
-                                   TUNABLE,
-                                   Distribution,
-                                   MultitaskConfig,
-                                   RatioSearchConfig,
-                                   TuningConfig,
-)
+from search.study.searches import MULTITASK, TUNABLE, Distribution, MultitaskConfig, RatioSearchConfig, TuningConfig
 from search.study.sections import (
                                    DataConfig,
                                    DoseSpec,

@@ -55,7 +55,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         key, sep, value = override.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {override!r}: write KEY.PATH=VALUE, e.g. --set train.lr=2e-5")
-        node = raw
+        node, previous = raw, ""
         *parents, leaf = key.split(".")
         for part in [*parents, leaf]:
             if isinstance(node, list) and not (part.isdigit() and int(part) < len(node)):

@@ -7,6 +7,7 @@ them after restarts): a resubmitted sweep finds its parent and its finished chil
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,29 @@ class Tracker:
         remote = self.uri.startswith(("http://", "https://"))
         location = artifact_root.resolve().as_uri() if artifact_root and not remote else None
         return self.client.create_experiment(name, artifact_location=location)
+
+    def find_experiment(self, name: str) -> str | None:
+        """The id of the experiment called ``name``, or None when there is none."""
+        experiment = self.client.get_experiment_by_name(name)
+        return experiment.experiment_id if experiment is not None else None
+
+    def experiment_names(self) -> list[str]:
+        return sorted(experiment.name for experiment in self.client.search_experiments())
+
+    def artifact_names(self, run_id: str) -> set[str]:
+        """The run's top-level artifacts (files and folders)."""
+        return {artifact.path for artifact in self.client.list_artifacts(run_id)}
+
+    def read_text(self, run_id: str, artifact_file: str) -> str:
+        with tempfile.TemporaryDirectory() as scratch:
+            return Path(self.client.download_artifacts(run_id, artifact_file, scratch)).read_text(encoding="utf-8")
+
+    def log_folder(self, run_id: str, folder: Path, artifact_path: str) -> None:
+        self.client.log_artifacts(run_id, str(folder), artifact_path)
+
+    def log_figure(self, run_id: str, figure, artifact_file: str) -> None:
+        """A matplotlib figure as an image artifact."""
+        self.client.log_figure(run_id, figure, artifact_file)
 
     def search_all(self, experiment_id: str, query: str) -> list:
         """Every run of the experiment that matches ``query``, newest first, page after page."""
@@ -293,10 +317,10 @@ class Tracker:
 
     def trial_runs(self, experiment: str, parent_run_id: str | None = None):
         """Finished trial runs of an experiment (optionally of one sweep), newest first."""
-        experiment_obj = self.client.get_experiment_by_name(experiment)
-        if experiment_obj is None:
+        experiment_id = self.find_experiment(experiment)
+        if experiment_id is None:
             return []
         query = f"tags.`{KIND_TAG}` = 'trial' and attributes.status = 'FINISHED'"
         if parent_run_id:
             query += f" and tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}'"
-        return self.search_all(experiment_obj.experiment_id, query)
+        return self.search_all(experiment_id, query)

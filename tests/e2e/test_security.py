@@ -22,9 +22,7 @@ def test_local_ray_requires_its_token_and_listens_on_localhost_only(tmp_path, mo
     study = load_study(Path(__file__).resolve().parents[2] / "tests/e2e/micro.yaml")
     init_ray(study, None, tmp_path)
     try:
-        from ray._private.authentication.authentication_utils import (
-            is_token_auth_enabled,
-        )
+        from ray._private.authentication.authentication_utils import is_token_auth_enabled
         from ray._private.worker import get_dashboard_url
 
         assert is_token_auth_enabled()

@@ -1,12 +1,6 @@
 import pytest
 
-from search.mixtures.allocation import (
-    capped_counts,
-    natural,
-    temperature,
-    uniform,
-    unimax,
-)
+from search.mixtures.allocation import capped_counts, natural, temperature, uniform, unimax
 from training.errors import ConfigError
 
 AVAILABLE = {"en": 10000, "es": 5000, "ja": 2000, "sw": 300, "bn": 100}

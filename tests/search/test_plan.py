@@ -10,14 +10,7 @@ import pytest
 import yaml
 
 from search.runs.designs import TrialResources, expand_trials
-from search.runs.planner import (
-    estimate,
-    format_plan,
-    longest_first,
-    lower_bound,
-    plan_summary,
-    simulate_makespan,
-)
+from search.runs.planner import estimate, format_plan, longest_first, lower_bound, plan_summary, simulate_makespan
 from search.study import load_study, parse_study
 from training.errors import ConfigError
 

@@ -90,3 +90,12 @@ def test_climb_refuses_a_study_without_search(tmp_path):
     assert done.returncode == 2
     assert "search: not set; `polymix climb` needs a `search` section" in done.stderr
     assert not (tmp_path / "w").exists()
+
+
+def test_every_strategy_a_study_may_name_has_a_searcher_in_the_registry():
+    from typing import get_args
+
+    from search.mixtures.searchers import SEARCHERS
+    from search.study import RatioSearchConfig
+
+    assert set(get_args(RatioSearchConfig.model_fields["strategy"].annotation)) == set(SEARCHERS)

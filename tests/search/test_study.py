@@ -128,3 +128,18 @@ def test_a_run_of_an_older_recipe_is_a_different_run(monkeypatch):
     current = trial.spec_hash
     monkeypatch.setattr(designs, "RECIPE", designs.RECIPE - 1)
     assert trial.spec_hash != current
+
+
+def test_every_trial_field_is_declared_part_of_a_runs_identity_or_not():
+    """A run's identity is the fields named as defining it: a field added to TrialSpec without that decision fails
+    here instead of silently changing (or not changing) every run's hash."""
+    from search.runs.designs import TrialSpec
+    from search.study import ModelSpec
+
+    assert set(TrialSpec.IDENTITY) | set(TrialSpec.NOT_IDENTITY) == set(TrialSpec.model_fields)
+    assert not set(TrialSpec.IDENTITY) & set(TrialSpec.NOT_IDENTITY)
+    assert set(TrialSpec.MODEL_IDENTITY) < set(ModelSpec.model_fields)
+    trial = expand_trials(load_study(ROOT / "configs/smoke.yaml"))[3]
+    annotated = trial.model_copy(update={"study": "renamed", "dose": 100, "tuned_from": "run-1"})
+    assert annotated.spec_hash == trial.spec_hash
+    assert trial.model_copy(update={"seed": trial.seed + 1}).spec_hash != trial.spec_hash
