@@ -83,78 +83,100 @@ def check_weights(weights: dict[str, float], languages: tuple[str, ...], field: 
 
 
 # ------------------------------------------------------------------------------------------------ fit
-def fit_loss_law(languages: tuple[str, ...], ratios: np.ndarray, losses: np.ndarray, budget: float,
-                 offset: float = 1.0, starts: int = 8, seed: int = 0, initial: LossLaw | None = None) -> LossLaw:
-    """Least-squares fit of T, E, B, β to ``losses[k, i]`` observed after training on mixture ``ratios[k]``.
-
-    A NaN loss is a language that run did not measure (a run from before the language joined the
-    search): it is left out of the residuals. Internally B is written as A·(D + d0)^β, where A = loss
-    above the floor when the whole budget is language i: A is on the scale of the losses, which keeps the
-    problem well conditioned.
-    """
+def _checked(languages: tuple[str, ...], ratios, losses) -> tuple[np.ndarray, np.ndarray]:
     ratios, losses = np.asarray(ratios, float), np.asarray(losses, float)
     n = len(languages)
     if ratios.shape != losses.shape or ratios.ndim != 2 or ratios.shape[1] != n:
         raise ConfigError(f"climb fit: ratios {ratios.shape} and losses {losses.shape} must both be (runs × {n} languages)")
     if len(ratios) < 2:
         raise ConfigError("climb fit: needs at least 2 finished runs")
-    observed = ~np.isnan(losses)
-    unmeasured = [lang for lang, seen in zip(languages, observed.any(axis=0)) if not seen]
+    unmeasured = [lang for lang, seen in zip(languages, (~np.isnan(losses)).any(axis=0)) if not seen]
     if unmeasured:
         raise ConfigError(f"climb fit: no run measured the loss of {', '.join(unmeasured)}; run a mixture that validates it")
-    mask = observed.ravel()
-    off_diagonal = ~np.eye(n, dtype=bool)
-    full = budget + offset
+    return ratios, losses
 
-    def unpack(theta: np.ndarray) -> LossLaw:
-        transfer = np.eye(n)
-        transfer[off_diagonal] = theta[: n * (n - 1)]
-        floor, above, exponent = np.split(theta[n * (n - 1):], 3)
-        return LossLaw(tuple(languages), transfer, floor, above * full ** exponent, exponent, budget, offset)
 
-    def residuals(theta: np.ndarray) -> np.ndarray:
-        return (unpack(theta).losses(ratios) - losses).ravel()[mask]
+class _LeastSquares:
+    """The fit's problem in θ = (T off-diagonal, E, A, β), with B = A·(D + d0)^β: A is on the scale of the losses,
+    which keeps the problem well conditioned. A NaN loss (a language that run did not measure) has no residual."""
 
-    rows = np.arange(len(ratios) * n).reshape(len(ratios), n)
+    def __init__(self, languages: tuple[str, ...], ratios: np.ndarray, losses: np.ndarray, budget: float, offset: float):
+        self.languages, self.ratios, self.losses, self.budget, self.offset = languages, ratios, losses, budget, offset
+        self.n = n = len(languages)
+        self.mask = ~np.isnan(losses).ravel()
+        self.off_diagonal = ~np.eye(n, dtype=bool)
+        self.full = budget + offset
+        self.rows = np.arange(len(ratios) * n).reshape(len(ratios), n)
 
-    def jacobian(theta: np.ndarray) -> np.ndarray:
+    def unpack(self, theta: np.ndarray) -> LossLaw:
+        transfer = np.eye(self.n)
+        transfer[self.off_diagonal] = theta[: self.n * (self.n - 1)]
+        floor, above, exponent = np.split(theta[self.n * (self.n - 1):], 3)
+        return LossLaw(tuple(self.languages), transfer, floor, above * self.full ** exponent, exponent, self.budget,
+                       self.offset)
+
+    def pack(self, law: LossLaw) -> np.ndarray:
+        return np.concatenate([law.transfer[self.off_diagonal], law.floor, law.scale * self.full ** -law.exponent,
+                               law.exponent])
+
+    def residuals(self, theta: np.ndarray) -> np.ndarray:
+        return (self.unpack(theta).losses(self.ratios) - self.losses).ravel()[self.mask]
+
+    def jacobian(self, theta: np.ndarray) -> np.ndarray:
         """∂residual[k, i]/∂(T_ij, E_i, A_i, β_i), with x = (D·r̃ + d0)/(D + d0) and L = E + A·x^(−β)."""
-        law = unpack(theta)
+        n, ratios, rows = self.n, self.ratios, self.rows
         _, above, exponent = np.split(theta[n * (n - 1):], 3)
-        x = (budget * law.effective(ratios) + offset) / full
+        x = (self.budget * self.unpack(theta).effective(ratios) + self.offset) / self.full
         power = x ** (-exponent)
         jac = np.zeros((len(ratios) * n, len(theta)))
-        d_effective = -above * exponent * power / x * budget / full  # ∂L[k, i]/∂r̃[k, i]
-        for column, (i, j) in enumerate(zip(*np.nonzero(off_diagonal))):
+        d_effective = -above * exponent * power / x * self.budget / self.full  # ∂L[k, i]/∂r̃[k, i]
+        for column, (i, j) in enumerate(zip(*np.nonzero(self.off_diagonal))):
             jac[rows[:, i], column] = d_effective[:, i] * ratios[:, j]
         for i in range(n):
             jac[rows[:, i], n * (n - 1) + i] = 1.0
             jac[rows[:, i], n * (n - 1) + n + i] = power[:, i]
             jac[rows[:, i], n * (n - 1) + 2 * n + i] = -above[i] * power[:, i] * np.log(x[:, i])
-        return jac[mask]
+        return jac[self.mask]
 
-    lowest = np.nanmin(losses, axis=0)
-    spread = np.maximum(np.nanmax(losses, axis=0) - lowest, 1e-3)
-    # β ≤ 1: loss falls no faster than 1/data. Without the cap a floor E fitted just under the lowest
-    # loss seen with a steep β fits noisy runs as well as the truth does, and its optimum is worse.
-    lower = np.concatenate([np.zeros(n * (n - 1)), np.zeros(n), np.zeros(n), np.full(n, 0.01)])
-    upper = np.concatenate([np.ones(n * (n - 1)), lowest + 1e-9, 100 * (spread + lowest), np.full(n, MAX_EXPONENT)])
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        n, lowest = self.n, np.nanmin(self.losses, axis=0)
+        spread = np.maximum(np.nanmax(self.losses, axis=0) - lowest, 1e-3)
+        # β ≤ 1: loss falls no faster than 1/data. Without the cap a floor E fitted just under the lowest
+        # loss seen with a steep β fits noisy runs as well as the truth does, and its optimum is worse.
+        lower = np.concatenate([np.zeros(n * (n - 1)), np.zeros(n), np.zeros(n), np.full(n, 0.01)])
+        upper = np.concatenate([np.ones(n * (n - 1)), lowest + 1e-9, 100 * (spread + lowest), np.full(n, MAX_EXPONENT)])
+        return lower, upper
+
+    def default_start(self) -> np.ndarray:
+        lowest = np.nanmin(self.losses, axis=0)
+        spread = np.maximum(np.nanmax(self.losses, axis=0) - lowest, 1e-3)
+        return np.concatenate([np.full(self.n * (self.n - 1), 0.1), 0.5 * lowest, 0.5 * lowest + spread,
+                               np.full(self.n, 0.3)])
+
+
+def fit_loss_law(languages: tuple[str, ...], ratios: np.ndarray, losses: np.ndarray, budget: float,
+                 offset: float = 1.0, starts: int = 8, seed: int = 0, initial: LossLaw | None = None) -> LossLaw:
+    """Least-squares fit of T, E, B, β to ``losses[k, i]`` observed after training on mixture ``ratios[k]``.
+
+    A NaN loss is a language that run did not measure (a run from before the language joined the search): it is
+    left out of the residuals. The first start is ``initial`` (the previous fit of an adaptive loop) or a neutral
+    guess; the others are drawn uniformly within the bounds.
+    """
+    problem = _LeastSquares(languages, *_checked(languages, ratios, losses), budget, offset)
+    lower, upper = problem.bounds()
     rng = np.random.default_rng(seed)
     best = None
     for start in range(starts):
-        if start == 0 and initial is not None:  # warm start: the previous fit of an adaptive loop
-            theta = np.concatenate([initial.transfer[off_diagonal], initial.floor,
-                                    initial.scale * full ** -initial.exponent, initial.exponent])
-        elif start == 0:
-            theta = np.concatenate([np.full(n * (n - 1), 0.1), 0.5 * lowest, 0.5 * lowest + spread, np.full(n, 0.3)])
+        if start == 0:
+            theta = problem.pack(initial) if initial is not None else problem.default_start()
         else:
             theta = rng.uniform(lower, upper)
-            theta[-n:] = rng.uniform(0.05, 1.0, n)
-        result = least_squares(residuals, np.clip(theta, lower, upper), jac=jacobian, bounds=(lower, upper), x_scale="jac",
-                               xtol=1e-10, ftol=1e-10, gtol=1e-10, max_nfev=1000)
+            theta[-problem.n:] = rng.uniform(0.05, 1.0, problem.n)
+        result = least_squares(problem.residuals, np.clip(theta, lower, upper), jac=problem.jacobian,
+                               bounds=(lower, upper), x_scale="jac", xtol=1e-10, ftol=1e-10, gtol=1e-10, max_nfev=1000)
         if best is None or result.cost < best.cost:
             best = result
-    return unpack(best.x)
+    return problem.unpack(best.x)
 
 
 # ------------------------------------------------------------------------------------------- optimise

@@ -105,19 +105,90 @@ def objective(losses: dict[str, float], weights: dict[str, float]) -> float:
     return sum(w * losses[lang] for lang, w in weights.items())
 
 
+def report_reused(tracker: Tracker, spec: TrialSpec, context: dict, search: dict | None) -> bool:
+    """Idempotent resubmission: a spec with a finished run is never trained again; its metrics are Tune's report.
+    (With the tracking server down, the driver's check — it schedules only unfinished trials — stands.)"""
+    previous = tracker.finished_child(context["experiment_id"], spec.spec_hash) if tracker.reachable() else None
+    if previous is None:
+        return False
+    metrics = dict(previous.data.metrics)
+    if search:  # the objective under this search's weights, from the losses the run recorded
+        metrics["val/objective"] = objective(selected_losses(metrics), search["weights"])
+    tune.report({**metrics, **kept_epoch(metrics), "reused": 1})
+    return True
+
+
+def torch_trainer(spec: TrialSpec, context: dict, run_id: str, search: dict | None) -> TorchTrainer:
+    """The trial's Ray Train run: its workers (DDP or DeepSpeed), checkpoints kept by the selection metric, and
+    every epoch's report to MLflow and to Tune."""
+    resources = spec.resources
+    return TorchTrainer(
+        train_loop,
+        train_loop_config={"job": sft_job(spec, context["model_path"], context["data_dir"], search and search["weights"]),
+                           "validator": partial(validation_accuracy, budgets=budgets(spec))},
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=resources.workers, use_gpu=resources.gpus_per_worker > 0,
+            resources_per_worker={"CPU": resources.cpus_per_worker,
+                                  **({"GPU": resources.gpus_per_worker} if resources.gpus_per_worker else {})},
+        ),
+        run_config=ray.train.RunConfig(
+            name=spec.spec_hash,  # deterministic: a restarted trial resumes the same Train run
+            storage_path=context["storage_path"],
+            checkpoint_config=ray.train.CheckpointConfig(
+                num_to_keep=1, checkpoint_score_attribute=SELECTION_METRIC, checkpoint_score_order="max"
+            ),
+            failure_config=ray.train.FailureConfig(max_failures=2),
+            # MLflow first: a trial that Tune stops on this report (ASHA) still has the epoch recorded.
+            callbacks=[MLflowEpochLogger(context["tracking_uri"], run_id, context.get("journal_dir")), TuneReportCallback()],
+        ),
+    )
+
+
+def train(spec: TrialSpec, context: dict, tracker: Tracker, run_id: str, search: dict | None):
+    """Train the trial; returns the kept checkpoint and the kept epoch's validation results (``selected/...``),
+    which a ratio search fits and a tuning sweep compares."""
+    result = torch_trainer(spec, context, run_id, search).fit()
+    best = max(result.best_checkpoints, key=lambda pair: pair[1][SELECTION_METRIC])[1]
+    tracker.set_tags(run_id, {"polymix.best_epoch": best["epoch"]})
+    selected = {f"selected/{key}": value for key, value in best.items()
+                if key.startswith(("val/loss/", "val/avg_loss", "val/avg_acc"))}
+    if search:
+        selected["val/objective"] = objective(selected_losses(selected), search["weights"])
+    return result.get_best_checkpoint(SELECTION_METRIC, "max"), selected
+
+
+def evaluate(spec: TrialSpec, context: dict, model_source) -> tuple[dict, dict]:
+    """The test evaluation, scheduled like the TorchTrainer's workers (outside the trial's 1-CPU placement group),
+    on one worker's accelerator, once training has released them."""
+    resources = spec.resources
+    remote = ray.remote(evaluate_model_dir).options(
+        num_cpus=resources.cpus_per_worker, num_gpus=min(resources.gpus_per_worker, 1), scheduling_strategy="DEFAULT"
+    )
+    return ray.get(remote.remote(
+        model_source, list(spec.task_counts()), context["data_dir"], spec.eval.language_list(), spec.eval.test_examples,
+        spec.eval.batch_size, spec.eval.wrong_language_scores_zero, budgets(spec)
+    ))
+
+
+def record_evaluation(tracker: Tracker, run_id: str, spec: TrialSpec, results: dict, about_model: dict,
+                      selected: dict) -> dict:
+    """The run's test metrics, the model's description and every prediction (``predictions.jsonl``)."""
+    summary = {**eval_metrics(spec, results), **selected}
+    tracker.log_params(run_id, about_model)
+    tracker.log_metrics(run_id, summary)
+    predictions = "\n".join(json.dumps({"task": task, "lang": lang, **p}, ensure_ascii=False)
+                            for task, by_lang in results.items() for lang, r in by_lang.items() for p in r["predictions"])
+    tracker.log_text(run_id, predictions + "\n", "predictions.jsonl")
+    return summary
+
+
 def run_trial(config: dict) -> None:
     """One SFT trial. ``config["search"]``, set by a ratio search, carries its objective's weights and the
     searcher's prediction, logged beside what the trial measures."""
     spec = TrialSpec.model_validate(config["spec"])
     context, search = config["context"], config.get("search")
     tracker = Tracker(context["tracking_uri"], context.get("journal_dir"))
-    # With the tracking server down the driver's check (it schedules only unfinished trials) stands.
-    previous = tracker.finished_child(context["experiment_id"], spec.spec_hash) if tracker.reachable() else None
-    if previous is not None:  # idempotent resubmission: a finished spec is never trained again
-        metrics = dict(previous.data.metrics)
-        if search:  # the objective under this search's weights, from the losses the run recorded
-            metrics["val/objective"] = objective(selected_losses(metrics), search["weights"])
-        tune.report({**metrics, **kept_epoch(metrics), "reused": 1})
+    if report_reused(tracker, spec, context, search):
         return
     run_id = tracker.start_child(
         context["experiment_id"], context["parent_run_id"], spec.spec_hash, spec.label.replace("/", "-"),
@@ -127,54 +198,8 @@ def run_trial(config: dict) -> None:
         tracker.log_text(run_id, json.dumps(spec.model_dump(mode="json"), indent=2), "trial_spec.json")
         if search and search.get("predicted"):
             tracker.log_metrics(run_id, {f"predicted/{key}": value for key, value in search["predicted"].items()})
-        resources = spec.resources
-        model_source = context["model_path"]
-        selected = {}
-        if not spec.baseline:
-            trainer = TorchTrainer(
-                train_loop,
-                train_loop_config={"job": sft_job(spec, context["model_path"], context["data_dir"], search and search["weights"]),
-                                   "validator": partial(validation_accuracy, budgets=budgets(spec))},
-                scaling_config=ray.train.ScalingConfig(
-                    num_workers=resources.workers, use_gpu=resources.gpus_per_worker > 0,
-                    resources_per_worker={"CPU": resources.cpus_per_worker,
-                                          **({"GPU": resources.gpus_per_worker} if resources.gpus_per_worker else {})},
-                ),
-                run_config=ray.train.RunConfig(
-                    name=spec.spec_hash,  # deterministic: a restarted trial resumes the same Train run
-                    storage_path=context["storage_path"],
-                    checkpoint_config=ray.train.CheckpointConfig(
-                        num_to_keep=1, checkpoint_score_attribute=SELECTION_METRIC, checkpoint_score_order="max"
-                    ),
-                    failure_config=ray.train.FailureConfig(max_failures=2),
-                    # MLflow first: a trial that Tune stops on this report (ASHA) still has the epoch recorded.
-                    callbacks=[MLflowEpochLogger(context["tracking_uri"], run_id, context.get("journal_dir")), TuneReportCallback()],
-                ),
-            )
-            result = trainer.fit()
-            model_source = result.get_best_checkpoint(SELECTION_METRIC, "max")
-            best = max(result.best_checkpoints, key=lambda pair: pair[1][SELECTION_METRIC])[1]
-            tracker.set_tags(run_id, {"polymix.best_epoch": best["epoch"]})
-            # The kept epoch's validation results: what a ratio search fits and a tuning sweep compares.
-            selected = {f"selected/{key}": value for key, value in best.items()
-                        if key.startswith(("val/loss/", "val/avg_loss", "val/avg_acc"))}
-            if search:
-                selected["val/objective"] = objective(selected_losses(selected), search["weights"])
-        # Scheduled like the TorchTrainer's workers (outside the trial's 1-CPU placement group), on one
-        # worker's accelerator, once training has released them.
-        evaluate = ray.remote(evaluate_model_dir).options(
-            num_cpus=resources.cpus_per_worker, num_gpus=min(resources.gpus_per_worker, 1), scheduling_strategy="DEFAULT"
-        )
-        results, about_model = ray.get(evaluate.remote(
-            model_source, list(spec.task_counts()), context["data_dir"], spec.eval.language_list(), spec.eval.test_examples,
-            spec.eval.batch_size, spec.eval.wrong_language_scores_zero, budgets(spec)
-        ))
-        summary = {**eval_metrics(spec, results), **selected}
-        tracker.log_params(run_id, about_model)
-        tracker.log_metrics(run_id, summary)
-        predictions = "\n".join(json.dumps({"task": task, "lang": lang, **p}, ensure_ascii=False)
-                                for task, by_lang in results.items() for lang, r in by_lang.items() for p in r["predictions"])
-        tracker.log_text(run_id, predictions + "\n", "predictions.jsonl")
+        model_source, selected = (context["model_path"], {}) if spec.baseline else train(spec, context, tracker, run_id, search)
+        summary = record_evaluation(tracker, run_id, spec, *evaluate(spec, context, model_source), selected)
         tracker.finish(run_id)
     except BaseException:
         # A trial a scheduler stops may end here (its trainer interrupted): the scheduler tagged its run first.
