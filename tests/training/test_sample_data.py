@@ -233,3 +233,43 @@ def test_a_missing_table_is_an_error_naming_the_file(tmp_path):
     with pytest.raises(ValueError, match=r"math\.json: expected an object with the tables MATH_ANSWER, MATH_TWO_STEP"):
         load_tables(copy)
 
+
+def test_the_cache_key_follows_the_templates_content(tmp_path, monkeypatch):
+    from training import sources
+    from training.sample_tables import DATA_DIR
+
+    key = sources.sample_data_key(0)
+    assert sources.sample_data_key(0) == key and sources.sample_data_key(1) != key
+    copy = shutil.copytree(DATA_DIR, tmp_path / "sample_templates")
+    monkeypatch.setattr(sources, "SAMPLE_DATA_SOURCES",
+                        tuple(copy if path == DATA_DIR else path for path in sources.SAMPLE_DATA_SOURCES))
+    assert sources.sample_data_key(0) == key  # the same content, wherever it lies: the same key
+
+    math = copy / "math.json"
+    original = math.read_text(encoding="utf-8")
+    assert " The answer is {r}." in original
+    math.write_text(original.replace(" The answer is {r}.", " So the answer is {r}."), encoding="utf-8")
+    edited = sources.sample_data_key(0)
+    assert edited != key
+    math.write_text(original, encoding="utf-8")
+    assert sources.sample_data_key(0) == key
+    (copy / "extra.json").write_text("{}", encoding="utf-8")  # a file added to the templates counts too
+    assert sources.sample_data_key(0) not in (key, edited)
+
+    # the cache folder is named by the key: a cached copy under the old key is not reused
+    (copy / "extra.json").unlink()
+    math.write_text(original.replace(" The answer is {r}.", " So the answer is {r}."), encoding="utf-8")
+    stale = tmp_path / "cache" / "data" / f"sample-{key[:16]}-seed0"
+    fresh = tmp_path / "cache" / "data" / f"sample-{edited[:16]}-seed0"
+    for folder in (stale, fresh):  # marked complete, so that sample_data_dir returns them without writing
+        folder.mkdir(parents=True)
+        (folder / "COMPLETE").write_text("ok\n")
+    assert sources.sample_data_dir(tmp_path / "cache", seed=0) == fresh
+
+
+def test_every_generator_source_exists():
+    from training import sources
+
+    files = dict(sources._source_files())
+    assert {"sample_data.py", "sample_tables.py", "sample_templates/math.json", "sample_templates/names.json"} <= set(files)
+    assert all(path.is_file() for path in files.values())
