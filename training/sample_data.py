@@ -16,7 +16,7 @@ Rows::
     instruction:   {"id": "instruction-00017", "prompt": str, "response": str,
                     "instructions": [{"kind", "n", "words", "text", "lang"}]}              (IFEval-style checks)
 
-The templates live in :mod:`training.sample_templates` and :mod:`training.sample_texts`. Usage: ``python -m training.sample_data OUT_DIR``.
+The templates live in ``training/sample_templates/*.json`` (read by :mod:`training.sample_tables`). Usage: ``python -m training.sample_data OUT_DIR``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from training import sample_templates as T
-from training import sample_texts as S
+from training import sample_tables as S  # (S: the summarization and instruction tables)
+from training import sample_tables as T
 from training.languages import ALL_LANGUAGES
 
 TASKS: tuple[str, ...] = ("math", "api", "summarization", "instruction")

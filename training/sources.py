@@ -6,6 +6,7 @@ Row ids must be the same, in the same order, in every language of a task and spl
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -14,16 +15,57 @@ from pathlib import Path
 
 import datasets
 
+from training import languages as language_registry
+from training import sample_data, sample_tables
 from training.errors import DataError
 from training.sample_data import write_sample_data
 from training.tasks import get_task
 
-SAMPLE_DATA_VERSION = "v2"  # v2: summarization and instruction following added
+# What the sample data is made from: every file of a listed folder (the templates) and each listed module (the
+# generator, its table loader and the language list it writes). The cache key hashes their bytes, so editing a template
+# or the generator writes fresh data instead of reusing a stale copy. A module or folder the generator comes to depend
+# on belongs here.
+SAMPLE_DATA_SOURCES: tuple[Path, ...] = (
+    sample_tables.DATA_DIR,
+    Path(sample_tables.__file__),
+    Path(sample_data.__file__),
+    Path(language_registry.__file__),
+)
+
+
+def _source_files() -> list[tuple[str, Path]]:
+    """(name, path) of every file of :data:`SAMPLE_DATA_SOURCES`: a listed file by its name, a folder's files by folder
+    name / relative path (caches and dotfiles aside), in a stable order."""
+    files = []
+    for source in SAMPLE_DATA_SOURCES:
+        if not source.is_dir():
+            files.append((source.name, source))
+            continue
+        for path in sorted(source.rglob("*")):
+            relative = path.relative_to(source)
+            if path.is_file() and not any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
+                files.append((f"{source.name}/{relative.as_posix()}", path))
+    return files
+
+
+def sample_data_key(seed: int = 0) -> str:
+    """The sample data's cache key: sha256 over the names and bytes of the files of :data:`SAMPLE_DATA_SOURCES`, and
+    the seed."""
+    digest = hashlib.sha256()
+    for name, path in _source_files():
+        content = path.read_bytes()
+        digest.update(f"{name}\0{len(content)}\0".encode())
+        digest.update(content)
+    digest.update(f"seed\0{seed}".encode())
+    return digest.hexdigest()
 
 
 def sample_data_dir(cache_root: str | Path, seed: int = 0) -> Path:
-    """Write the shipped-generator sample data once into the cache (atomically) and return its path."""
-    target = Path(cache_root) / "data" / f"sample-{SAMPLE_DATA_VERSION}-seed{seed}"
+    """Write the shipped-generator sample data once into the cache (atomically) and return its path.
+
+    The folder is named by the content hash of the templates and generator (:func:`sample_data_key`) and the seed,
+    so a changed template or generator gets a new folder rather than the stale one."""
+    target = Path(cache_root) / "data" / f"sample-{sample_data_key(seed)[:16]}-seed{seed}"
     if not (target / "COMPLETE").exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".staging-"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from training.languages import ALL_LANGUAGES
 from training.sample_data import SPLITS, TASKS, plural_index, render, write_sample_data
-from training.sample_templates import API_CATALOGUE, MATH_PROBLEMS
+from training.sample_tables import API_CATALOGUE, MATH_PROBLEMS
 
 COUNTS = {"train": 300, "validation": 40, "test": 50}
 
@@ -195,3 +196,80 @@ def test_every_reference_response_meets_its_instructions_and_is_in_its_language(
     for lang in ALL_LANGUAGES:  # parallel: the same instructions in every language (limits per script aside)
         assert [[i["kind"] for i in row["instructions"]] for row in data["instruction", lang, "test"]] == \
                [[i["kind"] for i in row["instructions"]] for row in data["instruction", "en", "test"]]
+
+
+def test_tables_load_into_the_structures_the_generator_uses():
+    from training import sample_tables as tables
+
+    genders = [gender for _, gender in tables.NAMES["en"]]
+    for lang in ALL_LANGUAGES:
+        assert [gender for _, gender in tables.NAMES[lang]] == genders, lang  # [name, gender] pairs, parallel
+        assert tables.MATH_ANSWER[lang] and tables.MATH_TWO_STEP[lang] and tables.FRUITS[lang]
+        for kind, by_lang in tables.API_VALUES.items():
+            assert len(by_lang.get(lang, by_lang["en"])) == len(by_lang["en"]), (kind, lang)
+        for story in tables.STORIES:
+            text, summary = story[lang]
+            assert isinstance(text, str) and isinstance(summary, str)
+        for request in tables.REQUESTS:
+            assert len(request[lang]) in (2, 3) and all(isinstance(part, str) for part in request[lang])
+    for problem in MATH_PROBLEMS:
+        assert all(isinstance(lo, int) and isinstance(hi, int) and lo <= hi for lo, hi in problem["vars"].values())
+        assert all(solution is None or isinstance(solution, str) for _, solution in problem["text"].values())
+    for request in tables.REQUESTS:
+        low, high = request.get("n", (18, 80))
+        assert isinstance(low, int) and low <= high
+    assert all(isinstance(values, list) and values for values in
+               (tables.EMAIL_USERS, tables.USERNAMES, tables.STOCK_SYMBOLS, tables.CURRENCIES))
+    assert tables.load_tables() == tables.load_tables(tables.DATA_DIR)  # the files hold every table, and only those
+
+
+def test_a_missing_table_is_an_error_naming_the_file(tmp_path):
+    from training.sample_tables import DATA_DIR, load_tables
+
+    copy = shutil.copytree(DATA_DIR, tmp_path / "sample_templates")
+    content = json.loads((copy / "math.json").read_text(encoding="utf-8"))
+    del content["MATH_TWO_STEP"]
+    (copy / "math.json").write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"math\.json: expected an object with the tables MATH_ANSWER, MATH_TWO_STEP"):
+        load_tables(copy)
+
+
+def test_the_cache_key_follows_the_templates_content(tmp_path, monkeypatch):
+    from training import sources
+    from training.sample_tables import DATA_DIR
+
+    key = sources.sample_data_key(0)
+    assert sources.sample_data_key(0) == key and sources.sample_data_key(1) != key
+    copy = shutil.copytree(DATA_DIR, tmp_path / "sample_templates")
+    monkeypatch.setattr(sources, "SAMPLE_DATA_SOURCES",
+                        tuple(copy if path == DATA_DIR else path for path in sources.SAMPLE_DATA_SOURCES))
+    assert sources.sample_data_key(0) == key  # the same content, wherever it lies: the same key
+
+    math = copy / "math.json"
+    original = math.read_text(encoding="utf-8")
+    assert " The answer is {r}." in original
+    math.write_text(original.replace(" The answer is {r}.", " So the answer is {r}."), encoding="utf-8")
+    edited = sources.sample_data_key(0)
+    assert edited != key
+    math.write_text(original, encoding="utf-8")
+    assert sources.sample_data_key(0) == key
+    (copy / "extra.json").write_text("{}", encoding="utf-8")  # a file added to the templates counts too
+    assert sources.sample_data_key(0) not in (key, edited)
+
+    # the cache folder is named by the key: a cached copy under the old key is not reused
+    (copy / "extra.json").unlink()
+    math.write_text(original.replace(" The answer is {r}.", " So the answer is {r}."), encoding="utf-8")
+    stale = tmp_path / "cache" / "data" / f"sample-{key[:16]}-seed0"
+    fresh = tmp_path / "cache" / "data" / f"sample-{edited[:16]}-seed0"
+    for folder in (stale, fresh):  # marked complete, so that sample_data_dir returns them without writing
+        folder.mkdir(parents=True)
+        (folder / "COMPLETE").write_text("ok\n")
+    assert sources.sample_data_dir(tmp_path / "cache", seed=0) == fresh
+
+
+def test_every_generator_source_exists():
+    from training import sources
+
+    files = dict(sources._source_files())
+    assert {"sample_data.py", "sample_tables.py", "sample_templates/math.json", "sample_templates/names.json"} <= set(files)
+    assert all(path.is_file() for path in files.values())
