@@ -6,7 +6,9 @@ drive ran before), Ray is joined or started, and a drive that raises ends its pa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +79,26 @@ class Drive:
             self.tracker.finish(self.parent_run_id, "FAILED")
             raise
 
+    def run_each(self, units: list, run_one: Callable[[Any, dict], Any], describe: Callable[[Any], str]) -> list:
+        """A drive of one Tune run per unit (a model × task: a tuning, a ratio search): ``run_one(unit, its trial
+        context)`` for each in turn, each outcome printed; the parent run ends FINISHED after the last, FAILED if
+        one raises."""
+        self.start_ray()
+        outcomes = []
+        with self.failing_parent():
+            for unit in units:
+                outcome = run_one(unit, self.trial_context(unit.model.name))
+                print("\n" + describe(outcome) + "\n", flush=True)
+                outcomes.append(outcome)
+        self.tracker.finish(self.parent_run_id)
+        return outcomes
+
     def coordinates(self, **outcome) -> dict:
         """Where the drive's results are, and what it returns besides."""
         return {"tracking_uri": self.tracking_uri, "experiment": self.experiment, "parent_run_id": self.parent_run_id,
                 **outcome}
+
+
+def content_hash(document) -> str:
+    """A short, stable hash of a JSON document: what makes a drive the same drive as an earlier one."""
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:16]

@@ -25,7 +25,7 @@ from search.mixtures.climb import new_initial_runs
 from search.mixtures.searchers import METRIC, SEARCHERS, ClimbSearcher, MixtureSearcher
 from search.runs.cluster import concurrency, trial_resources
 from search.runs.designs import TrialSpec, model_settings
-from search.runs.driver import Drive
+from search.runs.driver import Drive, content_hash
 from search.runs.early_stopping import STOPPED_BY_ASHA, early_stopping
 from search.runs.progress import Progress
 from search.runs.trial import run_trial, selected_losses
@@ -290,17 +290,10 @@ def run_ratio_search(study: Study, workdir: Path = Path(".polymix"), address: st
         raise ConfigError("search: the study has no `search` section; add one (see configs/climb.yaml) or use `polymix run`")
     drive = Drive.prepare(study, workdir, address)  # no journal: each fit reads the runs measured so far back
     planned = plan_searches(study, drive.tracker, drive.experiment_id)
-    search_hash = hashlib.sha256(json.dumps(study.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
-    reused = drive.open_parent(search_hash, "search")
+    reused = drive.open_parent(content_hash(study.model_dump(mode="json")), "search")
     print(f"[polymix] study {study.name}: ratio search ({study.search.strategy}); MLflow experiment {drive.experiment!r}, "
           f"parent run {drive.parent_run_id}{' (reused)' if reused else ''}", flush=True)
-    drive.start_ray()
-    outcomes = []
-    with drive.failing_parent():
-        for plan in planned:
-            outcome = search_one(study, plan, drive.trial_context(plan.model.name), drive.tracker, drive.parent_run_id,
-                                 drive.workdir)
-            print("\n" + format_outcome(outcome) + "\n", flush=True)
-            outcomes.append(outcome)
-    drive.tracker.finish(drive.parent_run_id)
+    outcomes = drive.run_each(planned, lambda plan, context: search_one(study, plan, context, drive.tracker,
+                                                                        drive.parent_run_id, drive.workdir),
+                              format_outcome)
     return drive.coordinates(outcomes=outcomes)

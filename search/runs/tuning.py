@@ -10,7 +10,6 @@ the best values) and the tag ``polymix.tuned.<model>.<task>`` that ``hparams: fr
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from ray import tune
 
 from search.runs.cluster import concurrency, trial_resources
 from search.runs.designs import TrialSpec, model_settings
-from search.runs.driver import Drive
+from search.runs.driver import Drive, content_hash
 from search.runs.early_stopping import STOPPED_BY_ASHA, early_stopping
 from search.runs.progress import Progress
 from search.runs.trial import run_trial
@@ -192,19 +191,12 @@ def run_tuning(study: Study, workdir: Path = Path(".polymix"), address: str | No
                           f"study's mixtures ({', '.join(m.name for m in study.design_mixtures) or 'none declared'}) or pass --mixture")
     drive = Drive.prepare(study, workdir, address)
     bases = plan_tunings(study)
-    tuning_hash = hashlib.sha256(json.dumps([study.tuning.model_dump(mode="json"), [b.spec_hash for b in bases]],
-                                            sort_keys=True).encode()).hexdigest()[:16]
-    reused = drive.open_parent(tuning_hash, "tuning")
+    reused = drive.open_parent(content_hash([study.tuning.model_dump(mode="json"), [b.spec_hash for b in bases]]), "tuning")
     print(f"[polymix] study {study.name}: hyperparameter tuning of {', '.join(study.tuning.space)}; MLflow experiment "
           f"{drive.experiment!r}, tuning run {drive.parent_run_id}{' (reused)' if reused else ''}", flush=True)
-    drive.start_ray()
-    summaries = []
-    with drive.failing_parent():
-        for base in bases:
-            summary = tune_one(study, base, drive.trial_context(base.model.name), drive.tracker, drive.parent_run_id,
-                               drive.workdir)
-            print("\n" + format_summary(summary) + "\n", flush=True)
-            summaries.append(summary)
+    summaries = drive.run_each(bases, lambda base, context: tune_one(study, base, context, drive.tracker,
+                                                                     drive.parent_run_id, drive.workdir),
+                               format_summary)
     best = {}
     for s in summaries:
         best.setdefault(s["model"], {})[s["task"]] = {**s["best"], "metric": s["metric"]}
@@ -212,5 +204,4 @@ def run_tuning(study: Study, workdir: Path = Path(".polymix"), address: str | No
     best_file.parent.mkdir(parents=True, exist_ok=True)
     best_file.write_text(json.dumps({"experiment": drive.experiment, "tracking_uri": redact_uri(drive.tracking_uri),
                                      "tuning_run_id": drive.parent_run_id, "best": best}, indent=2) + "\n")
-    drive.tracker.finish(drive.parent_run_id)
     return drive.coordinates(summaries=summaries, best_file=best_file)
