@@ -122,7 +122,7 @@ def zero_shot_vs_direct(table: pd.DataFrame, margin: float = MATCH_MARGIN) -> pd
         for lang in sorted(set(runs["lang"]) - {"en"}):
             direct = runs[(runs["trained"] == f"en,{lang}") | (runs["trained"] == f"{lang},en")]
             direct = direct[direct["lang"] == lang]
-            zero_shot = runs[(runs["lang"] == lang) & ~runs["languages"].map(lambda langs: lang in langs)]
+            zero_shot = runs[(runs["lang"] == lang) & ~runs["languages"].map(lambda langs, lang=lang: lang in langs)]
             if direct.empty or zero_shot.empty:
                 continue
             width = zero_shot["languages"].map(len)

@@ -13,4 +13,6 @@ mkdir -p "$RAY_TMPDIR"
 # Local Ray instances keep token authentication on; their token lives in the workspace, not in ~/.ray.
 export RAY_AUTH_TOKEN_PATH="${RAY_AUTH_TOKEN_PATH:-$RAY_TMPDIR/auth_token}"
 [ -s "$RAY_AUTH_TOKEN_PATH" ] || (umask 077 && .venv/bin/python -c "import secrets; print(secrets.token_hex(32))" > "$RAY_AUTH_TOKEN_PATH")
+# The linter first (configured in pyproject.toml): a lint error fails the tests before they start.
+.venv/bin/ruff check .
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

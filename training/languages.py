@@ -33,7 +33,7 @@ LANGUAGES: dict[str, Language] = {
 }
 
 ALL_LANGUAGES: tuple[str, ...] = tuple(LANGUAGES)
-TRAINABLE_LANGUAGES: tuple[str, ...] = tuple(c for c, l in LANGUAGES.items() if l.role != "eval_only")
+TRAINABLE_LANGUAGES: tuple[str, ...] = tuple(code for code, language in LANGUAGES.items() if language.role != "eval_only")
 
 
 def get_language(code: str) -> Language:

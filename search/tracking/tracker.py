@@ -7,6 +7,7 @@ them after restarts): a resubmitted sweep finds its parent and its finished chil
 from __future__ import annotations
 
 import json
+from functools import partial
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -111,10 +112,10 @@ class Tracker:
         while entries:
             op, args = entries[0]
             if op == "create_child":
-                done, created = self._attempt(lambda: self._create_child(*args))
+                done, created = self._attempt(partial(self._create_child, *args))
                 target = created if done else target
             else:
-                done, _ = self._attempt(lambda: getattr(self, f"_{op}")(target, *args))
+                done, _ = self._attempt(partial(getattr(self, f"_{op}"), target, *args))
             if not done:
                 return None
             entries = entries[1:]
