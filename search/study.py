@@ -14,10 +14,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from training.errors import ConfigError, PolymixError
-from training.loaders import FORMATS
 from training.mixture import augmentation_counts, ratio_counts
 from training.languages import ALL_LANGUAGES, LANGUAGES, TRAINABLE_LANGUAGES
-from training.tasks import TASKS
+from training.tasks import FORMATS, TASKS
 
 
 class Frozen(BaseModel):
