@@ -1,17 +1,18 @@
-"""Answer extraction and metrics per task, registered under the task names of ``training.tasks``.
+"""Answer extraction and metrics, registered by scorer name; a task (``training.tasks``) names its scorer.
 
 Every scorer gives, per response, the task's score under ``acc`` (what the study reports as ``eval/acc/<lang>``,
 compares and selects checkpoints by) and any further metrics of the task:
-- math: the last number in the completion equals the gold final number (MGSM-style accuracy);
-- api: the completion's first call has the gold API name and exactly the gold arguments and values
+- ``numeric_answer`` (math): the last number in the completion equals the gold final number (MGSM-style accuracy);
+- ``api_call`` (api): the completion's first call has the gold API name and exactly the gold arguments and values
   (API-Bank exact match);
-- summarization: ROUGE-L F1 on script-aware words (``acc``) and chrF (``chrf``) against the gold summary;
-- instruction: 1 when the response meets every verifiable instruction of its example (``acc``, IFEval's strict
-  prompt-level accuracy), the share of instructions met (``instructions``), and chrF to the reference (``chrf``);
-  an example with no verifiable instruction (Aya Dolly) scores chrF × "written in the prompt's language" as
-  ``acc``, and ``scored_by_chrf`` says which share of a language's examples were scored so.
-``prose`` says whether responses are text in the prompt's language, whose language fidelity is measured (an API
-call is code: it is not).
+- ``rouge_l`` (summarization): ROUGE-L F1 on script-aware words (``acc``) and chrF (``chrf``) against the gold
+  summary;
+- ``verifiable_instructions`` (instruction): 1 when the response meets every verifiable instruction of its example
+  (``acc``, IFEval's strict prompt-level accuracy), the share of instructions met (``instructions``), and chrF to the
+  reference (``chrf``); an example with no verifiable instruction (Aya Dolly) scores chrF × "written in the prompt's
+  language" as ``acc``, and ``scored_by_chrf`` says which share of a language's examples were scored so.
+Whether a task's responses are prose (language fidelity) and penalised in a wrong language is the task's
+(``Task.prose``, ``Task.language_penalty``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from evaluation.instructions import check
+from evaluation.instructions import problems as instruction_problems
 from evaluation.summarization import chrf, rouge_l
-from training.tasks import extract_number
+from training.errors import ConfigError
+from training.tasks import Task, extract_number
 
 def score_math(completion: str, record: dict) -> bool:
     predicted = extract_number(completion)
@@ -83,18 +86,32 @@ def score_instructions(completion: str, record: dict, lang: str) -> dict[str, fl
             "scored_by_chrf": float(not verifiable)}  # the share of rows whose acc is chrF × language, per language
 
 
+def _instruction_row_problems(record: dict) -> list[str]:
+    return [f"{problem}; fix its instructions (kinds and parameters: README, instruction following)"
+            for problem in instruction_problems(record.get("instructions") or [])]
+
+
 @dataclass(frozen=True)
 class Scorer:
     score: Callable[[str, dict, str], dict[str, float]]  # (completion, record, language) → {"acc": ..., ...}
-    prose: bool
-    # Whether eval.wrong_language_scores_zero applies: the tasks whose paper scores an answer in another language 0
-    # (the Post-trainer's Guide's instruction following), not math, whose answer is a number in any language.
-    language_penalty: bool = False
+    # What makes a data row one this scorer cannot score (instruction kinds it does not know, a missing parameter),
+    # checked on every split before any job starts; None when every row with the task's fields can be scored.
+    row_problems: Callable[[dict], list[str]] | None = None
 
 
 SCORERS: dict[str, Scorer] = {
-    "math": Scorer(lambda completion, record, lang: {"acc": float(score_math(completion, record))}, prose=True),
-    "api": Scorer(lambda completion, record, lang: {"acc": float(score_api(completion, record))}, prose=False),
-    "summarization": Scorer(score_summary, prose=True),
-    "instruction": Scorer(score_instructions, prose=True, language_penalty=True),
+    "numeric_answer": Scorer(lambda completion, record, lang: {"acc": float(score_math(completion, record))}),
+    "api_call": Scorer(lambda completion, record, lang: {"acc": float(score_api(completion, record))}),
+    "rouge_l": Scorer(score_summary),
+    "verifiable_instructions": Scorer(score_instructions, row_problems=_instruction_row_problems),
 }
+
+
+def scorer_for(task: Task) -> Scorer:
+    """The scorer ``task`` names; a clear error when it names none registered here."""
+    try:
+        return SCORERS[task.scorer]
+    except KeyError:
+        raise ConfigError(f"task {task.name!r} names scorer {task.scorer!r}, which is not registered in "
+                          f"evaluation/scorers.py (known scorers: {', '.join(SCORERS)}); register it in SCORERS "
+                          "or name a known one") from None
