@@ -4,6 +4,7 @@ is refused by check_task_registry, naming the task and the part, instead of fail
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,14 @@ def test_the_registry_refuses_two_tasks_of_one_name_or_one_format_claimed_twice(
         registry(math, math)
     with pytest.raises(ValueError, match="format 'mgsm' is declared by tasks 'math' and 'copy'"):
         registry(math, dataclasses.replace(api, name="copy", sources={"mgsm": math.sources["mgsm"]}))
+
+
+def test_a_study_of_a_task_whose_scorer_is_not_registered_is_refused_before_any_job(monkeypatch, tmp_path, sample_dir):
+    """search.sweep.check_data (run before any job starts) asks every task of the study for its scorer."""
+    from search.study import load_study
+    from search.sweep import check_data
+
+    study = load_study(Path(__file__).resolve().parents[2] / "configs" / "climb.yaml")
+    monkeypatch.setitem(TASKS, "math", dataclasses.replace(get_task("math"), scorer="no_such_scorer"))
+    with pytest.raises(ConfigError, match=r"task 'math' names scorer 'no_such_scorer'"):
+        check_data(study, sample_dir)
