@@ -8,7 +8,7 @@ import datasets
 
 from evaluation.fidelity import is_faithful
 from evaluation.generate import generate
-from evaluation.scorers import SCORERS
+from evaluation.scorers import scorer_for
 from training.tasks import get_task
 
 
@@ -23,9 +23,10 @@ def evaluate_languages(
     stop strings; each prediction records how many tokens it generated and why it ended. ``fidelity`` is the share
     of responses written in the prompt's language (of those with a language, NaN when none has one; None for tasks
     whose responses are code). With ``wrong_language_scores_zero`` a response in another language scores 0 in the
-    tasks whose paper scores it so (``Scorer.language_penalty``: instruction following).
+    tasks whose paper scores it so (``Task.language_penalty``: instruction following).
     """
-    task_format, scorer = get_task(task), SCORERS[task]
+    task_format = get_task(task)
+    scorer = scorer_for(task_format)
     budget = max_new_tokens or task_format.max_new_tokens
     results = {}
     for lang, dataset in by_lang.items():
@@ -33,8 +34,8 @@ def evaluate_languages(
         prompts = [task_format.prompt(record, lang) for record in records]
         completions = generate(model, tokenizer, prompts, budget, batch_size, task_format.stop(lang))
         scores = [scorer.score(c.text, record, lang) for c, record in zip(completions, records)]
-        faithful = [is_faithful(c.text, lang) if scorer.prose else None for c in completions]
-        if wrong_language_scores_zero and scorer.language_penalty:
+        faithful = [is_faithful(c.text, lang) if task_format.prose else None for c in completions]
+        if wrong_language_scores_zero and task_format.language_penalty:
             scores = [{**score, "acc": 0.0} if ok is False else score for score, ok in zip(scores, faithful)]
         judged = [ok for ok in faithful if ok is not None]
         n = max(len(scores), 1)
@@ -42,7 +43,7 @@ def evaluate_languages(
             "accuracy": sum(score["acc"] for score in scores) / n,
             "metrics": {name: sum(score[name] for score in scores) / n for name in (scores[0] if scores else {}) if name != "acc"},
             # (NaN when no response had a language to judge: letterless output, JSON; None for code tasks)
-            "fidelity": (sum(judged) / len(judged) if judged else float("nan")) if scorer.prose else None,
+            "fidelity": (sum(judged) / len(judged) if judged else float("nan")) if task_format.prose else None,
             "fidelity_judged": len(judged),
             "n": len(scores),
             "max_new_tokens": budget,

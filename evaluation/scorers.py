@@ -1,29 +1,36 @@
-"""Answer extraction and metrics per task, registered under the task names of ``training.tasks``.
+"""Answer extraction and metrics, registered by scorer name; a task (``training.tasks``) names its scorer.
 
 Every scorer gives, per response, the task's score under ``acc`` (what the study reports as ``eval/acc/<lang>``,
 compares and selects checkpoints by) and any further metrics of the task:
-- math: the last number in the completion equals the gold final number (MGSM-style accuracy);
-- api: the completion's first call has the gold API name and exactly the gold arguments and values
+- ``numeric_answer`` (math): the last number in the completion equals the gold final number (MGSM-style accuracy);
+- ``api_call`` (api): the completion's first call has the gold API name and exactly the gold arguments and values
   (API-Bank exact match);
-- summarization: ROUGE-L F1 on script-aware words (``acc``) and chrF (``chrf``) against the gold summary;
-- instruction: 1 when the response meets every verifiable instruction of its example (``acc``, IFEval's strict
-  prompt-level accuracy), the share of instructions met (``instructions``), and chrF to the reference (``chrf``);
-  an example with no verifiable instruction (Aya Dolly) scores chrF × "written in the prompt's language" as
-  ``acc``, and ``scored_by_chrf`` says which share of a language's examples were scored so.
-``prose`` says whether responses are text in the prompt's language, whose language fidelity is measured (an API
-call is code: it is not).
+- ``rouge_l`` (summarization): ROUGE-L F1 on script-aware words (``acc``) and chrF (``chrf``) against the gold
+  summary;
+- ``verifiable_instructions`` (instruction): 1 when the response meets every verifiable instruction of its example
+  (``acc``, IFEval's strict prompt-level accuracy), the share of instructions met (``instructions``), and chrF to the
+  reference (``chrf``); an example with no verifiable instruction (Aya Dolly) scores chrF × "written in the prompt's
+  language" as ``acc``, and ``scored_by_chrf`` says which share of a language's examples were scored so.
+Whether a task's responses are prose (language fidelity) and penalised in a wrong language is the task's
+(``Task.prose``, ``Task.language_penalty``). :func:`check_task_registry` checks every registered task against
+this registry.
 """
 
 from __future__ import annotations
 
 import ast
+import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from evaluation.instructions import check
+from evaluation.instructions import problems as instruction_problems
 from evaluation.summarization import chrf, rouge_l
-from training.tasks import extract_number
+from training.errors import ConfigError
+from training.languages import ALL_LANGUAGES
+from training.sample_data import SPLITS
+from training.tasks import TASKS, SampleGenerator, SourceFormat, Task, extract_number
 
 def score_math(completion: str, record: dict) -> bool:
     predicted = extract_number(completion)
@@ -83,18 +90,113 @@ def score_instructions(completion: str, record: dict, lang: str) -> dict[str, fl
             "scored_by_chrf": float(not verifiable)}  # the share of rows whose acc is chrF × language, per language
 
 
+def _instruction_row_problems(record: dict) -> list[str]:
+    return [f"{problem}; fix its instructions (kinds and parameters: README, instruction following)"
+            for problem in instruction_problems(record.get("instructions") or [])]
+
+
 @dataclass(frozen=True)
 class Scorer:
     score: Callable[[str, dict, str], dict[str, float]]  # (completion, record, language) → {"acc": ..., ...}
-    prose: bool
-    # Whether eval.wrong_language_scores_zero applies: the tasks whose paper scores an answer in another language 0
-    # (the Post-trainer's Guide's instruction following), not math, whose answer is a number in any language.
-    language_penalty: bool = False
+    # What makes a data row one this scorer cannot score (instruction kinds it does not know, a missing parameter),
+    # checked on every split before any job starts; None when every row with the task's fields can be scored.
+    row_problems: Callable[[dict], list[str]] | None = None
 
 
 SCORERS: dict[str, Scorer] = {
-    "math": Scorer(lambda completion, record, lang: {"acc": float(score_math(completion, record))}, prose=True),
-    "api": Scorer(lambda completion, record, lang: {"acc": float(score_api(completion, record))}, prose=False),
-    "summarization": Scorer(score_summary, prose=True),
-    "instruction": Scorer(score_instructions, prose=True, language_penalty=True),
+    "numeric_answer": Scorer(lambda completion, record, lang: {"acc": float(score_math(completion, record))}),
+    "api_call": Scorer(lambda completion, record, lang: {"acc": float(score_api(completion, record))}),
+    "rouge_l": Scorer(score_summary),
+    "verifiable_instructions": Scorer(score_instructions, row_problems=_instruction_row_problems),
 }
+
+
+def scorer_for(task: Task) -> Scorer:
+    """The scorer ``task`` names; a clear error when it names none registered here."""
+    try:
+        return SCORERS[task.scorer]
+    except KeyError:
+        raise ConfigError(f"task {task.name!r} names scorer {task.scorer!r}, which is not registered in "
+                          f"evaluation/scorers.py (known scorers: {', '.join(SCORERS)}); register it in SCORERS "
+                          "or name a known one") from None
+
+
+def task_problems(task: Task) -> list[str]:
+    """What is missing or broken in one task's declaration: its parts, its scorer, its readers, and rows drawn
+    from its sample generator (every split, every language) that must have its required fields, give a prompt,
+    a target and stop strings, and pass its scorer's row check. (The scorer is not run: some load a language
+    detector, too slow for a check that runs with every study's validation.)"""
+    problems = []
+    if not task.name:
+        problems.append("name: empty")
+    if not task.required_fields or "id" not in task.required_fields:
+        problems.append(f"required_fields: {task.required_fields!r}; list the row's columns, 'id' among them")
+    for part in ("prompt", "target", "stop"):
+        if not callable(getattr(task, part, None)):
+            problems.append(f"{part}: missing (not callable)")
+    if not isinstance(task.max_new_tokens, int) or task.max_new_tokens < 1:
+        problems.append(f"max_new_tokens: {task.max_new_tokens!r}; give the task's generation budget (>= 1)")
+    for part in ("prose", "language_penalty"):
+        if not isinstance(getattr(task, part, None), bool):
+            problems.append(f"{part}: {getattr(task, part, None)!r}; True or False")
+    if task.check_splits is not None and not callable(task.check_splits):
+        problems.append("check_splits: not callable")
+    if task.scorer not in SCORERS:
+        problems.append(f"scorer: {task.scorer!r} is not registered in evaluation/scorers.py (known scorers: "
+                        f"{', '.join(SCORERS)})")
+    if not isinstance(task.sources, Mapping):
+        problems.append("sources: missing; map each dataset format the task reads to a SourceFormat")
+    else:
+        for fmt, source in task.sources.items():
+            if not isinstance(source, SourceFormat) or not callable(source.read):
+                problems.append(f"sources.{fmt}: no reader (a SourceFormat whose read is callable)")
+            elif not source.splits or not set(source.splits) <= {"train", "test"}:
+                problems.append(f"sources.{fmt}.splits: {source.splits!r}; name 'train' and/or 'test'")
+    generator = task.sample
+    if not isinstance(generator, SampleGenerator) or not all(
+            callable(getattr(generator, part, None)) for part in ("templates", "draw", "row")):
+        problems.append("sample: missing sample-data generator (a SampleGenerator of templates, draw and row)")
+    elif not problems:  # (rows are only worth drawing from an otherwise complete task)
+        problems.extend(_generated_row_problems(task))
+    return problems
+
+
+def _generated_row_problems(task: Task) -> list[str]:
+    rng = random.Random(f"check-{task.name}")
+    for split in SPLITS:
+        try:
+            templates = task.sample.templates(split)
+            example = task.sample.draw(rng, templates[0])
+        except Exception as error:  # (a broken generator is reported, not raised from the middle of the check)
+            return [f"sample: drawing a {split} example failed ({type(error).__name__}: {error})"]
+        for lang in ALL_LANGUAGES:
+            try:
+                record = {"id": f"{task.name}-00000", **task.sample.row(example, lang)}
+            except Exception as error:
+                return [f"sample: rendering a {split} row in {lang} failed ({type(error).__name__}: {error})"]
+            if missing := [f for f in task.required_fields if f not in record]:
+                return [f"sample: generated {split} rows in {lang} lack required field(s) {', '.join(missing)}"]
+            try:
+                texts = (task.prompt(record, lang), task.target(record))
+                stop = task.stop(lang)
+            except Exception as error:
+                return [f"a generated {split} row in {lang}: prompt, target or stop failed "
+                        f"({type(error).__name__}: {error})"]
+            if not all(isinstance(text, str) for text in texts) or not isinstance(stop, tuple):
+                return [f"a generated {split} row in {lang}: prompt and target must be str, stop a tuple"]
+            row_problems = SCORERS[task.scorer].row_problems
+            if row_problems and (found := row_problems(record)):
+                return [f"a generated {split} row in {lang} cannot be scored: {found[0]}"]
+    return []
+
+
+def check_task_registry(tasks: Mapping[str, Task] | None = None) -> None:
+    """Refuse a task registry (default: ``training.tasks.TASKS``) in which some task misses a part, names a
+    scorer not registered here, declares no reader or generates rows without its required fields; the error names
+    every such task and part."""
+    tasks = TASKS if tasks is None else tasks
+    problems = [f"task {name!r}: {problem}" for name, task in tasks.items() for problem in task_problems(task)]
+    problems += [f"task {name!r}: registered under another name than its own ({task.name!r})"
+                 for name, task in tasks.items() if name != task.name]
+    if problems:
+        raise ConfigError("the task registry is incomplete: " + "; ".join(problems))

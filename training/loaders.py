@@ -1,6 +1,7 @@
 """Real datasets (hub id or local copy) → the canonical parallel layout DATA_DIR/{task}/{lang}/{split}.jsonl.
 
-Formats, as their publishers lay them out:
+Which task accepts which format, for which splits, each task declares (``Task.sources`` in ``training.tasks``);
+the readers are here. Formats, as their publishers lay them out:
 - ``mgsm`` (math test; juletxara/mgsm, google-research/url-nlp): ``mgsm_{lang}.tsv``, no header, two
   tab-separated columns: question, answer number. Row i is the same problem in every language.
 - ``mcot_math`` (math train; laihuiyuan/mCoT-MATH): one JSON array (11.6 GB for the release: streamed, never loaded
@@ -45,18 +46,13 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from training.answers import format_number, numeric_final_answer
 from training.errors import DataError
-from training.tasks import format_number, numeric_final_answer
 
-# format → (task, the splits it can provide)
-FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "mgsm": ("math", ("test",)),
-    "mcot_math": ("math", ("train",)),
-    "mapicall_bank": ("api", ("train", "test")),
-    "xlsum": ("summarization", ("train", "test")),
-    "aya_dolly": ("instruction", ("train", "test")),
-}
+if TYPE_CHECKING:
+    from training.tasks import Task
 
 # XLSum's folder and file names, and the ISO 639-3 codes of the Aya collection, for the study languages.
 XLSUM_NAMES = {"en": "english", "es": "spanish", "ja": "japanese", "bn": "bengali", "sw": "swahili", "te": "telugu",
@@ -396,29 +392,23 @@ def check_same_ids(by_lang: dict[str, list[dict]], where: str) -> None:
                             f"{len(extra)} extra); parallel data needs the same ids in every language")
 
 
-def api_names(rows: list[dict]) -> set[str]:
-    return {row["call"].split("(", 1)[0] for row in rows}
-
-
-def read_split(source: dict, task: str, split: str, languages: list[str], seed: int = 0,
+def read_split(source: dict, task: Task, split: str, languages: list[str], seed: int = 0,
                counts: SplitCounts | None = None) -> dict[str, list[dict]]:
-    """One split of a real dataset in the study's languages: aligned, drawn down to ``sample`` parallel rows when
-    the source names a sample, checked against ``expected_rows``; what was read, skipped and kept goes to ``counts``."""
+    """One split of a real dataset in the study's languages, read by the reader ``task`` declares for its format:
+    aligned, drawn down to ``sample`` parallel rows when the source names a sample, checked against
+    ``expected_rows``; what was read, skipped and kept goes to ``counts``."""
     fmt, path, sample = source["format"], source["path"], source.get("sample")
     counts = counts if counts is not None else SplitCounts()
-    readers: dict[str, Callable[[], dict[str, list[dict]]]] = {
-        "mgsm": lambda: read_mgsm(path, languages),
-        "mcot_math": lambda: read_mcot_math(path, languages, source.get("file"), sample, seed, counts),
-        "mapicall_bank": lambda: read_mapicall_bank(path, languages, split),
-        "xlsum": lambda: read_xlsum(path, languages, split),
-        "aya_dolly": lambda: read_aya_dolly(path, languages, source.get("file")),
-    }
-    by_lang = readers[fmt]()
-    where = f"{path} ({fmt}, {task} {split})"
-    if fmt != "mcot_math":  # (the streaming reader counts and draws as it reads)
+    if fmt not in task.sources or split not in task.sources[fmt].splits:
+        raise DataError(f"{path}: format {fmt!r} provides no {task.name} {split} data; {task.name} {split} formats: "
+                        f"{', '.join(f for f, s in task.sources.items() if split in s.splits) or 'none'}")
+    reader = task.sources[fmt]
+    by_lang = reader.read(source, split, languages, seed, counts)
+    where = f"{path} ({fmt}, {task.name} {split})"
+    if not reader.samples_itself:  # (a streaming reader counts and draws as it reads)
         counts.read.update({lang: len(rows) for lang, rows in by_lang.items()})
     check_same_ids(by_lang, where)
-    if sample is not None and fmt != "mcot_math":
+    if sample is not None and not reader.samples_itself:
         available = len(next(iter(by_lang.values())))
         if sample > available:
             raise DataError(f"{where}: sample={sample} but the source has {available} parallel rows per language; "
@@ -449,6 +439,9 @@ CONVERSION_FILE = "conversion.json"  # in a prepared data directory: per task an
 def prepare_sources(sources: dict[str, dict], train_languages: list[str], test_languages: list[str],
                     cache_root: str | Path, seed: int = 0) -> Path:
     """Convert every task's sources once into DATA_DIR/{task}/{lang}/{split}.jsonl (content-addressed, atomic)."""
+    # Imported here, not above: the tasks declare their readers from this module.
+    from training.tasks import get_task
+
     key = json.dumps([sources, sorted(train_languages), sorted(test_languages), seed], sort_keys=True)
     target = Path(cache_root) / "data" / f"prepared-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     if (target / "COMPLETE").exists():
@@ -459,17 +452,15 @@ def prepare_sources(sources: dict[str, dict], train_languages: list[str], test_l
     try:
         for task, spec in sources.items():
             train_counts, test_counts = SplitCounts(), SplitCounts()
-            train = read_split(spec["train"], task, "train", train_languages, seed, train_counts)
-            test = read_split(spec["test"], task, "test", test_languages, seed, test_counts)
+            train = read_split(spec["train"], get_task(task), "train", train_languages, seed, train_counts)
+            test = read_split(spec["test"], get_task(task), "test", test_languages, seed, test_counts)
             conversion[task] = {"train": {"format": spec["train"]["format"], "path": spec["train"]["path"],
                                           **train_counts.as_dict(), "validation": spec["validation_size"]},
                                 "test": {"format": spec["test"]["format"], "path": spec["test"]["path"],
                                          **test_counts.as_dict()}}
-            if task == "api":
-                shared = api_names(next(iter(train.values()))) & api_names(next(iter(test.values())))
-                if shared:
-                    raise DataError(f"{spec['test']['path']}: {len(shared)} API(s) appear in both train and test "
-                                    f"(e.g. {sorted(shared)[:3]}); API-calling train and test must use disjoint APIs")
+            check_splits = get_task(task).check_splits
+            if check_splits and (problem := check_splits(next(iter(train.values())), next(iter(test.values())))):
+                raise DataError(f"{spec['test']['path']}: {problem}")
             for lang, rows in train.items():
                 fit, validation = hold_out(rows, spec["validation_size"], seed)
                 _write_jsonl(staging / task / lang / "train.jsonl", fit)

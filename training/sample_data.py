@@ -1,7 +1,8 @@
 """Deterministic, parallel multilingual sample data: the two tasks of docs/studies.md §1a (math and API calling) and the
 summarization and instruction-following tasks of §1b.
 
-``write_sample_data(out_dir)`` writes ``out_dir/{task}/{lang}/{split}.jsonl`` for every task of :data:`TASKS`,
+``write_sample_data(out_dir)`` writes ``out_dir/{task}/{lang}/{split}.jsonl`` for every task of the registry
+(:data:`training.tasks.TASKS`: each task's ``sample`` generator draws its examples and renders its rows),
 every language of :data:`training.languages.ALL_LANGUAGES` and split in ("train", "validation", "test").
 Row k of a file is the same example in every language (same id, same numbers and argument semantics,
 translated text). The data is small stand-in data for tests and smoke runs, shaped like the real data
@@ -16,38 +17,40 @@ Rows::
     instruction:   {"id": "instruction-00017", "prompt": str, "response": str,
                     "instructions": [{"kind", "n", "words", "text", "lang"}]}              (IFEval-style checks)
 
-The templates live in ``training/sample_templates/*.json`` (read by :mod:`training.sample_tables`). Usage: ``python -m training.sample_data OUT_DIR``.
+The templates live in ``training/sample_templates/*.json`` (read by :mod:`training.sample_tables`); this module keeps what the
+generators share (rendering, names and their forms, argument values) and the write loop. Usage:
+``python -m training.sample_data OUT_DIR``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import operator
 import random
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from training import sample_tables as S  # (S: the summarization and instruction tables)
-from training import sample_tables as T
+from training import sample_tables as tables
 from training.languages import ALL_LANGUAGES
 
-TASKS: tuple[str, ...] = ("math", "api", "summarization", "instruction")
+if TYPE_CHECKING:
+    from training.tasks import Task
+
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
 _TOKEN = re.compile(r"\{(\w+)((?:\|[^{}|]*)*)\}")
-_OPS = {"+": (operator.add, "+"), "-": (operator.sub, "-"), "*": (operator.mul, "×")}
 _MAX_RESAMPLE = 20  # attempts to draw values giving a text not seen before (then a repeat is allowed)
 
-# Language-independent argument values, by kind (parallel kinds are in T.API_VALUES and T.NAMES).
+# Language-independent argument values, by kind (parallel kinds are in tables.API_VALUES and tables.NAMES).
 _VALUE_DRAWS: dict[str, Callable[[random.Random], str]] = {
     "date": lambda rng: f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
     "time": lambda rng: f"{rng.randint(6, 21):02d}:{rng.choice((0, 15, 30, 45)):02d}",
-    "email": lambda rng: f"{rng.choice(T.EMAIL_USERS)}@example.com",
-    "username": lambda rng: rng.choice(T.USERNAMES),
-    "symbol": lambda rng: rng.choice(T.STOCK_SYMBOLS),
-    "currency": lambda rng: rng.choice(T.CURRENCIES),
+    "email": lambda rng: f"{rng.choice(tables.EMAIL_USERS)}@example.com",
+    "username": lambda rng: rng.choice(tables.USERNAMES),
+    "symbol": lambda rng: rng.choice(tables.STOCK_SYMBOLS),
+    "currency": lambda rng: rng.choice(tables.CURRENCIES),
     "expression": lambda rng: f"{rng.randint(2, 99)} {rng.choice('+-*')} {rng.randint(2, 99)}",
     "amount": lambda rng: str(rng.choice((10, 20, 50, 100, 200, 250, 500, 1000, 1500, 2000))),
     "people": lambda rng: str(rng.randint(2, 8)),
@@ -94,8 +97,8 @@ def render(template: str, lang: str, ctx: dict) -> str:
 
 
 def _person(key: str, lang: str, index: int) -> dict:
-    name, gender = T.NAMES[lang][index]
-    forms = T.NAME_FORMS.get(lang, {}).get(name, {})
+    name, gender = tables.NAMES[lang][index]
+    forms = tables.NAME_FORMS.get(lang, {}).get(name, {})
     return {key: name, f"{key}_g": gender, **{f"{key}_{case}": form for case, form in forms.items()}}
 
 
@@ -103,160 +106,43 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-# ---------------------------------------------------------------------------------------------- math
-def _solve(steps: list[str], numbers: dict[str, int]) -> list[tuple[str, int]]:
-    """Evaluate steps like "a + b", "s - c" ("s" = previous result) into (equation text, result)."""
-    values, out = dict(numbers), []
-    for step in steps:
-        x, op, y = step.split()
-        function, symbol = _OPS[op]
-        result = function(values[x], values[y])
-        out.append((f"{values[x]} {symbol} {values[y]} = {result}", result))
-        values["s"] = result
-    return out
-
-
-def _draw_math(rng: random.Random, problem: int) -> dict:
-    spec = T.MATH_PROBLEMS[problem]
-    while True:  # every intermediate and final result in 1..100
-        numbers = {var: rng.randint(lo, hi) for var, (lo, hi) in spec["vars"].items()}
-        if all(1 <= result <= 100 for _, result in _solve(spec["steps"], numbers)):
-            break
-    p, q = rng.sample(range(len(T.NAMES["en"])), 2)
-    return {"problem": problem, "numbers": numbers, "p": p, "q": q}
-
-
-def _math_row(example: dict, lang: str) -> dict:
-    spec = T.MATH_PROBLEMS[example["problem"]]
-    steps = _solve(spec["steps"], example["numbers"])
-    answer = steps[-1][1]
-    ctx = {**example["numbers"], "s": steps[0][1], "r": answer}
-    ctx.update({f"eq{i}": equation for i, (equation, _) in enumerate(steps, 1)})
-    ctx.update(_person("p", lang, example["p"]))
-    ctx.update(_person("q", lang, example["q"]))
-    question, solution = spec["text"][lang]
-    solution = render(solution or T.MATH_TWO_STEP[lang], lang, ctx) + render(T.MATH_ANSWER[lang], lang, ctx)
-    return {"question": render(question, lang, ctx), "solution": solution, "answer": str(answer)}
-
-
-# ----------------------------------------------------------------------------------------------- api
+# ------------------------------------------------------------------------------- shared by the generators
 def _draw_value(rng: random.Random, kind: str) -> int | str:
     """A parallel index for translated kinds (person, city, ...), else the literal value."""
     if kind == "person":
-        return rng.randrange(len(T.NAMES["en"]))
-    if kind in T.API_VALUES:
-        return rng.randrange(len(T.API_VALUES[kind]["en"]))
+        return rng.randrange(len(tables.NAMES["en"]))
+    if kind in tables.API_VALUES:
+        return rng.randrange(len(tables.API_VALUES[kind]["en"]))
     return _VALUE_DRAWS[kind](rng)
 
 
-def _draw_api(rng: random.Random, api: int) -> dict:
-    values: dict[str, int | str] = {}
-    for key, kind in T.API_CATALOGUE[api]["args"].items():
-        taken = [values[k] for k, other in T.API_CATALOGUE[api]["args"].items() if other == kind and k in values]
-        values[key] = _draw_value(rng, kind)
-        while values[key] in taken:  # e.g. origin != destination, from_currency != to_currency
-            values[key] = _draw_value(rng, kind)
-    return {"api": api, "variant": rng.randrange(2), "values": values}
-
-
-def _api_row(example: dict, lang: str) -> dict:
-    api = T.API_CATALOGUE[example["api"]]
-    ctx: dict = {}
-    arguments: dict[str, str] = {}
-    for key, kind in api["args"].items():
-        value = example["values"][key]
-        if kind == "person":
-            ctx.update(_person(key, lang, value))
-            arguments[key] = ctx[key]
-        else:
-            arguments[key] = T.API_VALUES[kind][lang][value] if kind in T.API_VALUES else value
-    templates = api["requests"][lang]
-    request = render(templates[example["variant"] % len(templates)], lang, {**ctx, **arguments})
-    call = f"{api['name']}({', '.join(f'{k}={_quote(v)}' for k, v in arguments.items())})"
-    return {"api_name": api["name"], "api_doc": api["doc"], "request": request, "call": call, "arguments": arguments}
-
-
-# ------------------------------------------------------------------------------------- summarization
-def _draw_story(rng: random.Random, story: int) -> dict:
-    return {"story": story, "city": rng.randrange(len(T.API_VALUES["city"]["en"])),
-            "p": rng.randrange(len(T.NAMES["en"])), "n": rng.randint(5, 90)}
-
-
 def _story_context(example: dict, lang: str) -> dict:
-    return {"city": T.API_VALUES["city"][lang][example["city"]], **_person("p", lang, example["p"]),
+    return {"city": tables.API_VALUES["city"][lang][example["city"]], **_person("p", lang, example["p"]),
             "n": example["n"], "k": example["n"] * 1000}
 
 
-def _summary_row(example: dict, lang: str) -> dict:
-    text, summary = S.STORIES[example["story"]][lang]
-    ctx = _story_context(example, lang)
-    return {"text": render(text, lang, ctx), "summary": render(summary, lang, ctx)}
-
-
-# ----------------------------------------------------------------------------------------- instruction
-INSTRUCTION_KEYS = ("kind", "n", "words", "text", "lang")  # every instruction row has the same columns
-
-
-def _draw_request(rng: random.Random, request: int) -> dict:
-    low, high = S.REQUESTS[request].get("n", (18, 80))
-    return {"request": request, "city": rng.randrange(len(T.API_VALUES["city"]["en"])),
-            "p": rng.randrange(len(T.NAMES["en"])), "n": rng.randint(low, high)}
-
-
-def _request_row(example: dict, lang: str) -> dict:
-    request = S.REQUESTS[example["request"]]
-    prompt, response, *word = request[lang]
-    ctx = {**_story_context(example, lang), "word": word[0] if word else "",
-           "items": "\n".join(f"- {fruit}" for fruit in S.FRUITS[lang][:example["n"]])}
-    instructions = []
-    for item in request["instructions"]:
-        n = item.get("n")
-        if isinstance(n, dict):
-            n = n.get(lang, n["*"])
-        elif isinstance(n, str):
-            n = int(render(n, lang, ctx))
-        words = [render(w, lang, ctx) for w in item["words"]] if "words" in item else None
-        instructions.append({"kind": item["kind"], "n": n, "words": words, "text": item.get("text"), "lang": item.get("lang")})
-    return {"prompt": render(prompt, lang, ctx), "response": render(response, lang, ctx), "instructions": instructions}
-
-
 # --------------------------------------------------------------------------------------------- write
-def _templates(task: str, split: str) -> list[int]:
-    """Problem templates (math: all of them) or APIs (train/validation: the train APIs; test: the test APIs)."""
-    if task == "math":
-        return list(range(len(T.MATH_PROBLEMS)))
-    if task == "summarization":
-        return list(range(len(S.STORIES)))
-    if task == "instruction":
-        return list(range(len(S.REQUESTS)))
-    wanted = "test" if split == "test" else "train"
-    return [i for i, api in enumerate(T.API_CATALOGUE) if api["split"] == wanted]
-
-
-_DRAW = {"math": _draw_math, "api": _draw_api, "summarization": _draw_story, "instruction": _draw_request}
-_ROW = {"math": _math_row, "api": _api_row, "summarization": _summary_row, "instruction": _request_row}
-
-
-def _examples(task: str, counts: dict[str, int], seed: int) -> Iterator[tuple[str, str, dict]]:
+def _examples(task: Task, counts: dict[str, int], seed: int) -> Iterator[tuple[str, str, dict]]:
     """(split, id, language-independent example); ids run on across splits.
 
     The template (or API) is drawn uniformly; its values are redrawn while the English text repeats an
     earlier example (up to _MAX_RESAMPLE times, so that APIs with few possible values still get their share).
     """
-    rng = random.Random(f"polymix-sample-{task}-{seed}")
+    rng = random.Random(f"polymix-sample-{task.name}-{seed}")
+    generator = task.sample
     seen: set[str] = set()
     number = 0
     for split in SPLITS:
-        templates = _templates(task, split)
+        templates = generator.templates(split)
         for _ in range(counts[split]):
             template = rng.choice(templates)
             for _attempt in range(_MAX_RESAMPLE):
-                example = _DRAW[task](rng, template)
-                key = json.dumps(_ROW[task](example, "en"), sort_keys=True)
+                example = generator.draw(rng, template)
+                key = json.dumps(generator.row(example, "en"), sort_keys=True)
                 if key not in seen:
                     break
             seen.add(key)
-            yield split, f"{task}-{number:05d}", example
+            yield split, f"{task.name}-{number:05d}", example
             number += 1
 
 
@@ -264,20 +150,23 @@ def write_sample_data(
     out_dir: str | Path, n_train: int = 1200, n_validation: int = 120, n_test: int = 120, seed: int = 0
 ) -> Path:
     """Write ``out_dir/{task}/{lang}/{split}.jsonl`` for every task and all 11 languages; return out_dir."""
+    # Imported here, not above: the task modules import this module's rendering helpers for their generators.
+    from training.tasks import TASKS
+
     counts = {"train": n_train, "validation": n_validation, "test": n_test}
     if min(counts.values()) < 0:
         raise ValueError(f"row counts must be >= 0, got {counts}")
     out_dir = Path(out_dir)
-    for task in TASKS:
+    for task in TASKS.values():
         by_split: dict[str, list[tuple[str, dict]]] = {split: [] for split in SPLITS}
         for split, row_id, example in _examples(task, counts, seed):
             by_split[split].append((row_id, example))
         for lang in ALL_LANGUAGES:
-            folder = out_dir / task / lang
+            folder = out_dir / task.name / lang
             folder.mkdir(parents=True, exist_ok=True)
             for split, examples in by_split.items():
                 lines = [
-                    json.dumps({"id": row_id, **_ROW[task](example, lang)}, ensure_ascii=False) + "\n"
+                    json.dumps({"id": row_id, **task.sample.row(example, lang)}, ensure_ascii=False) + "\n"
                     for row_id, example in examples
                 ]
                 (folder / f"{split}.jsonl").write_text("".join(lines), encoding="utf-8", newline="\n")

@@ -23,12 +23,16 @@ FILES: dict[str, tuple[str, ...]] = {
 }
 
 
+def read(name: str, data_dir: str | Path = DATA_DIR) -> dict[str, object]:
+    """The tables of one file of ``training/sample_templates/`` (a new task's own file is read this way)."""
+    return json.loads((Path(data_dir) / name).read_text(encoding="utf-8"))
+
+
 def load_tables(data_dir: str | Path = DATA_DIR) -> dict[str, object]:
     """Every table of :data:`FILES`, by name; a missing file or table, or an unexpected one, is an error naming it."""
     tables: dict[str, object] = {}
     for name, expected in FILES.items():
-        path = Path(data_dir) / name
-        content = json.loads(path.read_text(encoding="utf-8"))
+        path, content = Path(data_dir) / name, read(name, data_dir)
         if not isinstance(content, dict) or set(content) != set(expected):
             found = sorted(content) if isinstance(content, dict) else type(content).__name__
             raise ValueError(f"{path}: expected an object with the tables {', '.join(expected)}; found {found}")

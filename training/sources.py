@@ -17,6 +17,7 @@ import datasets
 
 from training import languages as language_registry
 from training import sample_data, sample_tables
+from training import tasks as task_registry
 from training.errors import DataError
 from training.sample_data import write_sample_data
 from training.tasks import get_task
@@ -30,6 +31,7 @@ SAMPLE_DATA_SOURCES: tuple[Path, ...] = (
     Path(sample_tables.__file__),
     Path(sample_data.__file__),
     Path(language_registry.__file__),
+    Path(task_registry.__file__).parent,  # each task's generator (draw and render) lives in its module
 )
 
 

@@ -8,12 +8,13 @@ import json
 import os
 from pathlib import Path
 
-from evaluation.instructions import problems as instruction_problems
+from evaluation.scorers import scorer_for
 from search.study import Study
 from search.tracking import Tracker, check_tracking_server, default_tracking_uri, split_credentials
 from training.errors import ConfigError, DataError
 from training.loaders import CONVERSION_FILE, prepare_sources
 from training.models import make_tiny_model
+from training.tasks import get_task
 from training.sources import load_parallel, sample_data_dir, split_path
 
 
@@ -58,13 +59,12 @@ def check_data(study: Study, data_dir: Path) -> None:
         train = load_parallel(data_dir, task, "train", trained)
         validation = load_parallel(data_dir, task, "validation", trained)
         test = load_parallel(data_dir, task, "test", study.eval.language_list())
-        if task == "instruction":  # every example's instructions must be ones the scorer can check
+        if row_problems := scorer_for(get_task(task)).row_problems:  # every example must be one the scorer can check
             for split, by_lang in (("train", train), ("validation", validation), ("test", test)):
                 for lang, rows in by_lang.items():
-                    for row, instructions in enumerate(rows["instructions"], start=1):
-                        if found := instruction_problems(instructions or []):
-                            raise DataError(f"{split_path(data_dir, task, lang, split)}: row {row}: {found[0]}; fix its "
-                                            "instructions (kinds and parameters: README, instruction following)")
+                    for row, record in enumerate(rows, start=1):
+                        if found := row_problems(record):
+                            raise DataError(f"{split_path(data_dir, task, lang, split)}: row {row}: {found[0]}")
         available = len(next(iter(train.values())))
         for index, mixture in ((i, m) for i, entry in enumerate(study.mixtures) for m in entry.expanded()):
             for lang, count in mixture.counts(task).items():

@@ -10,9 +10,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from training.languages import ALL_LANGUAGES, LANGUAGES, TRAINABLE_LANGUAGES
-from training.loaders import FORMATS
+
 from training.mixture import augmentation_counts, ratio_counts
-from training.tasks import TASKS
+from training.tasks import FORMATS, TASKS
 
 
 class Frozen(BaseModel):
@@ -216,7 +216,7 @@ class EvalConfig(Frozen):
 
 
 class SourceSpec(Frozen):
-    format: Literal[tuple(FORMATS)]  # training/loaders.py: the publishers' layouts
+    format: Literal[tuple(FORMATS)]  # the source formats the registered tasks read (training/tasks/)
     path: str  # hub dataset id or local copy
     file: str | None = None  # the file (or folder) inside ``path`` where a format keeps all languages (mcot_math, aya_dolly)
     # Parallel rows per language to draw from the source (seeded by the study's seed; validation rows come out of

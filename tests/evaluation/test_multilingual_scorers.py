@@ -132,11 +132,12 @@ def test_evaluation_logs_score_task_metrics_and_fidelity_and_can_zero_wrong_lang
 def test_an_instruction_without_a_verifiable_constraint_is_scored_by_chrf_in_its_language_not_by_its_language_alone():
     """Aya Dolly rows can only be checked for their language: scoring them pass/fail on it gave 1 to any Spanish
     answer, right or wrong. They score chrF to the reference, 0 in a wrong language."""
-    from evaluation.scorers import SCORERS
+    from evaluation.scorers import scorer_for
+    from training.tasks import get_task
 
     row = {"id": "dolly-7", "prompt": "¿Cuál es la capital de Francia?", "response": "La capital de Francia es París.",
            "instructions": [{"kind": "language", "n": None, "words": None, "text": None, "lang": None}]}
-    score = SCORERS["instruction"].score
+    score = scorer_for(get_task("instruction")).score
     right, wrong = score("La capital de Francia es París.", row, "es"), score("Me gustan mucho los perros grandes.", row, "es")
     english = score("The capital of France is Paris.", row, "es")
     assert right["acc"] == pytest.approx(1.0) and right["scored_by_chrf"] == 1.0

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from training.languages import ALL_LANGUAGES
-from training.sample_data import SPLITS, TASKS, plural_index, render, write_sample_data
+from training.sample_data import SPLITS, plural_index, render, write_sample_data
 from training.sample_tables import API_CATALOGUE, MATH_PROBLEMS
+from training.tasks import TASKS
 
 COUNTS = {"train": 300, "validation": 40, "test": 50}
 

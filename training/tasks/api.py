@@ -1,0 +1,89 @@
+"""API calling: from an API's description and a user's request, the one call that serves it (API-Bank level 1).
+
+Mirrors mAPICall-Bank (API-Bank's level-1 dialogues translated; API names and argument keys stay English), train
+and test, whose test APIs are not among the train APIs. A row is ``{"id", "api_doc", "request", "call"}`` (the
+sample data adds ``api_name`` and ``arguments``); the model learns the call ``Name(key='value', ...)`` and is scored
+by exact match of name, arguments and values. Responses are code, so their language is not judged.
+"""
+
+from __future__ import annotations
+
+import random
+
+from training import loaders
+from training import sample_tables as tables
+from training.sample_data import _draw_value, _person, _quote, render
+from training.tasks.base import SampleGenerator, SourceFormat, Task
+
+
+def _prompt(record: dict, lang: str) -> str:
+    return f"API: {record['api_doc']}\n{record['request']}\nAPI-Request: "
+
+
+def _one_line(lang: str) -> tuple[str, ...]:
+    return ("\n",)  # an API call is one line
+
+
+def api_names(rows: list[dict]) -> set[str]:
+    return {row["call"].split("(", 1)[0] for row in rows}
+
+
+def _disjoint_apis(train: list[dict], test: list[dict]) -> str | None:
+    """Test APIs must be unseen in training: the study measures calling an API from its description alone."""
+    shared = api_names(train) & api_names(test)
+    if shared:
+        return (f"{len(shared)} API(s) appear in both train and test (e.g. {sorted(shared)[:3]}); API-calling train "
+                "and test must use disjoint APIs")
+    return None
+
+
+# ------------------------------------------------------------------------------------------- sample data
+def _templates(split: str) -> list[int]:
+    """The APIs of the split: train and validation draw from the train APIs, test from the test APIs."""
+    wanted = "test" if split == "test" else "train"
+    return [i for i, api in enumerate(tables.API_CATALOGUE) if api["split"] == wanted]
+
+
+def _draw_api(rng: random.Random, api: int) -> dict:
+    values: dict[str, int | str] = {}
+    for key, kind in tables.API_CATALOGUE[api]["args"].items():
+        taken = [values[k] for k, other in tables.API_CATALOGUE[api]["args"].items() if other == kind and k in values]
+        values[key] = _draw_value(rng, kind)
+        while values[key] in taken:  # e.g. origin != destination, from_currency != to_currency
+            values[key] = _draw_value(rng, kind)
+    return {"api": api, "variant": rng.randrange(2), "values": values}
+
+
+def _api_row(example: dict, lang: str) -> dict:
+    api = tables.API_CATALOGUE[example["api"]]
+    ctx: dict = {}
+    arguments: dict[str, str] = {}
+    for key, kind in api["args"].items():
+        value = example["values"][key]
+        if kind == "person":
+            ctx.update(_person(key, lang, value))
+            arguments[key] = ctx[key]
+        else:
+            arguments[key] = tables.API_VALUES[kind][lang][value] if kind in tables.API_VALUES else value
+    templates = api["requests"][lang]
+    request = render(templates[example["variant"] % len(templates)], lang, {**ctx, **arguments})
+    call = f"{api['name']}({', '.join(f'{k}={_quote(v)}' for k, v in arguments.items())})"
+    return {"api_name": api["name"], "api_doc": api["doc"], "request": request, "call": call, "arguments": arguments}
+
+
+TASK = Task(
+    name="api",
+    required_fields=("id", "api_doc", "request", "call"),
+    prompt=_prompt,
+    target=lambda record: record["call"],
+    max_new_tokens=128,
+    stop=_one_line,
+    scorer="api_call",
+    prose=False,
+    sample=SampleGenerator(templates=_templates, draw=_draw_api, row=_api_row),
+    sources={
+        "mapicall_bank": SourceFormat(("train", "test"), lambda source, split, languages, seed, counts:
+                                      loaders.read_mapicall_bank(source["path"], languages, split)),
+    },
+    check_splits=_disjoint_apis,
+)
