@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from evaluation.stats import bootstrap_interval, cluster_bootstrap, clustered_mean, win_rate, wilson_interval
+from evaluation.stats import bootstrap_interval, cluster_bootstrap, clustered_mean, wilson_interval, win_rate
 from training.languages import LANGUAGES
 
 RESULT_COLUMNS = ["run_id", "model", "family", "params", "task", "mixture", "trained", "n_trained", "baseline", "lang",

@@ -16,9 +16,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from evaluation.analysis import (MATCH_MARGIN, SETTINGS, bilingual_gains, coverage_curves, dose_curves, gain_summary,
-                                 match_rates, pooled_regression, silent_tasks, single_vs_multi, transfer_matrix,
-                                 zero_shot_vs_direct)
+from evaluation.analysis import (
+    MATCH_MARGIN,
+    SETTINGS,
+    bilingual_gains,
+    coverage_curves,
+    dose_curves,
+    gain_summary,
+    match_rates,
+    pooled_regression,
+    silent_tasks,
+    single_vs_multi,
+    transfer_matrix,
+    zero_shot_vs_direct,
+)
 from evaluation.stats import wilson_interval
 from training.languages import ALL_LANGUAGES
 

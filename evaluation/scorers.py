@@ -32,6 +32,7 @@ from training.languages import ALL_LANGUAGES
 from training.sample_data import SPLITS
 from training.tasks import TASKS, SampleGenerator, SourceFormat, Task, extract_number
 
+
 def score_math(completion: str, record: dict) -> bool:
     predicted = extract_number(completion)
     return predicted is not None and predicted == float(str(record["answer"]).replace(",", ""))

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from ray_jobs import server
-from search.tracking import redact_uri
 from ray_jobs.cli import main
+from search.tracking import redact_uri
 
 SECRET_URI = "postgresql://mlflow:s3cr3t-pw@db.internal:5432/mlflow"
 

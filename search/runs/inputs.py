@@ -14,8 +14,8 @@ from search.tracking import Tracker, check_tracking_server, default_tracking_uri
 from training.errors import ConfigError, DataError
 from training.loaders import CONVERSION_FILE, prepare_sources
 from training.models import make_tiny_model
-from training.tasks import get_task
 from training.sources import load_parallel, sample_data_dir, split_path
+from training.tasks import get_task
 
 
 def resolve_data_dir(study: Study, workdir: Path) -> Path:

@@ -10,7 +10,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from training.languages import ALL_LANGUAGES, LANGUAGES, TRAINABLE_LANGUAGES
-
 from training.mixture import augmentation_counts, ratio_counts
 from training.tasks import FORMATS, TASKS
 

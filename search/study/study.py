@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import ValidationError, field_validator, model_validator
 
+from evaluation.scorers import check_task_registry
 from search.study.searches import MultitaskConfig, RatioSearchConfig, TuningConfig
 from search.study.sections import (
     DataConfig,
@@ -22,6 +23,7 @@ from search.study.sections import (
     TrainConfig,
     for_task,
 )
+from training.errors import ConfigError
 from training.tasks import TASKS
 
 
@@ -62,6 +64,10 @@ class Study(Frozen):
                 raise ValueError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
         if len(set(tasks)) != len(tasks):
             raise ValueError("lists a task twice")
+        try:  # a task that cannot be scored (or generated, or read) is refused now, not after its training
+            check_task_registry({task: TASKS[task] for task in tasks})
+        except ConfigError as error:
+            raise ValueError(str(error)) from None
         return tasks
 
     @field_validator("models", "mixtures")

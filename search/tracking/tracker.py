@@ -7,8 +7,8 @@ them after restarts): a resubmitted sweep finds its parent and its finished chil
 from __future__ import annotations
 
 import json
-from functools import partial
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 

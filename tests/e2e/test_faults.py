@@ -125,7 +125,7 @@ def test_driver_killed_mid_sweep_then_rerun_finishes_without_retraining_or_dupli
     finished_before = {r.info.run_id: r.info.end_time for r in trial_runs(client) if r.info.status == "FINISHED"}
 
     output = finish(start(tmp_path))
-    assert f"3 trials (study order" in output and f"{len(finished_before)} already finished" in output
+    assert "3 trials (study order" in output and f"{len(finished_before)} already finished" in output
     assert f"{3 - len(finished_before)} to run" in output and "(reused)" in output
     runs = trial_runs(client)
     assert len(runs) == 3 and all(r.info.status == "FINISHED" for r in runs)  # one run per trial: no duplicate

@@ -3,13 +3,12 @@
 import json
 import os
 import subprocess
-import tempfile
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
-
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from evaluation.analysis import RESULT_COLUMNS, bilingual_gains, gain_summary, pooled_regression, regression_design, silent_tasks
+from evaluation.analysis import (
+    RESULT_COLUMNS,
+    bilingual_gains,
+    gain_summary,
+    pooled_regression,
+    regression_design,
+    silent_tasks,
+)
 
 LANGS = ["en", "es", "ja", "bn", "sw", "te"]
 ADDED = ["es", "ja", "bn", "sw"]

@@ -83,11 +83,16 @@ def test_the_registry_refuses_two_tasks_of_one_name_or_one_format_claimed_twice(
 
 
 def test_a_study_of_a_task_whose_scorer_is_not_registered_is_refused_before_any_job(monkeypatch, tmp_path, sample_dir):
-    """search.sweep.check_data (run before any job starts) asks every task of the study for its scorer."""
+    """Loading the study refuses it (the tasks field names the task and the missing scorer); the data check that
+    runs before any job starts (search.runs.inputs.check_data) asks every task of the study for its scorer too."""
+    from search.runs.inputs import check_data
     from search.study import load_study
-    from search.sweep import check_data
 
-    study = load_study(Path(__file__).resolve().parents[2] / "configs" / "climb.yaml")
+    path = Path(__file__).resolve().parents[2] / "configs" / "climb.yaml"
+    study = load_study(path)
     monkeypatch.setitem(TASKS, "math", dataclasses.replace(get_task("math"), scorer="no_such_scorer"))
+    with pytest.raises(ConfigError, match=r"climb.yaml: tasks: the task registry is incomplete: task 'math': scorer: "
+                                          r"'no_such_scorer' is not registered"):
+        load_study(path)
     with pytest.raises(ConfigError, match=r"task 'math' names scorer 'no_such_scorer'"):
         check_data(study, sample_dir)

@@ -11,7 +11,7 @@ def test_ratio_counts_exact():
     counts = ratio_counts({"en": 0.4, "es": 0.15, "ja": 0.15, "bn": 0.15, "sw": 0.15}, 1001)
     assert sum(counts.values()) == 1001
     assert counts["en"] == 400 or counts["en"] == 401
-    assert all(abs(counts[l] - 1001 * r) < 1 for l, r in {"es": 0.15, "ja": 0.15}.items())
+    assert all(abs(counts[lang] - 1001 * r) < 1 for lang, r in {"es": 0.15, "ja": 0.15}.items())
 
 
 def test_augmentation_mixture_is_parallel_and_seeded(sample_dir):

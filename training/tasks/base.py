@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # A reader's arguments: the study's source spec ({"format", "path", "file", "sample", ...}), the split it is asked
