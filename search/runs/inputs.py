@@ -12,8 +12,8 @@ from evaluation.scorers import scorer_for
 from search.study import Study
 from search.tracking import Tracker, check_tracking_server, default_tracking_uri, split_credentials
 from training.errors import ConfigError, DataError
-from training.loaders import CONVERSION_FILE, prepare_sources
 from training.models import make_tiny_model
+from training.preparation import CONVERSION_FILE, prepare_sources
 from training.sources import load_parallel, sample_data_dir, split_path
 from training.tasks import get_task
 

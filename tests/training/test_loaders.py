@@ -5,7 +5,8 @@ import json
 import pytest
 
 from training.errors import DataError
-from training.loaders import prepare_sources, read_mapicall_bank, read_mcot_math, read_mgsm
+from training.loaders import read_mapicall_bank, read_mcot_math, read_mgsm
+from training.preparation import prepare_sources
 from training.sources import load_parallel
 
 MGSM = {  # the first MGSM problem; the answer column is a bare number, as in mgsm_{lang}.tsv

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from training.errors import DataError
-from training.loaders import CONVERSION_FILE, draw_priority, prepare_sources, read_mcot_math
+from training.loaders import draw_priority, read_mcot_math
+from training.preparation import CONVERSION_FILE, prepare_sources
 from training.sources import load_parallel
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
