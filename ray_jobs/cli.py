@@ -25,12 +25,12 @@ def runs_table(tracking_uri: str, experiment: str, parent_run_id: str | None = N
         runs = Tracker(tracking_uri).trial_runs(experiment, parent_run_id)
     else:
         wanted = set(run_ids)
-        runs = [run for run in Tracker(tracking_uri).trial_runs(experiment) if run.info.run_id in wanted]
+        runs = [run for run in Tracker(tracking_uri).trial_runs(experiment) if run.run_id in wanted]
     if not runs:
         return f"no finished trial runs in experiment {experiment!r}"
     rows = []
     for run in runs:
-        p, m = run.data.params, run.data.metrics
+        p, m = run.params, run.metrics
         rows.append([p.get("model", "?"), p.get("task", "?"), p.get("mixture", "?"),
                      *(f"{m[k]:.2f}" if k in m else "-" for k in ("eval/avg_seen", "eval/avg_unseen")),
                      *(f"{m[f'eval/acc/{lang}']:.2f}" if f"eval/acc/{lang}" in m else "-" for lang in ALL_LANGUAGES)])

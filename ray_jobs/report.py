@@ -34,9 +34,9 @@ def make_report(tracking_uri: str, experiment: str, folder: Path, all_runs: bool
     if parent is None:
         raise PolymixError(f"experiment {experiment!r} has no sweep or search run yet; run the study first (polymix run)")
     by_hash = tracker.runs_by_spec_hash(experiment_id)
-    finished = {h: next(r for r in runs if r.info.status == "FINISHED") for h, runs in by_hash.items()
-                if any(r.info.status == "FINISHED" for r in runs)}
-    plan = None if all_runs else planned_trials(tracker, parent.info.run_id)
+    finished = {h: next(r for r in runs if r.status == "FINISHED") for h, runs in by_hash.items()
+                if any(r.status == "FINISHED" for r in runs)}
+    plan = None if all_runs else planned_trials(tracker, parent.run_id)
     notes = []
     if plan is None:
         runs = list(finished.values())
@@ -44,19 +44,19 @@ def make_report(tracking_uri: str, experiment: str, folder: Path, all_runs: bool
     else:
         runs = [finished[t["spec_hash"]] for t in plan if t["spec_hash"] in finished]
         missing = [t for t in plan if t["spec_hash"] not in finished]
-        notes.append(f"the {len(plan)} runs planned by sweep {parent.info.run_name} ({parent.info.run_id}): "
+        notes.append(f"the {len(plan)} runs planned by sweep {parent.name} ({parent.run_id}): "
                      f"{len(runs)} finished, {len(missing)} missing")
         for trial in missing:
             attempts = by_hash.get(trial["spec_hash"], [])
-            state = attempts[0].info.status.lower() if attempts else "not started"
+            state = attempts[0].status.lower() if attempts else "not started"
             notes.append(f"missing: {trial['trial']} ({state})")
     if not runs:
         raise PolymixError(f"experiment {experiment!r}: no finished trial run to report on yet"
                            + (f" ({len(plan)} planned)" if plan else ""))
     # The study's evaluation set, as its parent run recorded it: a run evaluated on more languages (an earlier
     # version of the study) counts on these only.
-    languages = parent.data.params.get(EVAL_LANGUAGES_PARAM)
+    languages = parent.params.get(EVAL_LANGUAGES_PARAM)
     report = write_report(results_table(runs), folder, f"Study report: {experiment}", notes,
                           languages=languages.split(",") if languages else None)
-    tracker.log_folder(parent.info.run_id, folder, "report")
-    return report, parent.info.run_id, notes
+    tracker.log_folder(parent.run_id, folder, "report")
+    return report, parent.run_id, notes

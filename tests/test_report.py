@@ -125,7 +125,7 @@ def test_polymix_report_writes_markdown_and_every_figure_and_logs_them(paper_run
         assert heading in text
     client = MlflowClient(uri)
     parent = Tracker(uri).latest_parent(client.get_experiment_by_name("paper").experiment_id)
-    logged = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    logged = {a.path for a in client.list_artifacts(parent.run_id, "report")}
     assert logged == {f"report/{name}" for name in ("report.md", *PAPER_FIGURES)}
 
 

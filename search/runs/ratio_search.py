@@ -75,11 +75,11 @@ def previous_runs(tracker: Tracker, experiment_id: str, key: str, languages: lis
     not validate has a NaN loss. Runs of a search over the same languages are not taken here: that search
     proposes the same mixtures again and reuses each finished run by its spec hash.
     """
-    runs = tracker.search_all(experiment_id, f"tags.`{SEARCH_KEY_TAG}` = '{key}' and attributes.status = 'FINISHED'")
+    runs = tracker.runs_tagged(experiment_id, SEARCH_KEY_TAG, key, finished=True)
     ratios, losses = [], []
     for run in runs:
-        counts = json.loads(run.data.params.get("counts", "{}"))
-        validated = selected_losses(run.data.metrics)
+        counts = json.loads(run.params.get("counts", "{}"))
+        validated = selected_losses(run.metrics)
         if not counts or set(counts) - set(languages) or set(validated) == set(languages):
             continue
         total = sum(counts.values())

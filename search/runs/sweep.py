@@ -72,7 +72,7 @@ def finished_runs(drive: Drive) -> dict[str, object]:
     """The newest finished trial run of each spec hash of the experiment (one query, not one per trial)."""
     by_hash = drive.tracker.runs_by_spec_hash(drive.experiment_id)
     return {spec_hash: run for spec_hash, runs in by_hash.items()
-            for run in [next((r for r in runs if r.info.status == "FINISHED"), None)] if run is not None}
+            for run in [next((r for r in runs if r.status == "FINISHED"), None)] if run is not None}
 
 
 def sync_journal(drive: Drive) -> list[str]:
@@ -92,8 +92,8 @@ def log_runs_used(drive: Drive, trials: list[TrialSpec]) -> list[dict]:
     used = []
     for trial in trials:
         run = finished.get(trial.spec_hash)
-        used.append({"trial": trial.label, "spec_hash": trial.spec_hash, "run_id": run.info.run_id if run else None,
-                     "parent_run_id": run.data.tags.get(MLFLOW_PARENT_RUN_ID) if run else None})
+        used.append({"trial": trial.label, "spec_hash": trial.spec_hash, "run_id": run.run_id if run else None,
+                     "parent_run_id": run.tags.get(MLFLOW_PARENT_RUN_ID) if run else None})
     drive.tracker.log_text(drive.parent_run_id, json.dumps(used, indent=2), "trials.json")
     return used
 

@@ -111,7 +111,7 @@ def report_reused(tracker: Tracker, spec: TrialSpec, context: dict, search: dict
     previous = tracker.finished_child(context["experiment_id"], spec.spec_hash) if tracker.reachable() else None
     if previous is None:
         return False
-    metrics = dict(previous.data.metrics)
+    metrics = dict(previous.metrics)
     if search:  # the objective under this search's weights, from the losses the run recorded
         metrics["val/objective"] = objective(selected_losses(metrics), search["weights"])
     tune.report({**metrics, **kept_epoch(metrics), "reused": 1})

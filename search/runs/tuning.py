@@ -157,7 +157,7 @@ def tune_one(study: Study, base: TrialSpec, context: dict, tracker: Tracker, par
                "trials_failed": sum(t["status"] == "failed" for t in trials),
                "stopped_at_epoch": {str(e): sum(t.get("at_epoch") == e for t in trials)
                                     for e in sorted({t["at_epoch"] for t in trials if t["status"] == "stopped"})},
-               "best": {**best, "run_id": best_run.info.run_id if best_run else None},
+               "best": {**best, "run_id": best_run.run_id if best_run else None},
                "trials": sorted(trials, key=lambda t: (t["status"] != "finished", t.get("value", 0) * (1 if tuning.mode == "min" else -1)))}
     folder = f"tuning/{base.model.name}-{base.task}"
     tracker.log_text(parent_run_id, json.dumps(summary, indent=2), f"{folder}.json")

@@ -194,7 +194,7 @@ class EvalConfig(Frozen):
     # tasks it applies to: instruction following); the fidelity itself is logged either way (eval/fidelity/<lang>).
     wrong_language_scores_zero: bool = False
     # New tokens a completion may generate, per task (validation and test); a task not named keeps its own budget
-    # (training/tasks.py). Never taken from the references: a test set may hold no worked answers at all.
+    # (training/tasks/). Never taken from the references: a test set may hold no worked answers at all.
     max_new_tokens: dict[str, Annotated[int, Field(ge=1, le=32768)]] = {}
 
     @field_validator("languages")

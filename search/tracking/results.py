@@ -17,7 +17,7 @@ def results_table(runs):
 
     rows = []
     for run in runs:
-        params, metrics = run.data.params, run.data.metrics
+        params, metrics = run.params, run.metrics
         counts = json.loads(params.get("counts", "{}"))
         trained = sorted(lang for lang, count in counts.items() if count > 0)
         multi = params.get("setting") == "multi"
@@ -29,7 +29,7 @@ def results_table(runs):
                 if not key.startswith(prefix + "acc/"):
                     continue
                 lang = key.removeprefix(prefix + "acc/")
-                rows.append({"run_id": run.info.run_id, "model": params.get("model"),
+                rows.append({"run_id": run.run_id, "model": params.get("model"),
                              "family": params.get("model_family", "unknown"),
                              "params": float(params.get("model_params", "nan")), "task": task,
                              "mixture": params.get("mixture"), "trained": ",".join(trained), "n_trained": len(trained),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,25 @@ STUDY_HASH_TAG = "polymix.study_hash"
 KIND_TAG = "polymix.kind"
 SEARCH_KEY_TAG = "polymix.search_key"  # runs of ratio searches that can share a fit (search/runs/ratio_search.py)
 STOPPED_TAG = "polymix.stopped"  # why a run ended before its last epoch (e.g. ASHA)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A tracked run as polymix reads it back, whatever the tracking backend: every search of :class:`Tracker`
+    returns these, so callers never read a backend's own run objects."""
+
+    run_id: str
+    name: str
+    status: str  # RUNNING, FINISHED, FAILED or KILLED
+    start_time: int  # milliseconds since the epoch
+    params: dict[str, str]
+    metrics: dict[str, float]  # the latest value of each
+    tags: dict[str, str]
+
+    @classmethod
+    def from_mlflow(cls, run) -> RunRecord:
+        return cls(run.info.run_id, run.info.run_name, run.info.status, run.info.start_time, dict(run.data.params),
+                   dict(run.data.metrics), dict(run.data.tags))
 
 
 def tuned_tag(model: str, task: str) -> str:
@@ -155,6 +175,9 @@ class Tracker:
     def experiment_names(self) -> list[str]:
         return sorted(experiment.name for experiment in self.client.search_experiments())
 
+    def get_run(self, run_id: str) -> RunRecord:
+        return RunRecord.from_mlflow(self.client.get_run(run_id))
+
     def artifact_names(self, run_id: str) -> set[str]:
         """The run's top-level artifacts (files and folders)."""
         return {artifact.path for artifact in self.client.list_artifacts(run_id)}
@@ -170,18 +193,22 @@ class Tracker:
         """A matplotlib figure as an image artifact."""
         self.client.log_figure(run_id, figure, artifact_file)
 
-    def search_all(self, experiment_id: str, query: str) -> list:
-        """Every run of the experiment that matches ``query``, newest first, page after page."""
+    def search_all(self, experiment_id: str, query: str) -> list[RunRecord]:
+        """Every run of the experiment that matches ``query`` (MLflow's filter syntax), newest first, page after page."""
         runs, token = [], None
         while True:
             page = self.client.search_runs([experiment_id], query, order_by=["attributes.start_time DESC"],
                                            max_results=SEARCH_PAGE_SIZE, page_token=token)
-            runs += page
+            runs += [RunRecord.from_mlflow(run) for run in page]
             token = page.token
             if not token:
                 return runs
 
-    def _search(self, experiment_id: str, tag: str, value: str, extra: str = ""):
+    def runs_tagged(self, experiment_id: str, tag: str, value: str, finished: bool = False) -> list[RunRecord]:
+        """The experiment's runs whose ``tag`` is ``value`` (only the finished ones: ``finished``), newest first."""
+        return self._search(experiment_id, tag, value, " and attributes.status = 'FINISHED'" if finished else "")
+
+    def _search(self, experiment_id: str, tag: str, value: str, extra: str = "") -> list[RunRecord]:
         return self.search_all(experiment_id, f"tags.`{tag}` = '{value}'{extra}")
 
     def parent_run(self, experiment_id: str, study_hash: str, study_name: str, params: dict[str, Any],
@@ -190,7 +217,7 @@ class Tracker:
         and, given the ``study``, its params (``study_params``) and the whole study as the artifact ``study.json``."""
         existing = self._search(experiment_id, STUDY_HASH_TAG, study_hash)
         if existing:
-            run_id = existing[0].info.run_id
+            run_id = existing[0].run_id
             self.client.update_run(run_id, status="RUNNING")
             return run_id, True
         run = self.client.create_run(
@@ -203,7 +230,7 @@ class Tracker:
             self.log_text(run.info.run_id, json.dumps(study_document(study), indent=2, ensure_ascii=False), "study.json")
         return run.info.run_id, False
 
-    def finished_child(self, experiment_id: str, spec_hash: str):
+    def finished_child(self, experiment_id: str, spec_hash: str) -> RunRecord | None:
         runs = self._search(experiment_id, SPEC_HASH_TAG, spec_hash, " and attributes.status = 'FINISHED'")
         return runs[0] if runs else None
 
@@ -222,7 +249,7 @@ class Tracker:
     def _create_child(self, experiment_id: str, parent_run_id: str, spec_hash: str, name: str, params: dict, tags: dict) -> str:
         unfinished = self._search(experiment_id, SPEC_HASH_TAG, spec_hash)
         if unfinished:
-            run_id = unfinished[0].info.run_id
+            run_id = unfinished[0].run_id
             self.client.update_run(run_id, status="RUNNING")
             return run_id
         run = self.client.create_run(
@@ -271,14 +298,14 @@ class Tracker:
         """Tag the running run of a spec with why a scheduler stops it (its status is the trial's, or mark_stopped's)."""
         if self.reachable():
             for run in self._search(experiment_id, SPEC_HASH_TAG, spec_hash, " and attributes.status = 'RUNNING'"):
-                self.set_tags(run.info.run_id, {STOPPED_TAG: reason})
+                self.set_tags(run.run_id, {STOPPED_TAG: reason})
 
     def stop_reason(self, run_id: str) -> str | None:
         """Why a scheduler stopped this run (its STOPPED_TAG), or None: read by a trial whose training ended in an
         exception, to end its run KILLED rather than FAILED."""
         if run_id.startswith("offline-") or not self.reachable():
             return None
-        return self.client.get_run(run_id).data.tags.get(STOPPED_TAG)
+        return self.get_run(run_id).tags.get(STOPPED_TAG)
 
     def mark_stopped(self, experiment_id: str, spec_hashes: list[str], reason: str) -> int:
         """Runs of trials a scheduler stopped early: KILLED with the reason, so that none is mistaken for a live
@@ -286,16 +313,16 @@ class Tracker:
         marked = 0
         for spec_hash in spec_hashes:
             for run in self._search(experiment_id, SPEC_HASH_TAG, spec_hash, " and attributes.status != 'FINISHED'"):
-                self.set_tags(run.info.run_id, {STOPPED_TAG: reason})
-                self.finish(run.info.run_id, "KILLED")
+                self.set_tags(run.run_id, {STOPPED_TAG: reason})
+                self.finish(run.run_id, "KILLED")
                 marked += 1
         return marked
 
-    def latest_parent(self, experiment_id: str):
+    def latest_parent(self, experiment_id: str) -> RunRecord | None:
         """The experiment's most recent sweep or search run (None if it has none); tuning runs are not studies."""
         runs = self.client.search_runs([experiment_id], f"tags.`{KIND_TAG}` != 'trial' and tags.`{KIND_TAG}` != 'tuning'",
                                        order_by=["attributes.start_time DESC"], max_results=1)
-        return runs[0] if runs else None
+        return RunRecord.from_mlflow(runs[0]) if runs else None
 
     def tuned_values(self, experiment_id: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[dict, str]]:
         """For each (model, task), the best values of the latest finished tuning run that tuned it, and that run's
@@ -303,20 +330,20 @@ class Tracker:
         runs = self.search_all(experiment_id, f"tags.`{KIND_TAG}` = 'tuning' and attributes.status = 'FINISHED'")
         found = {}
         for model, task in pairs:
-            run = next((run for run in runs if tuned_tag(model, task) in run.data.tags), None)
+            run = next((run for run in runs if tuned_tag(model, task) in run.tags), None)
             if run is not None:
-                found[model, task] = (json.loads(run.data.tags[tuned_tag(model, task)]), run.info.run_id)
+                found[model, task] = (json.loads(run.tags[tuned_tag(model, task)]), run.run_id)
         return found
 
-    def runs_by_spec_hash(self, experiment_id: str) -> dict[str, list]:
+    def runs_by_spec_hash(self, experiment_id: str) -> dict[str, list[RunRecord]]:
         """Every trial run of the experiment, grouped by spec hash, newest first."""
         runs = self.search_all(experiment_id, f"tags.`{KIND_TAG}` = 'trial'")
         grouped: dict[str, list] = {}
         for run in runs:
-            grouped.setdefault(run.data.tags.get(SPEC_HASH_TAG, ""), []).append(run)
+            grouped.setdefault(run.tags.get(SPEC_HASH_TAG, ""), []).append(run)
         return grouped
 
-    def trial_runs(self, experiment: str, parent_run_id: str | None = None):
+    def trial_runs(self, experiment: str, parent_run_id: str | None = None) -> list[RunRecord]:
         """Finished trial runs of an experiment (optionally of one sweep), newest first."""
         experiment_id = self.find_experiment(experiment)
         if experiment_id is None:

@@ -16,12 +16,12 @@ def test_runs_of_stopped_trials_end_killed_with_the_reason_and_finished_runs_are
 
     assert tracker.mark_stopped(experiment_id, ["left-running", "crashed", "done"], "stopped early by ASHA") == 2
 
-    status = {h: tracker.client.get_run(run_id) for h, run_id in runs.items()}
-    assert status["left-running"].info.status == status["crashed"].info.status == "KILLED"
-    assert status["crashed"].data.tags[STOPPED_TAG] == "stopped early by ASHA"
-    assert status["crashed"].data.metrics["val/objective"] == 4.2  # the epochs it ran stay
-    assert status["done"].info.status == "FINISHED" and STOPPED_TAG not in status["done"].data.tags
-    assert status["other"].info.status == "FAILED"  # a real failure of another trial is not relabelled
+    status = {h: tracker.get_run(run_id) for h, run_id in runs.items()}
+    assert status["left-running"].status == status["crashed"].status == "KILLED"
+    assert status["crashed"].tags[STOPPED_TAG] == "stopped early by ASHA"
+    assert status["crashed"].metrics["val/objective"] == 4.2  # the epochs it ran stay
+    assert status["done"].status == "FINISHED" and STOPPED_TAG not in status["done"].tags
+    assert status["other"].status == "FAILED"  # a real failure of another trial is not relabelled
 
 
 def test_the_220_run_studys_parent_run_holds_its_study_whatever_its_length(tmp_path):
@@ -36,7 +36,7 @@ def test_the_220_run_studys_parent_run_holds_its_study_whatever_its_length(tmp_p
     tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment_id = tracker.experiment_id("english-not-all", tmp_path / "artifacts")
     parent, _ = tracker.parent_run(experiment_id, "study-hash", study.name, {"n_trials": 230}, study=study)
-    params = tracker.client.get_run(parent).data.params
+    params = tracker.get_run(parent).params
     assert params["eval_languages"] == "en,es,ja,bn,sw,te" and params["n_trials"] == "230"
     assert json.loads(params["study.eval"])["max_new_tokens"] == {"math": 512, "api": 128}
     document = json.loads(Path(tracker.client.download_artifacts(parent, "study.json", str(tmp_path))).read_text())
@@ -73,9 +73,9 @@ def test_a_trial_asha_stops_ends_killed_whichever_of_its_handler_and_the_driver_
     assert tracker.stop_reason(runs["worst"]) == STOPPED_BY_ASHA and tracker.stop_reason(runs["good"]) is None
     tracker.finish(runs["worst"], "KILLED" if tracker.stop_reason(runs["worst"]) else "FAILED")
     assert tracker.mark_stopped(experiment_id, recorder.stopped, STOPPED_BY_ASHA) == 1  # idempotent: still KILLED
-    worst = tracker.client.get_run(runs["worst"])
-    assert worst.info.status == "KILLED" and worst.data.tags[STOPPED_TAG] == STOPPED_BY_ASHA
-    assert tracker.client.get_run(runs["good"]).info.status == "RUNNING"
+    worst = tracker.get_run(runs["worst"])
+    assert worst.status == "KILLED" and worst.tags[STOPPED_TAG] == STOPPED_BY_ASHA
+    assert tracker.get_run(runs["good"]).status == "RUNNING"
 
 
 def test_searches_return_every_run_past_one_page(tmp_path, monkeypatch):
@@ -102,6 +102,6 @@ def test_searches_return_every_run_past_one_page(tmp_path, monkeypatch):
     by_hash = tracker.runs_by_spec_hash(experiment_id)
     assert {h: len(rs) for h, rs in by_hash.items()} == {"spec-0": 52, "spec-1": 8}
     finished = tracker.trial_runs("many", parent)
-    assert sorted(r.info.run_id for r in finished) == sorted(runs[52:])
-    starts = [r.info.start_time for r in by_hash["spec-0"]]
+    assert sorted(r.run_id for r in finished) == sorted(runs[52:])
+    starts = [r.start_time for r in by_hash["spec-0"]]
     assert starts == sorted(starts, reverse=True)  # newest first across pages
