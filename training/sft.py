@@ -17,7 +17,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
@@ -32,6 +32,7 @@ from training.engines import DDPEngine, DeepSpeedEngine, decay_groups
 from training.errors import ConfigError
 from training.mixture import build_mixture
 from training.models import load_model, load_tokenizer
+from training.settings import TrainSettings
 from training.sources import load_parallel
 from training.tasks import get_task
 
@@ -44,25 +45,14 @@ Validator = Callable[[torch.nn.Module, object, str, dict[str, datasets.Dataset]]
 
 @dataclass(frozen=True)
 class SFTJob:
+    """One run: the model, its data and seed, what it validates, and its training settings (``train``)."""
+
     model_path: str
     task: str
     data_dir: str
     counts: dict[str, int]
     seed: int = 0
-    epochs: int = 3
-    lr: float = 1e-5
-    warmup_ratio: float = 0.03
-    weight_decay: float = 0.01
-    global_batch: int = 512
-    micro_batch: int = 8
-    max_seq_len: int = 512
-    engine: str = "ddp"  # "ddp" | "deepspeed"
-    zero_stage: int = 1
-    bf16: bool = False
-    gradient_checkpointing: bool = False
-    schedule: str = "cosine"  # "cosine" (docs/studies.md §1a) | "constant" (after warmup; docs/studies.md §1b)
-    select_by: str = "val_acc"  # the kept checkpoint: best "val_acc" (docs/studies.md §1a) | lowest "val_loss" (docs/studies.md §1b)
-    validation_examples: int | None = None  # per language; None = the whole validation split
+    train: TrainSettings = field(default_factory=TrainSettings)
     # Languages validated every epoch; None = the trained ones. A ratio search validates every language it
     # searches over, trained or not: how a mixture moves the loss of a language it leaves out is the transfer.
     validation_languages: list[str] | None = None
@@ -71,6 +61,15 @@ class SFTJob:
     objective_weights: dict[str, float] | None = None
     # A multi-task run: examples per language of each task (``task`` and ``counts`` then name the whole run).
     task_counts: dict[str, dict[str, int]] | None = None
+
+    def record(self) -> dict:
+        """The job as its checkpoint records it (polymix_job.json): one flat mapping, the settings in place of
+        ``train``, so the file reads as it did when the settings were the job's own fields."""
+        record = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            record.update(value.model_dump() if name == "train" else {name: value})
+        return record
 
     def per_task(self) -> dict[str, dict[str, int]]:
         return self.task_counts or {self.task: self.counts}
@@ -104,7 +103,7 @@ def tokenized_mixture(job: SFTJob, tokenizer) -> datasets.Dataset:
         task = get_task(name)
         mixture = build_mixture(load_parallel(job.data_dir, name, "train", list(counts)), counts, job.seed)
         parts.append(mixture.map(
-            lambda row, task=task: tokenize(tokenizer, task.prompt(row, row["lang"]), task.target(row), job.max_seq_len),
+            lambda row, task=task: tokenize(tokenizer, task.prompt(row, row["lang"]), task.target(row), job.train.max_seq_len),
             remove_columns=mixture.column_names,
         ))
     return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts).shuffle(seed=job.seed)
@@ -117,10 +116,10 @@ def validation_loss(model, tokenizer, job: SFTJob, task_name: str, by_lang: dict
     model.eval()
     losses = {}
     for lang, rows in by_lang.items():
-        examples = [tokenize(tokenizer, task.prompt(r, lang), task.target(r), job.max_seq_len) for r in rows]
+        examples = [tokenize(tokenizer, task.prompt(r, lang), task.target(r), job.train.max_seq_len) for r in rows]
         total, count = 0.0, 0
-        for start in range(0, len(examples), job.micro_batch):
-            batch = {k: v.to(model.device) for k, v in collate(examples[start : start + job.micro_batch]).items()}
+        for start in range(0, len(examples), job.train.micro_batch):
+            batch = {k: v.to(model.device) for k, v in collate(examples[start : start + job.train.micro_batch]).items()}
             n_targets = target_tokens(batch)
             total += model(**batch).loss.item() * n_targets
             count += n_targets
@@ -130,22 +129,20 @@ def validation_loss(model, tokenizer, job: SFTJob, task_name: str, by_lang: dict
 
 
 def accumulation_steps(job: SFTJob, world_size: int) -> int:
-    per_step = job.micro_batch * world_size
-    if job.global_batch % per_step:
-        raise ConfigError(f"train.global_batch={job.global_batch} is not a multiple of micro_batch×workers={per_step}; change one of them")
-    return job.global_batch // per_step
+    per_step = job.train.micro_batch * world_size
+    if job.train.global_batch % per_step:
+        raise ConfigError(f"train.global_batch={job.train.global_batch} is not a multiple of micro_batch×workers={per_step}; change one of them")
+    return job.train.global_batch // per_step
 
 
 def deepspeed_config(job: SFTJob, accumulation: int) -> dict:
-    if job.zero_stage not in (0, 1, 2, 3):
-        raise ConfigError(f"train.zero_stage={job.zero_stage}: stages 0 to 3 are supported")
-    config = json.loads((DEEPSPEED_CONFIGS / f"zero{max(job.zero_stage, 1)}.json").read_text())
-    config["zero_optimization"]["stage"] = job.zero_stage
+    config = json.loads((DEEPSPEED_CONFIGS / f"zero{max(job.train.zero_stage, 1)}.json").read_text())
+    config["zero_optimization"]["stage"] = job.train.zero_stage
     config.update(
-        train_batch_size=job.global_batch,
-        train_micro_batch_size_per_gpu=job.micro_batch,
+        train_batch_size=job.train.global_batch,
+        train_micro_batch_size_per_gpu=job.train.micro_batch,
         gradient_accumulation_steps=accumulation,
-        bf16={"enabled": job.bf16},
+        bf16={"enabled": job.train.bf16},
     )
     return config
 
@@ -156,26 +153,26 @@ def load_for_training(job: SFTJob, device):
     at that epoch."""
     restored = ray.train.get_checkpoint()
     if restored is None:
-        return load_model(job.model_path, gradient_checkpointing=job.gradient_checkpointing).to(device), 1
+        return load_model(job.model_path, gradient_checkpointing=job.train.gradient_checkpointing).to(device), 1
     with restored.as_directory() as checkpoint_dir:
         epoch = json.loads((Path(checkpoint_dir) / "polymix_job.json").read_text())["epoch"]
-        return load_model(checkpoint_dir, gradient_checkpointing=job.gradient_checkpointing).to(device), epoch + 1
+        return load_model(checkpoint_dir, gradient_checkpointing=job.train.gradient_checkpointing).to(device), epoch + 1
 
 
 def validation_rows(job: SFTJob) -> dict[str, dict[str, datasets.Dataset]]:
     """``{task: {lang: rows}}`` validated every epoch: the first ``validation_examples`` of each language."""
     validation = {task: load_parallel(job.data_dir, task, "validation", job.validation_languages or list(counts))
                   for task, counts in job.per_task().items()}
-    if job.validation_examples:
-        validation = {task: {lang: rows.select(range(min(job.validation_examples, len(rows)))) for lang, rows in by_lang.items()}
+    if job.train.validation_examples:
+        validation = {task: {lang: rows.select(range(min(job.train.validation_examples, len(rows)))) for lang, rows in by_lang.items()}
                       for task, by_lang in validation.items()}
     return validation
 
 
 def make_schedule(model, job: SFTJob, total_steps: int, steps_done: int):
-    optimizer = torch.optim.AdamW(decay_groups(model, job.weight_decay), lr=job.lr)
-    warmup_steps = math.ceil(job.warmup_ratio * total_steps)
-    scheduler = (get_constant_schedule_with_warmup(optimizer, warmup_steps) if job.schedule == "constant"
+    optimizer = torch.optim.AdamW(decay_groups(model, job.train.weight_decay), lr=job.train.lr)
+    warmup_steps = math.ceil(job.train.warmup_ratio * total_steps)
+    scheduler = (get_constant_schedule_with_warmup(optimizer, warmup_steps) if job.train.schedule == "constant"
                  else get_cosine_schedule_with_warmup(optimizer, warmup_steps, total_steps))
     for _ in range(steps_done):  # put a resumed schedule where it left off
         scheduler.step()
@@ -224,12 +221,12 @@ def validate_and_checkpoint(job: SFTJob, engine, tokenizer, validator: Validator
         metrics["val/objective"] = sum(w * val_loss[job.task][lang] for lang, w in job.objective_weights.items())
     # Best average validation accuracy (docs/studies.md §1a); lower loss breaks ties between equal accuracies.
     # Or the lowest validation loss (the Post-trainer's Guide's choice, docs/studies.md §1b).
-    metrics[SELECTION_METRIC] = (-metrics["val/avg_loss"] if job.select_by == "val_loss"
+    metrics[SELECTION_METRIC] = (-metrics["val/avg_loss"] if job.train.select_by == "val_loss"
                                  else metrics["val/avg_acc"] - 1e-6 * metrics["val/avg_loss"])
     checkpoint_dir = tempfile.mkdtemp(prefix="polymix-ckpt-")
     model.save_pretrained(checkpoint_dir, state_dict=state_dict)
     tokenizer.save_pretrained(checkpoint_dir)
-    (Path(checkpoint_dir) / "polymix_job.json").write_text(json.dumps({**asdict(job), "epoch": epoch}, indent=2))
+    (Path(checkpoint_dir) / "polymix_job.json").write_text(json.dumps({**job.record(), "epoch": epoch}, indent=2))
     return metrics, ray.train.Checkpoint.from_directory(checkpoint_dir)
 
 
@@ -243,8 +240,8 @@ def train_loop(config: dict) -> None:
     torch.manual_seed(job.seed)
 
     accumulation = accumulation_steps(job, world_size)
-    ds_config = deepspeed_config(job, accumulation) if job.engine == "deepspeed" else None
-    zero3 = ds_config is not None and job.zero_stage == 3
+    ds_config = deepspeed_config(job, accumulation) if job.train.engine == "deepspeed" else None
+    zero3 = ds_config is not None and job.train.zero_stage == 3
     if zero3:
         # Must exist (and stay referenced) before from_pretrained: transformers then loads the weights already
         # partitioned (zero.Init), and generate() keeps every rank in step while gathering parameters.
@@ -256,14 +253,14 @@ def train_loop(config: dict) -> None:
     train_rows = tokenized_mixture(job, tokenizer)
     validation = validation_rows(job)
 
-    sampler = GlobalBatchSampler(len(train_rows), job.global_batch, job.micro_batch, world_size, rank, job.seed)
+    sampler = GlobalBatchSampler(len(train_rows), job.train.global_batch, job.train.micro_batch, world_size, rank, job.seed)
     loader = DataLoader(train_rows, batch_sampler=sampler, collate_fn=make_collate(tokenizer.pad_token_id))
-    optimizer, scheduler = make_schedule(model, job, sampler.steps * job.epochs, (first_epoch - 1) * sampler.steps)
+    optimizer, scheduler = make_schedule(model, job, sampler.steps * job.train.epochs, (first_epoch - 1) * sampler.steps)
     engine = (DeepSpeedEngine(model, optimizer, scheduler, world_size, ds_config) if ds_config is not None
-              else DDPEngine(model, ray.train.torch.prepare_model(model), optimizer, scheduler, world_size, job.bf16, device))
+              else DDPEngine(model, ray.train.torch.prepare_model(model), optimizer, scheduler, world_size, job.train.bf16, device))
 
     engine.train()
-    for epoch in range(first_epoch, job.epochs + 1):
+    for epoch in range(first_epoch, job.train.epochs + 1):
         sampler.set_epoch(epoch)
         metrics = {"epoch": epoch, **train_epoch(engine, loader, accumulation, device), "train/lr": engine.lr(),
                    # 0 for a run trained from the start; else the epoch whose checkpoint a restart resumed from
