@@ -22,6 +22,17 @@ QWEN3_06B_SHAPE = dict(hidden_size=1024, intermediate_size=3072, num_hidden_laye
 TINY_SHAPE = dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
 
 
+def train_settings(args):
+    """On a GPU, the profile being measured (DeepSpeed ZeRO-2, bf16, gradient checkpointing); ``--cpu-check``: DDP in
+    fp32, which a CPU runs."""
+    from training.settings import TrainSettings
+
+    gpu = not args.cpu_check
+    return TrainSettings(epochs=args.epochs, lr=1e-4, global_batch=args.global_batch, micro_batch=args.micro_batch,
+                         max_seq_len=args.max_seq_len, engine="deepspeed" if gpu else "ddp", zero_stage=2, bf16=gpu,
+                         gradient_checkpointing=gpu, validation_examples=8)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-language", type=int, default=2000, help="math examples per language (5 languages)")
@@ -57,10 +68,7 @@ def main() -> None:
     languages = ["en", "es", "ja", "bn", "sw"]
     per_language = min(args.per_language, 200) if args.cpu_check else args.per_language
     job = SFTJob(model_path=str(model_dir), task="math", data_dir=str(data_dir),
-                 counts={lang: per_language for lang in languages}, epochs=args.epochs, lr=1e-4,
-                 global_batch=args.global_batch, micro_batch=args.micro_batch, max_seq_len=args.max_seq_len,
-                 engine="ddp" if args.cpu_check else "deepspeed", zero_stage=2, bf16=not args.cpu_check,
-                 gradient_checkpointing=not args.cpu_check, validation_examples=8)
+                 counts={lang: per_language for lang in languages}, train=train_settings(args))
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     started = time.time()
     result = TorchTrainer(
@@ -74,7 +82,7 @@ def main() -> None:
     device = "CPU" if args.cpu_check else torch.cuda.get_device_name(0) if torch.cuda.is_available() else "GPU"
     print(f"\nmodel: Qwen3 shape {shape}, {params / 1e6:.1f} M parameters; {len(languages)}×{per_language} math examples, "
           f"max_seq_len {args.max_seq_len}, micro-batch {args.micro_batch}, global batch {args.global_batch}, "
-          f"{job.engine}{' ZeRO-2 bf16 + gradient checkpointing' if job.engine == 'deepspeed' else ' fp32'} on {device}")
+          f"{job.train.engine}{' ZeRO-2 bf16 + gradient checkpointing' if job.train.engine == 'deepspeed' else ' fp32'} on {device}")
     print(f"{'epoch':>5} {'train loss':>11} {'tokens/s':>11} {'MFU':>7}")
     for _, row in history.iterrows():
         mfu = 6 * params * row["train/tokens_per_second"] / (args.peak_tflops * 1e12)

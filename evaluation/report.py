@@ -176,82 +176,103 @@ def write_report(table: pd.DataFrame, folder: Path, title: str, notes: list[str]
     languages the runs were evaluated on)."""
     if languages is not None:
         table = table[table["lang"].isin(languages)]
-    evaluated = [lang for lang in (languages or ALL_LANGUAGES) if lang in set(table["lang"])]
+    report = _empty_report(folder)
+    single = table[table["setting"] == "single"]  # the §1a analyses compare single-task runs
+    silent = silent_tasks(table)
+    compared = single[~single["task"].isin(silent)]  # what the comparisons and tests rest on
+    sections = (_overview(table, title, notes, silent, languages) + _accuracy_section(single)
+                + _coverage_section(single, report) + _gains_section(compared, report)
+                + _zero_shot_section(compared, report) + _regression_section(compared, report, seed)
+                + _posttrainer_sections(table, report, silent))
+    (folder / "report.md").write_text("\n".join(sections), encoding="utf-8")
+    report.files.insert(0, "report.md")
+    return report
+
+
+def _empty_report(folder: Path) -> Report:
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("report.md", *FIGURES):  # a figure of an earlier report must not outlive its analysis
         (folder / name).unlink(missing_ok=True)
-    report = Report(folder)
-    sections = [f"# {title}", ""]
-    sections += [f"- {note}" for note in notes]
-    single = table[table["setting"] == "single"]
+    return Report(folder)
+
+
+def _overview(table: pd.DataFrame, title: str, notes: list[str], silent: dict[str, int],
+              languages: list[str] | None) -> list[str]:
+    """The title, the tasks without signal and the caller's notes, then what the report rests on."""
+    evaluated = [lang for lang in (languages or ALL_LANGUAGES) if lang in set(table["lang"])]
     runs = table.drop_duplicates("run_id")
     multi = int((runs["setting"] == "multi").sum())
-    sections += ["", f"{len(runs)} finished runs ({int(runs['baseline'].sum())} pretrained-only"
-                 + (f", {multi} multi-task" if multi else "") + f"), {runs['model'].nunique()} models, "
-                 f"{table['task'].nunique()} tasks; evaluation languages: {', '.join(evaluated)}"
-                 + (" (the study's eval.languages)." if languages is not None else " (those the runs were evaluated on).")
-                 + (" The sections before the Post-trainer's Guide ones compare single-task runs." if multi else ""),
-                 "", "## Accuracy per language (95% Wilson intervals)", "", markdown_table(accuracy_table(single)), ""]
+    return [f"# {title}", "",
+            *(f"- **No signal: {task}** — every one of its {count} runs scored 0 in every evaluation language; "
+              "it is left out of the comparisons, the tests and the regression below." for task, count in silent.items()),
+            *(f"- {note}" for note in notes),
+            "", f"{len(runs)} finished runs ({int(runs['baseline'].sum())} pretrained-only"
+            + (f", {multi} multi-task" if multi else "") + f"), {runs['model'].nunique()} models, "
+            f"{table['task'].nunique()} tasks; evaluation languages: {', '.join(evaluated)}"
+            + (" (the study's eval.languages)." if languages is not None else " (those the runs were evaluated on).")
+            + (" The sections before the Post-trainer's Guide ones compare single-task runs." if multi else "")]
 
-    everything, table = table, single  # the §1a analyses compare single-task runs
-    silent = silent_tasks(everything)
-    if silent:
-        sections[2:2] = [f"- **No signal: {task}** — every one of its {count} runs scored 0 in every evaluation language; "
-                         "it is left out of the comparisons, the tests and the regression below." for task, count in silent.items()]
-    compared = table[~table["task"].isin(silent)]  # what the comparisons and tests rest on
-    curves = coverage_curves(table)
+
+def _accuracy_section(single: pd.DataFrame) -> list[str]:
+    return ["", "## Accuracy per language (95% Wilson intervals)", "", markdown_table(accuracy_table(single)), ""]
+
+
+def _coverage_section(single: pd.DataFrame, report: Report) -> list[str]:
+    curves = coverage_curves(single)
     plot_coverage(curves, report)
-    sections += ["## Accuracy vs number of training languages", "",
-                 "Mean over runs of each run's average accuracy over the evaluation languages; 0 = pretrained only "
-                 "(95% bootstrap interval across runs).", "", markdown_table(curves), "", "![](coverage_curves.png)", ""]
+    return ["## Accuracy vs number of training languages", "",
+            "Mean over runs of each run's average accuracy over the evaluation languages; 0 = pretrained only "
+            "(95% bootstrap interval across runs).", "", markdown_table(curves), "", "![](coverage_curves.png)", ""]
 
+
+def _gains_section(compared: pd.DataFrame, report: Report) -> list[str]:
     gains = bilingual_gains(compared)
-    sections += ["## Bilingual (English + one) vs English-only", ""]
+    sections = ["## Bilingual (English + one) vs English-only", ""]
     if gains.empty:
         report.skipped["bilingual gains"] = "needs an English-only run and English+one runs of the same model and task"
-        sections += [f"Not computed: {report.skipped['bilingual gains']}.", ""]
-    else:
-        plot_gains(gains, report)
-        plot_transfer(transfer_matrix(gains), report)
-        sections += ["Gain = accuracy of the English+X run minus the English-only run on the same evaluation language; "
-                     "direct: the language added, transfer: languages in neither run, english: English itself. "
-                     "The unit is the run pair (model, task, X): its languages are averaged first, and `pairs` is n. "
-                     "Median with a 95% bootstrap interval resampling models (with at least 5 models); mean with a 95% t interval and a "
-                     "two-sided t-test of no gain, standard errors clustered by model (`models`: the pairs of one model "
-                     "share its English-only run); win rate (gain > 0) over pairs with a 95% Wilson interval.", "",
-                     markdown_table(gain_summary(gains)), "",
-                     "![](gains_by_language.png)", "", "![](transfer_heatmap.png)", ""]
+        return sections + [f"Not computed: {report.skipped['bilingual gains']}.", ""]
+    plot_gains(gains, report)
+    plot_transfer(transfer_matrix(gains), report)
+    return sections + [
+        "Gain = accuracy of the English+X run minus the English-only run on the same evaluation language; "
+        "direct: the language added, transfer: languages in neither run, english: English itself. "
+        "The unit is the run pair (model, task, X): its languages are averaged first, and `pairs` is n. "
+        "Median with a 95% bootstrap interval resampling models (with at least 5 models); mean with a 95% t interval and a "
+        "two-sided t-test of no gain, standard errors clustered by model (`models`: the pairs of one model "
+        "share its English-only run); win rate (gain > 0) over pairs with a 95% Wilson interval.", "",
+        markdown_table(gain_summary(gains)), "",
+        "![](gains_by_language.png)", "", "![](transfer_heatmap.png)", ""]
 
+
+def _zero_shot_section(compared: pd.DataFrame, report: Report) -> list[str]:
     comparison = zero_shot_vs_direct(compared)
-    sections += ["## Zero-shot at high diversity vs bilingual direct exposure", ""]
+    sections = ["## Zero-shot at high diversity vs bilingual direct exposure", ""]
     if comparison.empty:
         report.skipped["zero-shot vs direct"] = ("needs an English+X run and a run of more than two languages leaving X "
                                                  "out, for the same model and task")
-        sections += [f"Not computed: {report.skipped['zero-shot vs direct']}.", ""]
-    else:
-        sections += ["Matched: zero-shot accuracy on X (the runs with the most training languages that leave X out) at "
-                     f"least the English+X run's accuracy on X minus {MATCH_MARGIN}.", "", markdown_table(match_rates(comparison)),
-                     "", markdown_table(comparison), ""]
+        return sections + [f"Not computed: {report.skipped['zero-shot vs direct']}.", ""]
+    return sections + [
+        "Matched: zero-shot accuracy on X (the runs with the most training languages that leave X out) at "
+        f"least the English+X run's accuracy on X minus {MATCH_MARGIN}.", "", markdown_table(match_rates(comparison)),
+        "", markdown_table(comparison), ""]
 
-    sections += ["## Pooled regression", ""]
+
+def _regression_section(compared: pd.DataFrame, report: Report, seed: int) -> list[str]:
+    sections = ["## Pooled regression", ""]
     try:
         regression = pooled_regression(compared, seed=seed)
     except ValueError as error:
         report.skipped["regression"] = str(error)
-        sections += [f"Not computed: {error}.", ""]
-    else:
-        plot_regression(regression.coefficients, report)
-        dropped = "".join(f" Left out: {term} ({why})." for term, why in regression.dropped.items())
-        sections += [f"OLS of accuracy on one row per (run, evaluation language), fitted on the rows of a seeded 70% of "
-                     f"the runs ({regression.runs_train} runs, {regression.n_train} rows); out-of-sample R² on the other "
-                     f"runs ({regression.runs_test} runs, {regression.n_test} rows): **{regression.r2_out_of_sample:.3f}** "
-                     f"(in-sample {regression.r2_in_sample:.3f}). 95% intervals and p-values with standard errors "
-                     f"clustered by run (n = {regression.runs_train} runs).{dropped}", "",
-                     markdown_table(regression.coefficients), "", "![](regression_coefficients.png)", ""]
-    sections += _posttrainer_sections(everything, report, silent)
-    (folder / "report.md").write_text("\n".join(sections), encoding="utf-8")
-    report.files.insert(0, "report.md")
-    return report
+        return sections + [f"Not computed: {error}.", ""]
+    plot_regression(regression.coefficients, report)
+    dropped = "".join(f" Left out: {term} ({why})." for term, why in regression.dropped.items())
+    return sections + [
+        f"OLS of accuracy on one row per (run, evaluation language), fitted on the rows of a seeded 70% of "
+        f"the runs ({regression.runs_train} runs, {regression.n_train} rows); out-of-sample R² on the other "
+        f"runs ({regression.runs_test} runs, {regression.n_test} rows): **{regression.r2_out_of_sample:.3f}** "
+        f"(in-sample {regression.r2_in_sample:.3f}). 95% intervals and p-values with standard errors "
+        f"clustered by run (n = {regression.runs_train} runs).{dropped}", "",
+        markdown_table(regression.coefficients), "", "![](regression_coefficients.png)", ""]
 
 
 def _posttrainer_sections(table: pd.DataFrame, report: Report, silent: dict[str, int]) -> list[str]:

@@ -164,9 +164,25 @@ def _cmd_server(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except PolymixError as error:
+        print(f"polymix: error: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="polymix", description="Multilingual post-training studies on Ray.")
     parser.add_argument("--workdir", default=".polymix", help="local state: sample data, tiny models, MLflow db, Ray results")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_study_commands(commands)
+    _add_tracking_commands(commands)
+    return parser
+
+
+def _add_study_commands(commands) -> None:
+    """The commands that read a study file: run, climb, tune, plan, submit."""
     run = commands.add_parser("run", help="run a study on the current Ray cluster (or a local one)")
     run.add_argument("study")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field, e.g. train.lr=2e-5")
@@ -196,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     submit.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field")
     submit.add_argument("--follow", action="store_true", help="stream the job's logs until it ends")
     submit.set_defaults(handler=_cmd_submit)
+
+
+def _add_tracking_commands(commands) -> None:
+    """The commands that read or serve the tracking store: runs, report, sync, server."""
     runs = commands.add_parser("runs", help="print an experiment's trial runs as a table")
     runs.add_argument("experiment")
     runs.add_argument("--tracking-uri")
@@ -218,12 +238,6 @@ def main(argv: list[str] | None = None) -> int:
                         "(default sqlite:///WORKDIR/mlflow-server.db)")
     server.add_argument("mlflow_args", nargs=argparse.REMAINDER, help="further `mlflow server` options, after --")
     server.set_defaults(handler=_cmd_server)
-    args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except PolymixError as error:
-        print(f"polymix: error: {error}", file=sys.stderr)
-        return 2
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
@@ -32,6 +32,7 @@ from training.engines import DDPEngine, DeepSpeedEngine, decay_groups
 from training.errors import ConfigError
 from training.mixture import build_mixture
 from training.models import load_model, load_tokenizer
+from training.settings import TrainSettings
 from training.sources import load_parallel
 from training.tasks import get_task
 
@@ -44,25 +45,14 @@ Validator = Callable[[torch.nn.Module, object, str, dict[str, datasets.Dataset]]
 
 @dataclass(frozen=True)
 class SFTJob:
+    """One run: the model, its data and seed, what it validates, and its training settings (``train``)."""
+
     model_path: str
     task: str
     data_dir: str
     counts: dict[str, int]
     seed: int = 0
-    epochs: int = 3
-    lr: float = 1e-5
-    warmup_ratio: float = 0.03
-    weight_decay: float = 0.01
-    global_batch: int = 512
-    micro_batch: int = 8
-    max_seq_len: int = 512
-    engine: str = "ddp"  # "ddp" | "deepspeed"
-    zero_stage: int = 1
-    bf16: bool = False
-    gradient_checkpointing: bool = False
-    schedule: str = "cosine"  # "cosine" (docs/studies.md §1a) | "constant" (after warmup; docs/studies.md §1b)
-    select_by: str = "val_acc"  # the kept checkpoint: best "val_acc" (docs/studies.md §1a) | lowest "val_loss" (docs/studies.md §1b)
-    validation_examples: int | None = None  # per language; None = the whole validation split
+    train: TrainSettings = field(default_factory=TrainSettings)
     # Languages validated every epoch; None = the trained ones. A ratio search validates every language it
     # searches over, trained or not: how a mixture moves the loss of a language it leaves out is the transfer.
     validation_languages: list[str] | None = None
@@ -72,12 +62,92 @@ class SFTJob:
     # A multi-task run: examples per language of each task (``task`` and ``counts`` then name the whole run).
     task_counts: dict[str, dict[str, int]] | None = None
 
+    def record(self) -> dict:
+        """The job as its checkpoint records it (polymix_job.json): one flat mapping, the settings in place of
+        ``train``, so the file reads as it did when the settings were the job's own fields."""
+        record = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            record.update(value.model_dump() if name == "train" else {name: value})
+        return record
+
     def per_task(self) -> dict[str, dict[str, int]]:
         return self.task_counts or {self.task: self.counts}
 
     def metric(self, kind: str, task: str, lang: str) -> str:
         """``val/loss/<lang>`` in a single-task run; ``val/<task>/loss/<lang>`` in a multi-task one."""
         return f"val/{task}/{kind}/{lang}" if self.task_counts else f"val/{kind}/{lang}"
+
+
+def train_loop(config: dict) -> None:
+    """Ray Train entry point: ``config = {"job": SFTJob, "validator": Validator}``."""
+    job: SFTJob = config["job"]
+    validator: Validator = config["validator"]
+    context = ray.train.get_context()
+    rank, world_size = context.get_world_rank(), context.get_world_size()
+    device = ray.train.torch.get_device()
+    torch.manual_seed(job.seed)
+
+    accumulation = accumulation_steps(job, world_size)
+    ds_config = deepspeed_config(job, accumulation) if job.train.engine == "deepspeed" else None
+    zero3 = ds_config is not None and job.train.zero_stage == 3
+    partitioned = partitioned_loading(ds_config) if zero3 else None  # noqa: F841 (kept alive on purpose)
+    model, first_epoch = load_for_training(job, device)
+    tokenizer = load_tokenizer(job.model_path)
+    train_rows = tokenized_mixture(job, tokenizer)
+    validation = validation_rows(job)
+
+    sampler = GlobalBatchSampler(len(train_rows), job.train.global_batch, job.train.micro_batch, world_size, rank, job.seed)
+    loader = DataLoader(train_rows, batch_sampler=sampler, collate_fn=make_collate(tokenizer.pad_token_id))
+    engine = make_engine(job, model, ds_config, sampler.steps, first_epoch, world_size, device)
+
+    engine.train()
+    for epoch in range(first_epoch, job.train.epochs + 1):
+        sampler.set_epoch(epoch)
+        metrics = {"epoch": epoch, **train_epoch(engine, loader, accumulation, device), "train/lr": engine.lr(),
+                   # 0 for a run trained from the start; else the epoch whose checkpoint a restart resumed from
+                   "train/resumed_from_epoch": first_epoch - 1}
+        validated, checkpoint = validate_and_checkpoint(job, engine, tokenizer, validator, validation, epoch, rank, zero3)
+        ray.train.report({**metrics, **validated}, checkpoint=checkpoint, checkpoint_dir_name=f"epoch_{epoch:03d}")
+
+
+def accumulation_steps(job: SFTJob, world_size: int) -> int:
+    per_step = job.train.micro_batch * world_size
+    if job.train.global_batch % per_step:
+        raise ConfigError(f"train.global_batch={job.train.global_batch} is not a multiple of micro_batch×workers={per_step}; change one of them")
+    return job.train.global_batch // per_step
+
+
+def deepspeed_config(job: SFTJob, accumulation: int) -> dict:
+    config = json.loads((DEEPSPEED_CONFIGS / f"zero{max(job.train.zero_stage, 1)}.json").read_text())
+    config["zero_optimization"]["stage"] = job.train.zero_stage
+    config.update(
+        train_batch_size=job.train.global_batch,
+        train_micro_batch_size_per_gpu=job.train.micro_batch,
+        gradient_accumulation_steps=accumulation,
+        bf16={"enabled": job.train.bf16},
+    )
+    return config
+
+
+def partitioned_loading(ds_config: dict):
+    """ZeRO-3: must exist, and stay referenced, before from_pretrained: transformers then loads the weights already
+    partitioned (zero.Init), and generate() keeps every rank in step while gathering parameters."""
+    from transformers.integrations import HfDeepSpeedConfig
+
+    return HfDeepSpeedConfig(ds_config)
+
+
+def load_for_training(job: SFTJob, device):
+    """The model to train and the first epoch to run: a restarted run (worker failure, resubmitted sweep) continues
+    after its last reported epoch. Only the weights are restored; the optimiser and schedule restart their state
+    at that epoch."""
+    restored = ray.train.get_checkpoint()
+    if restored is None:
+        return load_model(job.model_path, gradient_checkpointing=job.train.gradient_checkpointing).to(device), 1
+    with restored.as_directory() as checkpoint_dir:
+        epoch = json.loads((Path(checkpoint_dir) / "polymix_job.json").read_text())["epoch"]
+        return load_model(checkpoint_dir, gradient_checkpointing=job.train.gradient_checkpointing).to(device), epoch + 1
 
 
 def tokenize(tokenizer, prompt: str, target: str, max_seq_len: int) -> dict[str, list[int]]:
@@ -104,82 +174,40 @@ def tokenized_mixture(job: SFTJob, tokenizer) -> datasets.Dataset:
         task = get_task(name)
         mixture = build_mixture(load_parallel(job.data_dir, name, "train", list(counts)), counts, job.seed)
         parts.append(mixture.map(
-            lambda row, task=task: tokenize(tokenizer, task.prompt(row, row["lang"]), task.target(row), job.max_seq_len),
+            lambda row, task=task: tokenize(tokenizer, task.prompt(row, row["lang"]), task.target(row), job.train.max_seq_len),
             remove_columns=mixture.column_names,
         ))
     return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts).shuffle(seed=job.seed)
-
-
-@torch.no_grad()
-def validation_loss(model, tokenizer, job: SFTJob, task_name: str, by_lang: dict[str, datasets.Dataset]) -> dict[str, float]:
-    """Mean target-token loss per language (the quantity Climb's loss laws are fitted to)."""
-    task, collate = get_task(task_name), make_collate(tokenizer.pad_token_id)
-    model.eval()
-    losses = {}
-    for lang, rows in by_lang.items():
-        examples = [tokenize(tokenizer, task.prompt(r, lang), task.target(r), job.max_seq_len) for r in rows]
-        total, count = 0.0, 0
-        for start in range(0, len(examples), job.micro_batch):
-            batch = {k: v.to(model.device) for k, v in collate(examples[start : start + job.micro_batch]).items()}
-            n_targets = target_tokens(batch)
-            total += model(**batch).loss.item() * n_targets
-            count += n_targets
-        losses[lang] = total / max(count, 1)
-    model.train()
-    return losses
-
-
-def accumulation_steps(job: SFTJob, world_size: int) -> int:
-    per_step = job.micro_batch * world_size
-    if job.global_batch % per_step:
-        raise ConfigError(f"train.global_batch={job.global_batch} is not a multiple of micro_batch×workers={per_step}; change one of them")
-    return job.global_batch // per_step
-
-
-def deepspeed_config(job: SFTJob, accumulation: int) -> dict:
-    if job.zero_stage not in (0, 1, 2, 3):
-        raise ConfigError(f"train.zero_stage={job.zero_stage}: stages 0 to 3 are supported")
-    config = json.loads((DEEPSPEED_CONFIGS / f"zero{max(job.zero_stage, 1)}.json").read_text())
-    config["zero_optimization"]["stage"] = job.zero_stage
-    config.update(
-        train_batch_size=job.global_batch,
-        train_micro_batch_size_per_gpu=job.micro_batch,
-        gradient_accumulation_steps=accumulation,
-        bf16={"enabled": job.bf16},
-    )
-    return config
-
-
-def load_for_training(job: SFTJob, device):
-    """The model to train and the first epoch to run: a restarted run (worker failure, resubmitted sweep) continues
-    after its last reported epoch. Only the weights are restored; the optimiser and schedule restart their state
-    at that epoch."""
-    restored = ray.train.get_checkpoint()
-    if restored is None:
-        return load_model(job.model_path, gradient_checkpointing=job.gradient_checkpointing).to(device), 1
-    with restored.as_directory() as checkpoint_dir:
-        epoch = json.loads((Path(checkpoint_dir) / "polymix_job.json").read_text())["epoch"]
-        return load_model(checkpoint_dir, gradient_checkpointing=job.gradient_checkpointing).to(device), epoch + 1
 
 
 def validation_rows(job: SFTJob) -> dict[str, dict[str, datasets.Dataset]]:
     """``{task: {lang: rows}}`` validated every epoch: the first ``validation_examples`` of each language."""
     validation = {task: load_parallel(job.data_dir, task, "validation", job.validation_languages or list(counts))
                   for task, counts in job.per_task().items()}
-    if job.validation_examples:
-        validation = {task: {lang: rows.select(range(min(job.validation_examples, len(rows)))) for lang, rows in by_lang.items()}
+    if job.train.validation_examples:
+        validation = {task: {lang: rows.select(range(min(job.train.validation_examples, len(rows)))) for lang, rows in by_lang.items()}
                       for task, by_lang in validation.items()}
     return validation
 
 
 def make_schedule(model, job: SFTJob, total_steps: int, steps_done: int):
-    optimizer = torch.optim.AdamW(decay_groups(model, job.weight_decay), lr=job.lr)
-    warmup_steps = math.ceil(job.warmup_ratio * total_steps)
-    scheduler = (get_constant_schedule_with_warmup(optimizer, warmup_steps) if job.schedule == "constant"
+    optimizer = torch.optim.AdamW(decay_groups(model, job.train.weight_decay), lr=job.train.lr)
+    warmup_steps = math.ceil(job.train.warmup_ratio * total_steps)
+    scheduler = (get_constant_schedule_with_warmup(optimizer, warmup_steps) if job.train.schedule == "constant"
                  else get_cosine_schedule_with_warmup(optimizer, warmup_steps, total_steps))
     for _ in range(steps_done):  # put a resumed schedule where it left off
         scheduler.step()
     return optimizer, scheduler
+
+
+def make_engine(job: SFTJob, model, ds_config: dict | None, steps_per_epoch: int, first_epoch: int, world_size: int,
+                device):
+    """AdamW with its schedule (where a resumed run left off) under DeepSpeed when there is a DeepSpeed config, else
+    under DDP."""
+    optimizer, scheduler = make_schedule(model, job, steps_per_epoch * job.train.epochs, (first_epoch - 1) * steps_per_epoch)
+    if ds_config is not None:
+        return DeepSpeedEngine(model, optimizer, scheduler, world_size, ds_config)
+    return DDPEngine(model, ray.train.torch.prepare_model(model), optimizer, scheduler, world_size, job.train.bf16, device)
 
 
 def train_epoch(engine, loader: DataLoader, accumulation: int, device) -> dict[str, float]:
@@ -214,6 +242,31 @@ def validate_and_checkpoint(job: SFTJob, engine, tokenizer, validator: Validator
     state_dict = engine.consolidated_state_dict() if zero3 else None
     if rank != 0:
         return {}, None
+    return validation_metrics(job, val_loss, val_acc), save_checkpoint(job, model, tokenizer, state_dict, epoch)
+
+
+@torch.no_grad()
+def validation_loss(model, tokenizer, job: SFTJob, task_name: str, by_lang: dict[str, datasets.Dataset]) -> dict[str, float]:
+    """Mean target-token loss per language (the quantity Climb's loss laws are fitted to)."""
+    task, collate = get_task(task_name), make_collate(tokenizer.pad_token_id)
+    model.eval()
+    losses = {}
+    for lang, rows in by_lang.items():
+        examples = [tokenize(tokenizer, task.prompt(r, lang), task.target(r), job.train.max_seq_len) for r in rows]
+        total, count = 0.0, 0
+        for start in range(0, len(examples), job.train.micro_batch):
+            batch = {k: v.to(model.device) for k, v in collate(examples[start : start + job.train.micro_batch]).items()}
+            n_targets = target_tokens(batch)
+            total += model(**batch).loss.item() * n_targets
+            count += n_targets
+        losses[lang] = total / max(count, 1)
+    model.train()
+    return losses
+
+
+def validation_metrics(job: SFTJob, val_loss: dict, val_acc: dict) -> dict[str, float]:
+    """``{task: {lang: value}}`` losses and accuracies as the run logs them, their averages, the search's objective
+    and the score Ray keeps the best checkpoint by."""
     metrics = {job.metric(kind, task, lang): value for kind, values in (("loss", val_loss), ("acc", val_acc))
                for task, by_lang in values.items() for lang, value in by_lang.items()}
     all_losses = [value for by_lang in val_loss.values() for value in by_lang.values()]
@@ -224,49 +277,15 @@ def validate_and_checkpoint(job: SFTJob, engine, tokenizer, validator: Validator
         metrics["val/objective"] = sum(w * val_loss[job.task][lang] for lang, w in job.objective_weights.items())
     # Best average validation accuracy (docs/studies.md §1a); lower loss breaks ties between equal accuracies.
     # Or the lowest validation loss (the Post-trainer's Guide's choice, docs/studies.md §1b).
-    metrics[SELECTION_METRIC] = (-metrics["val/avg_loss"] if job.select_by == "val_loss"
+    metrics[SELECTION_METRIC] = (-metrics["val/avg_loss"] if job.train.select_by == "val_loss"
                                  else metrics["val/avg_acc"] - 1e-6 * metrics["val/avg_loss"])
+    return metrics
+
+
+def save_checkpoint(job: SFTJob, model, tokenizer, state_dict, epoch: int) -> ray.train.Checkpoint:
+    """Model, tokenizer and ``polymix_job.json`` (the job and its epoch: where a restart resumes)."""
     checkpoint_dir = tempfile.mkdtemp(prefix="polymix-ckpt-")
     model.save_pretrained(checkpoint_dir, state_dict=state_dict)
     tokenizer.save_pretrained(checkpoint_dir)
-    (Path(checkpoint_dir) / "polymix_job.json").write_text(json.dumps({**asdict(job), "epoch": epoch}, indent=2))
-    return metrics, ray.train.Checkpoint.from_directory(checkpoint_dir)
-
-
-def train_loop(config: dict) -> None:
-    """Ray Train entry point: ``config = {"job": SFTJob, "validator": Validator}``."""
-    job: SFTJob = config["job"]
-    validator: Validator = config["validator"]
-    context = ray.train.get_context()
-    rank, world_size = context.get_world_rank(), context.get_world_size()
-    device = ray.train.torch.get_device()
-    torch.manual_seed(job.seed)
-
-    accumulation = accumulation_steps(job, world_size)
-    ds_config = deepspeed_config(job, accumulation) if job.engine == "deepspeed" else None
-    zero3 = ds_config is not None and job.zero_stage == 3
-    if zero3:
-        # Must exist (and stay referenced) before from_pretrained: transformers then loads the weights already
-        # partitioned (zero.Init), and generate() keeps every rank in step while gathering parameters.
-        from transformers.integrations import HfDeepSpeedConfig
-
-        hf_deepspeed = HfDeepSpeedConfig(ds_config)  # noqa: F841 (kept alive on purpose)
-    model, first_epoch = load_for_training(job, device)
-    tokenizer = load_tokenizer(job.model_path)
-    train_rows = tokenized_mixture(job, tokenizer)
-    validation = validation_rows(job)
-
-    sampler = GlobalBatchSampler(len(train_rows), job.global_batch, job.micro_batch, world_size, rank, job.seed)
-    loader = DataLoader(train_rows, batch_sampler=sampler, collate_fn=make_collate(tokenizer.pad_token_id))
-    optimizer, scheduler = make_schedule(model, job, sampler.steps * job.epochs, (first_epoch - 1) * sampler.steps)
-    engine = (DeepSpeedEngine(model, optimizer, scheduler, world_size, ds_config) if ds_config is not None
-              else DDPEngine(model, ray.train.torch.prepare_model(model), optimizer, scheduler, world_size, job.bf16, device))
-
-    engine.train()
-    for epoch in range(first_epoch, job.epochs + 1):
-        sampler.set_epoch(epoch)
-        metrics = {"epoch": epoch, **train_epoch(engine, loader, accumulation, device), "train/lr": engine.lr(),
-                   # 0 for a run trained from the start; else the epoch whose checkpoint a restart resumed from
-                   "train/resumed_from_epoch": first_epoch - 1}
-        validated, checkpoint = validate_and_checkpoint(job, engine, tokenizer, validator, validation, epoch, rank, zero3)
-        ray.train.report({**metrics, **validated}, checkpoint=checkpoint, checkpoint_dir_name=f"epoch_{epoch:03d}")
+    (Path(checkpoint_dir) / "polymix_job.json").write_text(json.dumps({**job.record(), "epoch": epoch}, indent=2))
+    return ray.train.Checkpoint.from_directory(checkpoint_dir)

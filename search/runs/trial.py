@@ -47,7 +47,7 @@ def evaluate_model_dir(model_source, tasks: list[str], data_dir: str, languages:
 def sft_job(spec: TrialSpec, model_path: str, data_dir: str, objective_weights: dict[str, float] | None = None) -> SFTJob:
     return SFTJob(model_path=model_path, task=spec.task, data_dir=data_dir, counts=spec.counts, seed=spec.seed,
                   validation_languages=spec.validation_languages or None, objective_weights=objective_weights,
-                  task_counts=spec.tasks or None, **spec.train.model_dump())
+                  task_counts=spec.tasks or None, train=spec.train)
 
 
 def trial_params(spec: TrialSpec) -> dict:

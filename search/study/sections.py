@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from training.languages import ALL_LANGUAGES, LANGUAGES, TRAINABLE_LANGUAGES
 from training.mixture import augmentation_counts, ratio_counts
+from training.settings import TrainSettings
 from training.tasks import FORMATS, TASKS
 
 
@@ -162,27 +163,7 @@ class MixtureSpec(Frozen):
         return fields
 
 
-class TrainConfig(Frozen):
-    epochs: int = Field(3, ge=1)
-    lr: float = Field(1e-5, gt=0)
-    warmup_ratio: float = Field(0.03, ge=0, lt=1)
-    weight_decay: float = Field(0.01, ge=0)
-    global_batch: int = Field(512, ge=1)
-    micro_batch: int = Field(8, ge=1)
-    max_seq_len: int = Field(512, ge=8)
-    engine: Literal["ddp", "deepspeed"] = "ddp"
-    zero_stage: Literal[0, 1, 2, 3] = 1
-    bf16: bool = False
-    gradient_checkpointing: bool = False
-    schedule: Literal["cosine", "constant"] = "cosine"  # after warmup (docs/studies.md §1a: cosine; §1b: constant)
-    select_by: Literal["val_acc", "val_loss"] = "val_acc"  # the kept checkpoint (§1a: accuracy; §1b: loss)
-    validation_examples: int | None = Field(None, ge=1)  # per language, for per-epoch validation
-
-    @model_validator(mode="after")
-    def _batches(self):
-        if self.global_batch % self.micro_batch:
-            raise ValueError(f"global_batch={self.global_batch} must be a multiple of micro_batch={self.micro_batch}")
-        return self
+TrainConfig = TrainSettings  # the one definition of training settings (training/settings.py)
 
 
 class EvalConfig(Frozen):

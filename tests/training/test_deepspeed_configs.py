@@ -4,6 +4,7 @@ import pytest
 
 from search.runs.designs import expand_trials
 from search.study import load_study
+from training.settings import TrainSettings
 from training.sft import SFTJob, accumulation_steps, deepspeed_config
 
 
@@ -24,8 +25,8 @@ def test_each_zero_stage_parses(deepspeed_world, stage):
     from deepspeed.runtime.config import DeepSpeedConfig
 
     deepspeed_world(1)
-    job = SFTJob(model_path="unused", task="math", data_dir="unused", counts={"en": 1}, engine="deepspeed",
-                 zero_stage=stage, global_batch=64, micro_batch=8, bf16=True)
+    job = SFTJob(model_path="unused", task="math", data_dir="unused", counts={"en": 1},
+                 train=TrainSettings(engine="deepspeed", zero_stage=stage, global_batch=64, micro_batch=8, bf16=True))
     parsed = DeepSpeedConfig(deepspeed_config(job, accumulation_steps(job, 1)))
     assert parsed.zero_optimization_stage == stage
     assert (parsed.train_batch_size, parsed.train_micro_batch_size_per_gpu, parsed.gradient_accumulation_steps) == (64, 8, 8)
@@ -47,7 +48,7 @@ def test_the_220_run_studys_profiles_parse_at_their_world_sizes(deepspeed_world)
         world = trial.resources.workers
         deepspeed_world(world)
         job = SFTJob(model_path=trial.model.path, task=trial.task, data_dir="unused", counts=trial.counts,
-                     **trial.train.model_dump())
+                     train=trial.train)
         parsed = DeepSpeedConfig(deepspeed_config(job, accumulation_steps(job, world)))
         assert parsed.train_batch_size == 512 == parsed.train_micro_batch_size_per_gpu * parsed.gradient_accumulation_steps * world
         assert parsed.zero_optimization_stage == trial.train.zero_stage

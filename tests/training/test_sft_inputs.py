@@ -39,10 +39,12 @@ def test_a_long_article_loses_its_middle_not_the_summary_nor_the_instruction_and
 
 
 def test_a_multitask_mixture_holds_every_tasks_examples_in_its_own_format(sample_dir):
+    from training.settings import TrainSettings
     from training.sft import SFTJob, tokenized_mixture
 
     job = SFTJob(model_path="unused", task="multitask", data_dir=str(sample_dir), counts={"en": 30, "ja": 10},
-                 task_counts={"summarization": {"en": 20, "ja": 10}, "instruction": {"en": 10}}, max_seq_len=4096)
+                 task_counts={"summarization": {"en": 20, "ja": 10}, "instruction": {"en": 10}},
+                 train=TrainSettings(max_seq_len=4096))
     rows = tokenized_mixture(job, CharTokenizer())
     assert len(rows) == 40
     prompts = ["".join(chr(i) for i, label in zip(row["input_ids"][1:], row["labels"][1:]) if label == -100) for row in rows]
@@ -73,3 +75,19 @@ def test_a_multitask_run_logs_each_task_under_its_name_and_averages_the_tasks():
     single = next(t for t in expand_trials(study) if t.task == "summarization" and t.mixture == "dose-64")
     assert set(eval_metrics(single, {"summarization": results["summarization"]})) >= {"eval/acc/en", "eval/chrf/ru",
                                                                                       "eval/fidelity/en", "eval/avg_seen"}
+
+
+def test_a_checkpoint_records_the_job_flat_with_its_settings_among_the_run_fields():
+    """polymix_job.json keeps the layout it had when the settings were SFTJob's own fields."""
+    import json
+
+    from training.settings import TrainSettings
+    from training.sft import SFTJob
+
+    job = SFTJob(model_path="m", task="math", data_dir="d", counts={"en": 1}, seed=3, train=TrainSettings(lr=2e-5),
+                 objective_weights={"en": 1.0})
+    record = job.record()
+    assert list(record) == ["model_path", "task", "data_dir", "counts", "seed", *TrainSettings.model_fields,
+                            "validation_languages", "objective_weights", "task_counts"]
+    assert (record["seed"], record["lr"], record["epochs"], record["objective_weights"]) == (3, 2e-5, 3, {"en": 1.0})
+    assert json.loads(json.dumps(record)) == record
