@@ -181,37 +181,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _study_command(commands, name: str, help: str, handler, example: str = "", address: bool = True):
+    """A command that reads a study file: the study, its --set overrides and (to run it) the Ray address."""
+    command = commands.add_parser(name, help=help)
+    command.add_argument("study")
+    command.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                         help="override a study field" + (f", e.g. {example}" if example else ""))
+    if address:
+        command.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else start a local instance)")
+    command.set_defaults(handler=handler)
+    return command
+
+
 def _add_study_commands(commands) -> None:
     """The commands that read a study file: run, climb, tune, plan, submit."""
-    run = commands.add_parser("run", help="run a study on the current Ray cluster (or a local one)")
-    run.add_argument("study")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field, e.g. train.lr=2e-5")
-    run.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else start a local instance)")
-    run.set_defaults(handler=_cmd_run)
-    climb = commands.add_parser("climb", help="search a study's language ratios adaptively (its `search` section)")
-    climb.add_argument("study")
-    climb.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field, e.g. search.runs=16")
-    climb.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else start a local instance)")
-    climb.set_defaults(handler=_cmd_climb)
-    tune_cmd = commands.add_parser("tune", help="tune training hyperparameters per model × task on a reference mixture "
-                                   "(the study's `tuning` section)")
-    tune_cmd.add_argument("study")
+    _study_command(commands, "run", "run a study on the current Ray cluster (or a local one)", _cmd_run, "train.lr=2e-5")
+    _study_command(commands, "climb", "search a study's language ratios adaptively (its `search` section)", _cmd_climb,
+                   "search.runs=16")
+    tune_cmd = _study_command(commands, "tune", "tune training hyperparameters per model × task on a reference mixture "
+                              "(the study's `tuning` section)", _cmd_tune, "tuning.samples=12")
     tune_cmd.add_argument("--model", action="append", help="tune this model only (repeatable; default tuning.models)")
     tune_cmd.add_argument("--mixture", help="the reference mixture (default tuning.mixture)")
-    tune_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field, e.g. tuning.samples=12")
-    tune_cmd.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else start a local instance)")
-    tune_cmd.set_defaults(handler=_cmd_tune)
-    plan = commands.add_parser("plan", help="validate a study, list its runs and estimate GPU-hours and makespan")
-    plan.add_argument("study")
-    plan.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field")
+    plan = _study_command(commands, "plan", "validate a study, list its runs and estimate GPU-hours and makespan",
+                          _cmd_plan, address=False)
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
-    plan.set_defaults(handler=_cmd_plan)
-    submit = commands.add_parser("submit", help="submit a study as a Ray job (the repo is the job's working dir)")
-    submit.add_argument("study")
+    submit = _study_command(commands, "submit", "submit a study as a Ray job (the repo is the job's working dir)",
+                            _cmd_submit, address=False)
     submit.add_argument("--address", required=True, help="the cluster's job server, e.g. http://127.0.0.1:8265")
-    submit.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a study field")
     submit.add_argument("--follow", action="store_true", help="stream the job's logs until it ends")
-    submit.set_defaults(handler=_cmd_submit)
 
 
 def _add_tracking_commands(commands) -> None:
