@@ -1,6 +1,6 @@
 """Training settings: the one definition of each setting, its default and its limits.
 
-A study's ``train:`` section (search/study.py's ``TrainConfig``) and the job a Ray Train worker runs
+A study's ``train:`` section (``TrainConfig`` in search/study/sections.py) and the job a Ray Train worker runs
 (training/sft.py's ``SFTJob.train``) are this model, so a default cannot differ between them.
 """
 
@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class TrainSettings(BaseModel):
-    # as search/study.py's Frozen (training imports nothing from search): a typo in a study is an error, not a default
+    # as search/study/sections.py's Frozen (training imports nothing from search): a typo in a study is an error, not a default
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     epochs: int = Field(3, ge=1)
