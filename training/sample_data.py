@@ -146,8 +146,12 @@ def _examples(task: Task, counts: dict[str, int], seed: int) -> Iterator[tuple[s
             number += 1
 
 
+SAMPLE_ROWS = {"train": 1200, "validation": 120, "test": 120}  # rows per language of each split, by default
+
+
 def write_sample_data(
-    out_dir: str | Path, n_train: int = 1200, n_validation: int = 120, n_test: int = 120, seed: int = 0
+    out_dir: str | Path, n_train: int = SAMPLE_ROWS["train"], n_validation: int = SAMPLE_ROWS["validation"],
+    n_test: int = SAMPLE_ROWS["test"], seed: int = 0
 ) -> Path:
     """Write ``out_dir/{task}/{lang}/{split}.jsonl`` for every task and all 11 languages; return out_dir."""
     # Imported here, not above: the task modules import this module's rendering helpers for their generators.
@@ -176,9 +180,9 @@ def write_sample_data(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir")
-    parser.add_argument("--n-train", type=int, default=1200)
-    parser.add_argument("--n-validation", type=int, default=120)
-    parser.add_argument("--n-test", type=int, default=120)
+    parser.add_argument("--n-train", type=int, default=SAMPLE_ROWS["train"])
+    parser.add_argument("--n-validation", type=int, default=SAMPLE_ROWS["validation"])
+    parser.add_argument("--n-test", type=int, default=SAMPLE_ROWS["test"])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     path = write_sample_data(args.out_dir, args.n_train, args.n_validation, args.n_test, args.seed)

@@ -254,13 +254,23 @@ class ProfileSpec(Frozen):
 
 
 class PlanConfig(Frozen):
-    """Assumptions of `polymix plan`'s cost estimate: FLOPs ≈ 6·params·tokens at a stated MFU."""
+    """Assumptions of `polymix plan`'s cost estimate: training FLOPs ≈ 6·params·tokens at a stated MFU, generation
+    (validation every epoch, the test evaluation) at a stated decoding throughput."""
 
     cluster_gpus: int = Field(64, ge=1)
     gpu_peak_tflops: float = Field(312.0, gt=0)  # A100 bf16 dense peak
     mfu: float = Field(0.35, gt=0, le=1)
     # Mean tokens (prompt + target) of one training example per task, measured on the real data.
     tokens_per_example: dict[str, PositiveInt] = {}
+    # Generated tokens per second on one GPU (batched greedy decoding with transformers), per model name, and
+    # `default` for the others: our estimate for a ~1B model on an A100 at batch 64; benchmarks/gpu_sft.py measures it.
+    decode_tokens_per_s: dict[str, Annotated[float, Field(gt=0)]] = {"default": 2000.0}
+    # Mean new tokens of one generated answer, per task; unset: the task's whole budget (eval.max_new_tokens), an
+    # upper bound. A run's predictions.jsonl gives the measured figure (its `tokens`).
+    generated_tokens_per_example: dict[str, PositiveInt] = {}
+    # Test examples per language, per task, where the data cannot say before it is converted (data.sources);
+    # eval.test_examples, the sample data and a data.path layout say it themselves.
+    test_examples: dict[str, PositiveInt] = {}
 
 
 

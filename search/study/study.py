@@ -123,9 +123,12 @@ class Study(Frozen):
                             f"for every task of the study ({', '.join(self.tasks)})")
         problems += [f"eval.max_new_tokens.{task}: unknown task; use one of {', '.join(TASKS)}"
                      for task in self.eval.max_new_tokens if task not in TASKS]
-        for task in self.plan.tokens_per_example:
-            if task not in self.tasks:
-                problems.append(f"plan.tokens_per_example.{task}: not a task of this study ({', '.join(self.tasks)})")
+        for field in ("tokens_per_example", "generated_tokens_per_example", "test_examples"):
+            problems += [f"plan.{field}.{task}: not a task of this study ({', '.join(self.tasks)})"
+                         for task in getattr(self.plan, field) if task not in self.tasks]
+        models = {model.name for model in self.models}
+        problems += [f"plan.decode_tokens_per_s.{name}: not a model of this study; use a model's name or `default`"
+                     for name in self.plan.decode_tokens_per_s if name not in models | {"default"}]
         if self.tuning is not None:
             problems.extend(self._tuning_problems())
         if self.multitask is not None:

@@ -9,7 +9,7 @@ import torch
 from transformers import Qwen3ForCausalLM
 
 from evaluation.evaluate import evaluate_languages
-from evaluation.generate import generate
+from evaluation.generate import DecodeStats, _generate_batch, generate
 from training.models import TINY_SIZES, qwen3_config, train_tokenizer
 from training.tasks import QUESTION, get_task
 
@@ -18,18 +18,22 @@ CORPUS = ["Question: Janet has 16 eggs. She eats 3 and bakes 4. The answer is 18
 
 
 class ScriptedLM(Qwen3ForCausalLM):
-    """Greedy decoding follows ``scripts[row]`` token by token (its last token repeats once it runs out)."""
+    """Greedy decoding follows a script per prompt (its last token repeats once it runs out). The prompts differ in
+    length, and that is how a row is known: a batch drops its finished rows, so a row's place in it changes."""
 
-    scripts: list[list[int]] = []
+    scripts: list[list[int]] = []  # by prompt length in tokens: the shortest prompt follows scripts[0]
 
     def forward(self, input_ids=None, attention_mask=None, **kwargs):
         output = super().forward(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         # the prompt's forward pass (several tokens) gives the first new token, each later pass one more
-        self.step = 0 if input_ids.shape[1] > 1 else self.step + 1
-        step = self.step
+        if input_ids.shape[1] > 1:
+            self.step, self.lengths = 0, sorted(set(attention_mask.sum(-1).tolist()))
+        else:
+            self.step += 1
         logits = torch.full_like(output.logits[:, -1:, :], -1e4)
-        for row, script in enumerate(self.scripts):
-            logits[row, 0, script[min(step, len(script) - 1)]] = 0.0
+        for row, length in enumerate(attention_mask.sum(-1).tolist()):
+            script = self.scripts[self.lengths.index(length - self.step)]
+            logits[row, 0, script[min(self.step, len(script) - 1)]] = 0.0
         output.logits = logits
         return output
 
@@ -51,12 +55,29 @@ def test_each_completion_ends_at_a_stop_string_at_eos_or_at_the_budget_and_says_
     answer = tokenizer("The answer is 18.", add_special_tokens=False).input_ids
     model = scripted(tokenizer, "The answer is 18. Question: Janet has 16 eggs.", answer + [tokenizer.eos_token_id],
                      tokenizer("1 2 3 4 5 6 7 8 9", add_special_tokens=False).input_ids)
-    # Prompts of one length stay in order in generate's length-sorted batch, so row i follows script i.
-    out = generate(model, tokenizer, ["Q1", "Q2", "Q3"], max_new_tokens=12, stop=(QUESTION["en"],))
+    # The i-th shortest prompt follows script i.
+    out = generate(model, tokenizer, ["Q1", "Q2 Q2", "Q3 Q3 Q3"], max_new_tokens=12, stop=(QUESTION["en"],))
     assert [g.finish for g in out] == ["stop", "eos", "length"]
     assert out[0].text == "The answer is 18. " and out[0].text + QUESTION["en"] in tokenizer.decode(model.scripts[0])
     assert out[1].text == "The answer is 18." and out[1].tokens == len(answer) + 1
     assert out[2].tokens == 12
+
+
+def test_a_batch_drops_each_answer_as_it_ends_and_gives_what_transformers_generate_gives(tokenizer):
+    """Rows leave the batch as they finish: after the prompt pass, every computed position is a running answer's
+    next token. The completions are those of transformers' generate() on the same batch."""
+    answer = tokenizer("The answer is 18.", add_special_tokens=False).input_ids
+    model = scripted(tokenizer, answer[:2] + [tokenizer.eos_token_id], "The answer is 18. Question: Janet has 16 eggs.",
+                     tokenizer("1 2 3 4 5 6 7 8 9", add_special_tokens=False).input_ids)
+    prompts, stop = ["Q1", "Q2 Q2", "Q3 Q3 Q3"], (QUESTION["en"],)
+    stats = DecodeStats()
+    ours = generate(model, tokenizer, prompts, max_new_tokens=12, stop=stop, stats=stats)
+    assert [g.finish for g in ours] == ["eos", "stop", "length"] and ours[0].tokens == 3
+    assert ours == _generate_batch(model, tokenizer, prompts, 12, stop, DecodeStats())
+    lengths = [len(tokenizer(p).input_ids) for p in prompts]
+    assert stats.generated == sum(g.tokens for g in ours)
+    assert stats.computed == 3 * max(lengths) + sum(g.tokens - 1 for g in ours)  # (the first token: the prompt pass)
+    assert stats.useful == sum(lengths) + sum(g.tokens - 1 for g in ours)
 
 
 def test_an_mgsm_row_without_a_solution_is_answered_with_the_tasks_budget_not_the_gold_targets_length(tokenizer):

@@ -41,9 +41,31 @@ def test_plan_costs_follow_the_stated_model():
     run = next(c for c in costs if c.trial.label == "qwen3-8b/math/all10")
     tokens = 6 * 100_000 * 350  # epochs × examples × tokens per example
     assert run.tokens == tokens and run.flops == 6 * 8.2e9 * tokens
-    assert run.hours == pytest.approx(6 * 8.2e9 * tokens / (0.35 * 312e12 * 8) / 3600)
-    assert run.gpu_hours == pytest.approx(8 * run.hours)
-    assert all(c.hours == 0 for c in costs if c.trial.baseline)
+    assert run.train_hours == pytest.approx(6 * 8.2e9 * tokens / (0.35 * 312e12 * 8) / 3600)
+    # Generation: 6 epochs × 200 validation rows × 10 trained languages, then 250 MGSM rows × 6 evaluation
+    # languages, each answer at most the 512-token budget, at 2,000 tokens/s on one of the run's 8 GPUs.
+    assert run.generated_tokens == 512 * (6 * 200 * 10 + 250 * 6)
+    assert run.generation_hours == pytest.approx(run.generated_tokens / 2000 / 3600)
+    assert run.gpu_hours == pytest.approx(8 * (run.train_hours + run.generation_hours))
+    baseline = next(c for c in costs if c.trial.label == "qwen3-8b/api/untrained")
+    assert baseline.tokens == baseline.train_hours == 0 and baseline.generated_tokens == 128 * 399 * 6
+
+
+def test_measured_generation_figures_replace_the_upper_bound_and_name_their_field():
+    raw = _raw()
+    raw["plan"].update(generated_tokens_per_example={"math": 200}, decode_tokens_per_s={"default": 2000, "qwen3-8b": 800})
+    costs = {c.trial.label: c for c in estimate(parse_study(raw), expand_trials(parse_study(raw)))}
+    assert costs["qwen3-8b/math/all10"].generated_tokens == 200 * (6 * 200 * 10 + 250 * 6)
+    assert costs["qwen3-8b/math/all10"].generation_hours == pytest.approx(200 * (6 * 200 * 10 + 250 * 6) / 800 / 3600)
+    assert costs["qwen3-0.6b/api/en"].generated_tokens == 128 * (6 * 150 * 1 + 399 * 6)  # (api: still its budget)
+    raw["plan"].update(decode_tokens_per_s={"qwen3-9b": 800}, test_examples={"summarization": 10})
+    with pytest.raises(ConfigError) as error:
+        parse_study(raw, "english_not_all.yaml")
+    assert "plan.decode_tokens_per_s.qwen3-9b: not a model of this study" in str(error.value)
+    assert "plan.test_examples.summarization: not a task of this study (math, api)" in str(error.value)
+    del raw["plan"]["test_examples"], raw["plan"]["decode_tokens_per_s"]
+    with pytest.raises(ConfigError, match=r"plan.test_examples.math: not set; give the test examples per language"):
+        estimate(parse_study(raw), expand_trials(parse_study(raw)))
 
 
 def test_makespan_replay_on_a_hand_checked_case():
@@ -73,14 +95,15 @@ def test_longest_first_packs_the_220_runs_near_the_bound():
 def test_plan_cli_table_and_json():
     table = subprocess.run([sys.executable, "-m", "ray_jobs.cli", "plan", str(STUDY)], capture_output=True, text=True, cwd=ROOT)
     assert table.returncode == 0, table.stderr
-    assert "220 training runs (+10 untrained baseline evaluations" in table.stdout
-    assert "GPU-hours" in table.stdout and "makespan on 64 GPUs" in table.stdout
+    assert "220 training runs (+10 untrained baseline evaluations: test generation only)" in table.stdout
+    assert "GPU-hours, of which generation" in table.stdout and "makespan on 64 GPUs" in table.stdout
+    assert "every answer runs to its task's whole budget (an upper bound" in table.stdout
     rows = [line for line in table.stdout.splitlines() if re.match(r"\s*\d+\s+\S+\s+(math|api)\s", line)]
-    assert len(rows) == 220
+    assert len(rows) == 230 and sum(" untrained " in row for row in rows) == 10
     as_json = subprocess.run([sys.executable, "-m", "ray_jobs.cli", "plan", str(STUDY), "--json", "--set", "plan.cluster_gpus=128"],
                              capture_output=True, text=True, cwd=ROOT)
     summary = json.loads(as_json.stdout)
-    assert len(summary["runs"]) == 220 and summary["assumptions"]["cluster_gpus"] == 128
+    assert len(summary["runs"]) == 230 and summary["assumptions"]["cluster_gpus"] == 128
     assert {run["gpus"] for run in summary["runs"]} == {1, 4, 8}
 
 
