@@ -40,13 +40,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from training.answers import format_number, numeric_final_answer
 from training.errors import DataError
-
-if TYPE_CHECKING:
-    pass
 
 # XLSum's folder and file names, and the ISO 639-3 codes of the Aya collection, for the study languages.
 XLSUM_NAMES = {"en": "english", "es": "spanish", "ja": "japanese", "bn": "bengali", "sw": "swahili", "te": "telugu",

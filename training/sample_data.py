@@ -96,18 +96,18 @@ def render(template: str, lang: str, ctx: dict) -> str:
     return _TOKEN.sub(fill, template)
 
 
-def _person(key: str, lang: str, index: int) -> dict:
+def person(key: str, lang: str, index: int) -> dict:
     name, gender = tables.NAMES[lang][index]
     forms = tables.NAME_FORMS.get(lang, {}).get(name, {})
     return {key: name, f"{key}_g": gender, **{f"{key}_{case}": form for case, form in forms.items()}}
 
 
-def _quote(value: str) -> str:
+def quote_value(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 # ------------------------------------------------------------------------------- shared by the generators
-def _draw_value(rng: random.Random, kind: str) -> int | str:
+def draw_value(rng: random.Random, kind: str) -> int | str:
     """A parallel index for translated kinds (person, city, ...), else the literal value."""
     if kind == "person":
         return rng.randrange(len(tables.NAMES["en"]))
@@ -116,8 +116,8 @@ def _draw_value(rng: random.Random, kind: str) -> int | str:
     return _VALUE_DRAWS[kind](rng)
 
 
-def _story_context(example: dict, lang: str) -> dict:
-    return {"city": tables.API_VALUES["city"][lang][example["city"]], **_person("p", lang, example["p"]),
+def story_context(example: dict, lang: str) -> dict:
+    return {"city": tables.API_VALUES["city"][lang][example["city"]], **person("p", lang, example["p"]),
             "n": example["n"], "k": example["n"] * 1000}
 
 

@@ -60,8 +60,13 @@ def model_params(study: Study) -> dict[str, float]:
     return params
 
 
+def split_rows(study: Study) -> dict[tuple[str, str], int | None]:
+    """Rows per language of each (task, split) the runs generate answers for, where the data says it before any
+    conversion (read once: a data.path layout is counted from its files)."""
+    return {(task, split): _rows_in(study, task, split) for task in study.tasks for split in ("validation", "test")}
+
+
 def _rows_in(study: Study, task: str, split: str) -> int | None:
-    """Rows per language of a split of the study's data, where the data says it before any conversion."""
     if study.data.path:
         files = sorted(Path(study.data.path).glob(f"{task}/*/{split}.jsonl"))
         return sum(1 for line in files[0].open(encoding="utf-8") if line.strip()) if files else None
@@ -70,26 +75,29 @@ def _rows_in(study: Study, task: str, split: str) -> int | None:
     return SAMPLE_ROWS[split]
 
 
-def examples_per_language(study: Study, trial: TrialSpec, task: str, split: str) -> int:
+def examples_per_language(rows_of: dict, trial: TrialSpec, task: str, split: str) -> int:
     """How many rows of ``split`` a run answers in each language: the study's limit, else the whole split."""
     limit = trial.train.validation_examples if split == "validation" else trial.eval.test_examples
-    rows = _rows_in(study, task, split)
+    rows = rows_of[task, split]
+    if rows is None and limit is None and split == "validation":
+        raise ConfigError(f"train.validation_examples: not set, and data.path has no {task} validation split to count; "
+                          "set it to the validation rows per language")
     if rows is None and limit is None:
         raise ConfigError(f"plan.test_examples.{task}: not set; give the test examples per language of the {task} "
                           "data (e.g. MGSM: 250), or limit them with eval.test_examples")
     return min(n for n in (limit, rows) if n is not None)
 
 
-def generated_tokens(study: Study, trial: TrialSpec) -> float:
+def generated_tokens(study: Study, trial: TrialSpec, rows_of: dict) -> float:
     """New tokens a run generates: validation answers every epoch (unless a baseline), test answers once."""
     total = 0.0
     for task, counts in trial.task_counts().items():
         per_answer = study.plan.generated_tokens_per_example.get(task, trial.eval.budget(task))
-        test_answers = examples_per_language(study, trial, task, "test") * len(trial.eval.language_list())
+        test_answers = examples_per_language(rows_of, trial, task, "test") * len(trial.eval.language_list())
         total += per_answer * test_answers
         if not trial.baseline:
             validated = trial.validation_languages or [lang for lang, count in counts.items() if count > 0]
-            per_epoch = examples_per_language(study, trial, task, "validation") * len(validated)
+            per_epoch = examples_per_language(rows_of, trial, task, "validation") * len(validated)
             total += per_answer * per_epoch * trial.train.epochs
     return total
 
@@ -102,6 +110,7 @@ def decode_tokens_per_s(study: Study, model: str) -> float:
 def estimate(study: Study, trials: list[TrialSpec]) -> list[RunCost]:
     params = model_params(study)
     plan = study.plan
+    rows_of = split_rows(study)
     costs = []
     for trial in trials:
         examples_tokens = 0.0
@@ -114,7 +123,7 @@ def estimate(study: Study, trials: list[TrialSpec]) -> list[RunCost]:
         tokens = 0.0 if trial.baseline else trial.train.epochs * examples_tokens
         gpus = trial.resources.gpus
         flops = 6 * params[trial.model.name] * tokens
-        generated = generated_tokens(study, trial)
+        generated = generated_tokens(study, trial, rows_of)
         # (a CPU study has no GPU-hours: its runs get no hours, only FLOPs and tokens)
         train_hours = flops / (plan.mfu * plan.gpu_peak_tflops * 1e12 * gpus) / 3600 if gpus else 0.0
         generation_hours = generated / decode_tokens_per_s(study, trial.model.name) / 3600 if gpus else 0.0

@@ -12,7 +12,7 @@ import random
 
 from training import loaders
 from training import sample_tables as tables
-from training.sample_data import _draw_value, _person, _quote, render
+from training.sample_data import draw_value, person, quote_value, render
 from training.tasks.base import SampleGenerator, SourceFormat, Task
 
 
@@ -48,9 +48,9 @@ def _draw_api(rng: random.Random, api: int) -> dict:
     values: dict[str, int | str] = {}
     for key, kind in tables.API_CATALOGUE[api]["args"].items():
         taken = [values[k] for k, other in tables.API_CATALOGUE[api]["args"].items() if other == kind and k in values]
-        values[key] = _draw_value(rng, kind)
+        values[key] = draw_value(rng, kind)
         while values[key] in taken:  # e.g. origin != destination, from_currency != to_currency
-            values[key] = _draw_value(rng, kind)
+            values[key] = draw_value(rng, kind)
     return {"api": api, "variant": rng.randrange(2), "values": values}
 
 
@@ -61,13 +61,13 @@ def _api_row(example: dict, lang: str) -> dict:
     for key, kind in api["args"].items():
         value = example["values"][key]
         if kind == "person":
-            ctx.update(_person(key, lang, value))
+            ctx.update(person(key, lang, value))
             arguments[key] = ctx[key]
         else:
             arguments[key] = tables.API_VALUES[kind][lang][value] if kind in tables.API_VALUES else value
     templates = api["requests"][lang]
     request = render(templates[example["variant"] % len(templates)], lang, {**ctx, **arguments})
-    call = f"{api['name']}({', '.join(f'{k}={_quote(v)}' for k, v in arguments.items())})"
+    call = f"{api['name']}({', '.join(f'{k}={quote_value(v)}' for k, v in arguments.items())})"
     return {"api_name": api["name"], "api_doc": api["doc"], "request": request, "call": call, "arguments": arguments}
 
 

@@ -14,10 +14,8 @@ import random
 
 from training import loaders
 from training import sample_tables as tables
-from training.sample_data import _story_context, render
+from training.sample_data import render, story_context
 from training.tasks.base import SampleGenerator, SourceFormat, Task
-
-INSTRUCTION_KEYS = ("kind", "n", "words", "text", "lang")  # every instruction row has the same columns
 
 
 def _prompt(record: dict, lang: str) -> str:
@@ -38,7 +36,7 @@ def _draw_request(rng: random.Random, request: int) -> dict:
 def _request_row(example: dict, lang: str) -> dict:
     request = tables.REQUESTS[example["request"]]
     prompt, response, *word = request[lang]
-    ctx = {**_story_context(example, lang), "word": word[0] if word else "",
+    ctx = {**story_context(example, lang), "word": word[0] if word else "",
            "items": "\n".join(f"- {fruit}" for fruit in tables.FRUITS[lang][:example["n"]])}
     instructions = []
     for item in request["instructions"]:

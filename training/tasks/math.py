@@ -14,7 +14,7 @@ import random
 from training import loaders
 from training import sample_tables as tables
 from training.answers import extract_number, format_number, numeric_final_answer  # noqa: F401 (the task's helpers)
-from training.sample_data import _person, render
+from training.sample_data import person, render
 from training.tasks.base import SampleGenerator, SourceFormat, Task
 
 # MGSM-style chain-of-thought cue, in each language (docs/studies.md §1a: the prompt ends with it).
@@ -94,8 +94,8 @@ def _math_row(example: dict, lang: str) -> dict:
     answer = steps[-1][1]
     ctx = {**example["numbers"], "s": steps[0][1], "r": answer}
     ctx.update({f"eq{i}": equation for i, (equation, _) in enumerate(steps, 1)})
-    ctx.update(_person("p", lang, example["p"]))
-    ctx.update(_person("q", lang, example["q"]))
+    ctx.update(person("p", lang, example["p"]))
+    ctx.update(person("q", lang, example["q"]))
     question, solution = spec["text"][lang]
     solution = render(solution or tables.MATH_TWO_STEP[lang], lang, ctx) + render(tables.MATH_ANSWER[lang], lang, ctx)
     return {"question": render(question, lang, ctx), "solution": solution, "answer": str(answer)}

@@ -11,7 +11,7 @@ import random
 
 from training import loaders
 from training import sample_tables as tables
-from training.sample_data import _story_context, render
+from training.sample_data import render, story_context
 from training.tasks.base import SampleGenerator, SourceFormat, Task
 
 # The instruction before the article and the cue before the summary, per language.
@@ -51,7 +51,7 @@ def _draw_story(rng: random.Random, story: int) -> dict:
 
 def _summary_row(example: dict, lang: str) -> dict:
     text, summary = tables.STORIES[example["story"]][lang]
-    ctx = _story_context(example, lang)
+    ctx = story_context(example, lang)
     return {"text": render(text, lang, ctx), "summary": render(summary, lang, ctx)}
 
 
