@@ -1,4 +1,5 @@
-"""Supervised fine-tuning: the per-worker loop that Ray Train's TorchTrainer runs.
+"""Supervised fine-tuning: the per-worker loop, run by Ray Train's TorchTrainer on each worker (``train_loop``) or, for
+a one-CPU-worker job, in the trial's own process (``run_sft`` with a ``LocalSession``: training/session.py).
 
 Reads top to bottom: build the mixture → tokenise (loss on target tokens only) → global batches that hold every
 example once per epoch (training/batching.py) → DDP or DeepSpeed (training/engines.py), the loss of each step
@@ -14,15 +15,12 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
-import ray.train
-import ray.train.torch
 import torch
 from torch.utils.data import DataLoader
 from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup
@@ -32,6 +30,7 @@ from training.engines import DDPEngine, DeepSpeedEngine, decay_groups
 from training.errors import ConfigError
 from training.mixture import build_mixture
 from training.models import load_model, load_tokenizer
+from training.session import CheckpointWriter, RayTrainSession
 from training.settings import TrainSettings
 from training.sources import load_parallel
 from training.tasks import get_task
@@ -81,25 +80,26 @@ class SFTJob:
 
 def train_loop(config: dict) -> None:
     """Ray Train entry point: ``config = {"job": SFTJob, "validator": Validator}``."""
-    job: SFTJob = config["job"]
-    validator: Validator = config["validator"]
-    context = ray.train.get_context()
-    rank, world_size = context.get_world_rank(), context.get_world_size()
-    device = ray.train.torch.get_device()
+    run_sft(config["job"], config["validator"], RayTrainSession())
+
+
+def run_sft(job: SFTJob, validator: Validator, session) -> None:
+    """The whole run on one worker of ``session`` (training/session.py: a Ray Train worker, or this process)."""
+    rank, world_size, device = session.rank, session.world_size, session.device
     torch.manual_seed(job.seed)
 
     accumulation = accumulation_steps(job, world_size)
     ds_config = deepspeed_config(job, accumulation) if job.train.engine == "deepspeed" else None
     zero3 = ds_config is not None and job.train.zero_stage == 3
     partitioned = partitioned_loading(ds_config) if zero3 else None  # noqa: F841 (kept alive on purpose)
-    model, first_epoch = load_for_training(job, device)
+    model, first_epoch = load_for_training(job, device, session)
     tokenizer = load_tokenizer(job.model_path)
     train_rows = tokenized_mixture(job, tokenizer)
     validation = validation_rows(job)
 
     sampler = GlobalBatchSampler(len(train_rows), job.train.global_batch, job.train.micro_batch, world_size, rank, job.seed)
     loader = DataLoader(train_rows, batch_sampler=sampler, collate_fn=make_collate(tokenizer.pad_token_id))
-    engine = make_engine(job, model, ds_config, sampler.steps, first_epoch, world_size, device)
+    engine = make_engine(job, model, ds_config, sampler.steps, first_epoch, world_size, device, session)
 
     engine.train()
     for epoch in range(first_epoch, job.train.epochs + 1):
@@ -108,7 +108,7 @@ def train_loop(config: dict) -> None:
                    # 0 for a run trained from the start; else the epoch whose checkpoint a restart resumed from
                    "train/resumed_from_epoch": first_epoch - 1}
         validated, checkpoint = validate_and_checkpoint(job, engine, tokenizer, validator, validation, epoch, rank, zero3)
-        ray.train.report({**metrics, **validated}, checkpoint=checkpoint, checkpoint_dir_name=f"epoch_{epoch:03d}")
+        session.report({**metrics, **validated}, checkpoint, f"epoch_{epoch:03d}")
 
 
 def accumulation_steps(job: SFTJob, world_size: int) -> int:
@@ -138,14 +138,13 @@ def partitioned_loading(ds_config: dict):
     return HfDeepSpeedConfig(ds_config)
 
 
-def load_for_training(job: SFTJob, device):
+def load_for_training(job: SFTJob, device, session):
     """The model to train and the first epoch to run: a restarted run (worker failure, resubmitted sweep) continues
     after its last reported epoch. Only the weights are restored; the optimiser and schedule restart their state
     at that epoch."""
-    restored = ray.train.get_checkpoint()
-    if restored is None:
-        return load_model(job.model_path, gradient_checkpointing=job.train.gradient_checkpointing).to(device), 1
-    with restored.as_directory() as checkpoint_dir:
+    with session.restored() as checkpoint_dir:
+        if checkpoint_dir is None:
+            return load_model(job.model_path, gradient_checkpointing=job.train.gradient_checkpointing).to(device), 1
         epoch = json.loads((Path(checkpoint_dir) / "polymix_job.json").read_text())["epoch"]
         return load_model(checkpoint_dir, gradient_checkpointing=job.train.gradient_checkpointing).to(device), epoch + 1
 
@@ -201,13 +200,13 @@ def make_schedule(model, job: SFTJob, total_steps: int, steps_done: int):
 
 
 def make_engine(job: SFTJob, model, ds_config: dict | None, steps_per_epoch: int, first_epoch: int, world_size: int,
-                device):
+                device, session):
     """AdamW with its schedule (where a resumed run left off) under DeepSpeed when there is a DeepSpeed config, else
     under DDP."""
     optimizer, scheduler = make_schedule(model, job, steps_per_epoch * job.train.epochs, (first_epoch - 1) * steps_per_epoch)
     if ds_config is not None:
         return DeepSpeedEngine(model, optimizer, scheduler, world_size, ds_config)
-    return DDPEngine(model, ray.train.torch.prepare_model(model), optimizer, scheduler, world_size, job.train.bf16, device)
+    return DDPEngine(model, session.prepare(model), optimizer, scheduler, world_size, job.train.bf16, device)
 
 
 def train_epoch(engine, loader: DataLoader, accumulation: int, device) -> dict[str, float]:
@@ -224,25 +223,28 @@ def train_epoch(engine, loader: DataLoader, accumulation: int, device) -> dict[s
     totals = torch.tensor([loss_sum, targets_seen, tokens], dtype=torch.float64, device=device)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.all_reduce(totals)
-    return {"train/loss": float(totals[0] / totals[1].clamp(min=1)),
-            "train/tokens_per_second": float(totals[2]) / (time.time() - started)}
+    seconds = time.time() - started
+    return {"train/loss": float(totals[0] / totals[1].clamp(min=1)), "train/tokens_per_second": float(totals[2]) / seconds,
+            "train/seconds": seconds}
 
 
 def validate_and_checkpoint(job: SFTJob, engine, tokenizer, validator: Validator, validation: dict, epoch: int,
-                            rank: int, zero3: bool) -> tuple[dict, "ray.train.Checkpoint | None"]:
-    """Per-language validation loss and accuracy, the selection score, and a checkpoint (rank 0 reports it).
+                            rank: int, zero3: bool) -> tuple[dict, CheckpointWriter | None]:
+    """Per-language validation loss and accuracy, the selection score, and the writer of a checkpoint (rank 0
+    reports it).
 
     Under ZeRO-3 every forward pass gathers parameters from all ranks, so every rank validates and joins the
     gather of the full weights; otherwise rank 0 alone does both."""
     if rank != 0 and not zero3:
         return {}, None
-    model = engine.module
+    started, model = time.time(), engine.module
     val_loss = {task: validation_loss(model, tokenizer, job, task, rows) for task, rows in validation.items()}
     val_acc = {task: validator(model, tokenizer, task, rows) for task, rows in validation.items()}
     state_dict = engine.consolidated_state_dict() if zero3 else None
     if rank != 0:
         return {}, None
-    return validation_metrics(job, val_loss, val_acc), save_checkpoint(job, model, tokenizer, state_dict, epoch)
+    metrics = {**validation_metrics(job, val_loss, val_acc), "val/seconds": time.time() - started}
+    return metrics, lambda directory: save_checkpoint(directory, job, model, tokenizer, state_dict, epoch)
 
 
 @torch.no_grad()
@@ -282,10 +284,8 @@ def validation_metrics(job: SFTJob, val_loss: dict, val_acc: dict) -> dict[str, 
     return metrics
 
 
-def save_checkpoint(job: SFTJob, model, tokenizer, state_dict, epoch: int) -> ray.train.Checkpoint:
+def save_checkpoint(checkpoint_dir: str, job: SFTJob, model, tokenizer, state_dict, epoch: int) -> None:
     """Model, tokenizer and ``polymix_job.json`` (the job and its epoch: where a restart resumes)."""
-    checkpoint_dir = tempfile.mkdtemp(prefix="polymix-ckpt-")
     model.save_pretrained(checkpoint_dir, state_dict=state_dict)
     tokenizer.save_pretrained(checkpoint_dir)
     (Path(checkpoint_dir) / "polymix_job.json").write_text(json.dumps({**job.record(), "epoch": epoch}, indent=2))
-    return ray.train.Checkpoint.from_directory(checkpoint_dir)

@@ -13,7 +13,7 @@ import ray
 from ray import tune
 from ray.tune import PlacementGroupFactory
 
-from search.runs.designs import TrialResources, TrialSpec
+from search.runs.designs import TrialSpec
 from search.study import Study
 from search.tracking import CREDENTIAL_ENV
 
@@ -54,19 +54,21 @@ def init_ray(study: Study, address: str | None, workdir: Path) -> None:
 def trial_resources(trials: list[TrialSpec], cluster: dict) -> tuple[Callable[[dict], PlacementGroupFactory], int, str | None]:
     """Tune's per-trial resource request, a bound on concurrent trials, and a note for the user (or None).
 
-    CPU trials: the concurrency bound is what fits (else trial functions hold CPUs their workers wait for).
+    CPU trials: the concurrency bound is what fits (else trial functions hold CPUs their workers wait for); a trial
+    that trains in its own process holds its worker's CPUs itself.
     GPU trials: admission by GPU tickets when the cluster declares them; otherwise a conservative bound.
     """
     def request(config: dict) -> PlacementGroupFactory:
         # A grid trial carries its whole spec; a searched mixture carries the spec it completes (ratio_search).
-        spec = config["trial"]["spec"] if "trial" in config else config["base"]
-        gpus = TrialResources.model_validate(spec["resources"]).gpus
+        spec = TrialSpec.model_validate(config["trial"]["spec"] if "trial" in config else config["base"])
+        gpus = spec.resources.gpus
         tickets = {GPU_TICKET: gpus} if gpus and cluster.get(GPU_TICKET) else {}
-        return PlacementGroupFactory([{"CPU": 1, **tickets}])
+        return PlacementGroupFactory([{"CPU": trial_cpus(spec), **tickets}])
 
     widest = max(t.resources.gpus for t in trials)
     if not widest:
-        per_trial = max(1 + t.resources.workers * t.resources.cpus_per_worker for t in trials)
+        per_trial = max(trial_cpus(t) + (0 if t.in_trial_process else t.resources.workers * t.resources.cpus_per_worker)
+                        for t in trials)
         return request, int(cluster.get("CPU", 1) // per_trial), None
     gpus = cluster.get("GPU", 0)
     if cluster.get(GPU_TICKET):
@@ -75,6 +77,12 @@ def trial_resources(trials: list[TrialSpec], cluster: dict) -> tuple[Callable[[d
     note = (f"the cluster declares no {GPU_TICKET!r} resource: at most {int(gpus // widest)} trials at a time. Declare "
             f"{GPU_TICKET} = the node's GPU count on every GPU node (see cluster.yaml) to pack trials of different sizes")
     return request, int(gpus // widest), note
+
+
+def trial_cpus(spec: TrialSpec) -> float:
+    """CPUs the Tune trial itself holds: its worker's when it trains in its own process, else one for the function
+    that drives the Ray Train run (whose workers get placement groups of their own)."""
+    return max(1.0, spec.resources.cpus_per_worker) if spec.in_trial_process else 1.0
 
 
 def concurrency(study: Study, fits: int, trials: int) -> int:

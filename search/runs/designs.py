@@ -15,6 +15,7 @@ class TrialResources(Frozen):
     workers: int = 1
     cpus_per_worker: float = 1
     gpus_per_worker: float = 0
+    trainer: str = "auto"  # resources.trainer
 
     @property
     def gpus(self) -> float:
@@ -50,6 +51,13 @@ class TrialSpec(Frozen):
     # report's dose curves. Annotations of ``counts``, not part of the run's identity.
     dose: int | None = None
     dose_languages: list[str] = []
+
+    @property
+    def in_trial_process(self) -> bool:
+        """Trained (or, a baseline, evaluated) in the Tune trial's own process rather than in a Ray Train run: one
+        CPU worker on the DDP engine, unless ``resources.trainer`` asks for Ray Train."""
+        r = self.resources
+        return r.trainer == "auto" and r.workers == 1 and not r.gpus_per_worker and self.train.engine == "ddp"
 
     def task_counts(self) -> dict[str, dict[str, int]]:
         """What the run trains on, per task: ``{task: {lang: examples}}``."""
@@ -99,9 +107,9 @@ def model_settings(study: Study, model: ModelSpec) -> tuple[TrainConfig, TrialRe
     if profile is None:
         r = study.resources
         return study.train, TrialResources(workers=r.workers_per_trial, cpus_per_worker=r.cpus_per_worker,
-                                           gpus_per_worker=r.gpus_per_worker)
+                                           gpus_per_worker=r.gpus_per_worker, trainer=r.trainer)
     return study.train_of(model), TrialResources(workers=profile.workers, cpus_per_worker=profile.cpus_per_worker,
-                                                 gpus_per_worker=profile.gpus_per_worker)
+                                                 gpus_per_worker=profile.gpus_per_worker, trainer=study.resources.trainer)
 
 
 def expand_trials(study: Study, tuned: dict[tuple[str, str], tuple[dict, str]] | None = None) -> list[TrialSpec]:

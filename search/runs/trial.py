@@ -1,9 +1,12 @@
-"""The Tune trainable: one trial = one TrialSpec → TorchTrainer SFT → test evaluation → MLflow child run."""
+"""The Tune trainable: one trial = one TrialSpec → SFT (a TorchTrainer, or this process for a one-CPU-worker job) →
+test evaluation → MLflow child run."""
 
 from __future__ import annotations
 
 import json
+import time
 from functools import partial
+from pathlib import Path
 
 import ray
 import ray.train
@@ -15,16 +18,18 @@ from evaluation.evaluate import evaluate_languages, language_metrics, summarize,
 from search.runs.designs import TrialSpec
 from search.tracking import SEARCH_KEY_TAG, MLflowEpochLogger, Tracker
 from training.models import language_model_parameters, load_model, load_tokenizer, model_family
-from training.sft import SELECTION_METRIC, SFTJob, train_loop
+from training.session import LocalSession
+from training.sft import SELECTION_METRIC, SFTJob, run_sft, train_loop
 from training.sources import load_parallel
 
 
 def evaluate_model_dir(model_source, tasks: list[str], data_dir: str, languages: list[str], test_examples,
                        batch_size: int, wrong_language_scores_zero: bool = False,
-                       budgets: dict[str, int] | None = None) -> tuple[dict, dict]:
+                       budgets: dict[str, int] | None = None) -> tuple[dict, dict, float]:
     """Test-split evaluation of every task in every language (``{task: {lang: result}}``) with each task's
-    generation budget (``budgets``), and what the report needs to know of the model (its language model's size and
-    its family, read from the model itself); ``model_source`` is a Ray Checkpoint or a model path."""
+    generation budget (``budgets``), what the report needs to know of the model (its language model's size and
+    its family, read from the model itself), and the seconds the evaluation took once the model was loaded;
+    ``model_source`` is a Ray Checkpoint or a model path."""
     tests = {task: load_parallel(data_dir, task, "test", languages) for task in tasks}
     if test_examples:
         tests = {task: {lang: rows.select(range(min(test_examples, len(rows)))) for lang, rows in test.items()}
@@ -34,9 +39,11 @@ def evaluate_model_dir(model_source, tasks: list[str], data_dir: str, languages:
         model, tokenizer = load_model(path), load_tokenizer(path)
         model.to("cuda" if ray.get_gpu_ids() else "cpu")
         about = {"model_params": language_model_parameters(model), "model_family": model_family(model.config.model_type)}
-        return {task: evaluate_languages(model, tokenizer, task, test, batch_size, wrong_language_scores_zero,
-                                         (budgets or {}).get(task))
-                for task, test in tests.items()}, about
+        started = time.time()
+        results = {task: evaluate_languages(model, tokenizer, task, test, batch_size, wrong_language_scores_zero,
+                                            (budgets or {}).get(task))
+                   for task, test in tests.items()}
+        return results, about, time.time() - started
 
     if isinstance(model_source, ray.train.Checkpoint):
         with model_source.as_directory() as path:
@@ -145,35 +152,60 @@ def torch_trainer(spec: TrialSpec, context: dict, run_id: str, search: dict | No
 
 
 def train(spec: TrialSpec, context: dict, tracker: Tracker, run_id: str, search: dict | None):
-    """Train the trial; returns the kept checkpoint and the kept epoch's validation results (``selected/...``),
-    which a ratio search fits and a tuning sweep compares."""
+    """Train the trial; returns the kept checkpoint (a Ray Checkpoint, or a directory) and the kept epoch's
+    validation results (``selected/...``), which a ratio search fits and a tuning sweep compares."""
+    if spec.in_trial_process:
+        return train_in_process(spec, context, tracker, run_id, search)
     result = torch_trainer(spec, context, run_id, search).fit()
     best = max(result.best_checkpoints, key=lambda pair: pair[1][SELECTION_METRIC])[1]
+    return result.get_best_checkpoint(SELECTION_METRIC, "max"), selection(tracker, run_id, best, search)
+
+
+def train_in_process(spec: TrialSpec, context: dict, tracker: Tracker, run_id: str, search: dict | None):
+    """A one-CPU-worker job, trained in this process (training/session.py): every epoch goes to MLflow, then to
+    Tune, as the TorchTrainer's callbacks send it; checkpoints go beside where that Train run would keep them (a
+    folder of their own: a study switched to ``resources.trainer: ray_train`` does not resume from them)."""
+    def report(metrics: dict) -> None:
+        tracker.log_metrics(run_id, metrics, step=int(metrics["epoch"]))
+        tune.report(metrics)
+
+    session = LocalSession(Path(context["storage_path"]) / f"{spec.spec_hash}-in-trial", SELECTION_METRIC, report)
+    job = sft_job(spec, context["model_path"], context["data_dir"], search and search["weights"])
+    run_sft(job, partial(validation_accuracy, budgets=budgets(spec)), session)
+    directory, best = session.best()
+    return str(directory), selection(tracker, run_id, best, search)
+
+
+def selection(tracker: Tracker, run_id: str, best: dict, search: dict | None) -> dict[str, float]:
+    """The kept epoch (tagged on the run) and its validation results under ``selected/...``."""
     tracker.set_tags(run_id, {"polymix.best_epoch": best["epoch"]})
     selected = {f"selected/{key}": value for key, value in best.items()
                 if key.startswith(("val/loss/", "val/avg_loss", "val/avg_acc"))}
     if search:
         selected["val/objective"] = objective(selected_losses(selected), search["weights"])
-    return result.get_best_checkpoint(SELECTION_METRIC, "max"), selected
+    return selected
 
 
-def evaluate(spec: TrialSpec, context: dict, model_source) -> tuple[dict, dict]:
-    """The test evaluation, scheduled like the TorchTrainer's workers (outside the trial's 1-CPU placement group),
-    on one worker's accelerator, once training has released them."""
+def evaluate(spec: TrialSpec, context: dict, model_source) -> tuple[dict, dict, float]:
+    """The test evaluation: in this process for a job that trained here (its CPUs are the trial's); otherwise
+    scheduled like the TorchTrainer's workers (outside the trial's 1-CPU placement group), on one worker's
+    accelerator, once training has released them."""
+    args = (model_source, list(spec.task_counts()), context["data_dir"], spec.eval.language_list(), spec.eval.test_examples,
+            spec.eval.batch_size, spec.eval.wrong_language_scores_zero, budgets(spec))
+    if spec.in_trial_process:
+        return evaluate_model_dir(*args)
     resources = spec.resources
     remote = ray.remote(evaluate_model_dir).options(
         num_cpus=resources.cpus_per_worker, num_gpus=min(resources.gpus_per_worker, 1), scheduling_strategy="DEFAULT"
     )
-    return ray.get(remote.remote(
-        model_source, list(spec.task_counts()), context["data_dir"], spec.eval.language_list(), spec.eval.test_examples,
-        spec.eval.batch_size, spec.eval.wrong_language_scores_zero, budgets(spec)
-    ))
+    return ray.get(remote.remote(*args))
 
 
 def record_evaluation(tracker: Tracker, run_id: str, spec: TrialSpec, results: dict, about_model: dict,
-                      selected: dict) -> dict:
-    """The run's test metrics, the model's description and every prediction (``predictions.jsonl``)."""
-    summary = {**eval_metrics(spec, results), **selected}
+                      seconds: float, selected: dict) -> dict:
+    """The run's test metrics (with ``eval/seconds``, the evaluation's time once the model was loaded), the model's
+    description and every prediction (``predictions.jsonl``)."""
+    summary = {**eval_metrics(spec, results), "eval/seconds": seconds, **selected}
     tracker.log_params(run_id, about_model)
     tracker.log_metrics(run_id, summary)
     predictions = "\n".join(json.dumps({"task": task, "lang": lang, **p}, ensure_ascii=False)

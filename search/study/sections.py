@@ -240,6 +240,10 @@ class ResourcesConfig(Frozen):
     max_concurrent_trials: int | None = Field(None, ge=1)
     local_cpus: int | None = Field(None, ge=2)  # logical CPUs of the local Ray instance (embedded default)
     local_gpus: int = Field(0, ge=0)  # logical GPUs of the local instance, for scheduling simulations
+    # Where a job of one CPU worker (DDP engine) trains: `auto` in its Tune trial's own process, which saves the ~25 s
+    # a Ray Train run costs to start and stop (docs/performance.md); `ray_train` in a TorchTrainer like every other
+    # job. Jobs with several workers, GPUs or DeepSpeed always run in Ray Train.
+    trainer: Literal["auto", "ray_train"] = "auto"
 
 
 class ProfileSpec(Frozen):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -268,11 +269,14 @@ class Tracker:
         self.client.log_batch(run_id, params=items)
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+        """Numeric values at ``step``, stamped with the time they were measured (kept through a journal's replay:
+        MLflow's charts by wall time, and benchmarks/trial_overhead.py, read it)."""
         numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
-        self._write(run_id, "log_metrics", numeric, step)
+        self._write(run_id, "log_metrics", numeric, step, int(time.time() * 1000))
 
-    def _log_metrics(self, run_id: str, metrics: dict[str, float], step: int) -> None:
-        numeric = [Metric(k, v, 0, step) for k, v in metrics.items()]
+    def _log_metrics(self, run_id: str, metrics: dict[str, float], step: int, timestamp_ms: int = 0) -> None:
+        # (timestamp 0: a journal entry written before the time was kept)
+        numeric = [Metric(k, v, timestamp_ms, step) for k, v in metrics.items()]
         for start in range(0, len(numeric), 500):
             self.client.log_batch(run_id, metrics=numeric[start : start + 500])
 

@@ -15,7 +15,9 @@ from mlflow.tracking import MlflowClient
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
-ONE_TRIAL = ["--set", "eval.baseline=false", "--set", "mixtures=[{name: en-es, languages: [en, es], per_language: 600}]"]
+# (in a Ray Train run, whose worker the test kills: a one-CPU-worker job would otherwise train in its trial's process)
+ONE_TRIAL = ["--set", "eval.baseline=false", "--set", "mixtures=[{name: en-es, languages: [en, es], per_language: 600}]",
+             "--set", "resources.trainer=ray_train", "--set", "resources.local_cpus=4"]
 
 
 def start(workdir: Path, *args: str, tracking_uri: str | None = None) -> subprocess.Popen:

@@ -21,7 +21,7 @@ def test_tune_records_the_best_learning_rate_and_the_grid_run_uses_it(tmp_path):
     runs = {float(run.data.params["train.lr"]): run for run in children(client, experiment.experiment_id, tuning.info.run_id)}
     assert sorted(runs) == [1e-7, 1e-3, 3e-3] and all(run.data.params["mixture"] == "en" for run in runs.values())
 
-    # Two trials at a time (4 CPUs, 2 per trial): lr 1e-7, last in the grid, starts when one of the other two has
+    # Two trials at a time (2 CPUs, 1 per trial, each training in its own process): lr 1e-7, last in the grid, starts when one of the other two has
     # finished, so it reaches epoch 1 after both and is the worst there: ASHA stops it, its run says so.
     assert "· 2 running ·" in tuned.stdout and "· 3 running ·" not in tuned.stdout
     weakest = runs[1e-7]

@@ -1,5 +1,7 @@
 """The tracking journal: writes made while MLflow is unreachable are kept in order and replayed exactly once."""
 
+import time
+
 from mlflow.tracking import MlflowClient
 
 from search.tracking import Tracker
@@ -29,8 +31,11 @@ def test_a_run_started_and_logged_during_an_outage_is_created_once_on_replay(tmp
     outage.down = True
     run_id = tracker.start_child(experiment_id, parent, "spec1", "m/t/x", {"lr": 0.1}, {"polymix.baseline": "false"})
     assert run_id == "offline-spec1"
+    before = time.time() * 1000
     for epoch in (1, 2):  # as the Train controller's callback logs them, from another Tracker
         Tracker(uri, tmp_path / "journal").log_metrics(run_id, {"val/avg_acc": 0.1 * epoch, "epoch": epoch}, step=epoch)
+    after = time.time() * 1000
+    time.sleep(1.0)  # the replay comes later
     client = MlflowClient(uri)
     assert client.search_runs([experiment_id], "tags.`polymix.kind` = 'trial'") == []  # nothing reached MLflow
 
@@ -40,6 +45,8 @@ def test_a_run_started_and_logged_during_an_outage_is_created_once_on_replay(tmp
     assert len(runs) == 1 and runs[0].data.params["lr"] == "0.1"
     real_id = runs[0].info.run_id
     assert sorted((m.step, m.value) for m in client.get_metric_history(real_id, "val/avg_acc")) == [(1, 0.1), (2, 0.2)]
+    # stamped when measured, not when replayed (nor at 0, 1970, as polymix once stamped every metric)
+    assert all(before - 1 <= m.timestamp <= after + 1 for m in client.get_metric_history(real_id, "val/avg_acc"))
     assert runs[0].data.metrics["eval/acc/en"] == 0.5
 
     outage.down = True  # a second outage: the final status waits in the journal, under the offline id

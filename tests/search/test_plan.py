@@ -177,3 +177,24 @@ def test_posttrainer_guide_is_the_dose_design_on_three_tasks_single_and_multi_ta
     assert study.eval.wrong_language_scores_zero and "de" not in study.eval.language_list()  # XLSum has no German
     assert {task: spec.train.format for task, spec in study.data.sources.items()} == {
         "summarization": "xlsum", "instruction": "aya_dolly", "math": "mcot_math"}
+
+
+def test_a_one_cpu_worker_job_trains_in_its_trial_process_which_holds_the_workers_cpus():
+    from search.runs.cluster import trial_resources
+
+    raw = yaml.safe_load((ROOT / "configs/smoke.yaml").read_text())
+    in_trial = expand_trials(parse_study(raw))
+    assert all(t.in_trial_process for t in in_trial)  # the embedded default: 1 CPU worker, DDP
+    request, fits, note = trial_resources(in_trial, {"CPU": 2})
+    assert fits == 2 and note is None  # one logical CPU per trial: two at a time
+    assert request({"trial": {"spec": in_trial[0].model_dump(mode="json")}}).bundles == [{"CPU": 1.0}]
+
+    # Ray Train: asked for, several workers, or DeepSpeed; the trial holds 1 CPU, its workers theirs besides
+    for change in ({"resources": {**raw["resources"], "trainer": "ray_train"}},
+                   {"resources": {**raw["resources"], "workers_per_trial": 2}, "train": {**raw["train"], "global_batch": 64}},
+                   {"train": {**raw["train"], "engine": "deepspeed"}}):
+        trials = expand_trials(parse_study({**raw, **change}))
+        assert not any(t.in_trial_process for t in trials), change
+        request, fits, _ = trial_resources(trials, {"CPU": 6})
+        workers = trials[0].resources.workers
+        assert fits == 6 // (1 + workers) and request({"trial": {"spec": trials[0].model_dump(mode="json")}}).bundles == [{"CPU": 1.0}]

@@ -1,0 +1,75 @@
+"""A one-CPU-worker job trained in the calling process (training/session.py LocalSession): what it keeps on disk,
+what it reports, and where a restarted run resumes."""
+
+import json
+from pathlib import Path
+
+from training.session import REPORT_FILE, LocalSession
+from training.sft import SELECTION_METRIC, SFTJob, run_sft
+from training.settings import TrainSettings
+
+
+def write_marker(epoch: int):
+    def write(directory: str) -> None:
+        Path(directory).mkdir(parents=True)
+        (Path(directory) / "polymix_job.json").write_text(json.dumps({"epoch": epoch}))
+    return write
+
+
+def test_keeps_the_best_and_the_latest_checkpoint_and_reports_each_epoch_after_saving_it(tmp_path):
+    reported = []
+    session = LocalSession(tmp_path / "run", SELECTION_METRIC, lambda metrics: reported.append(
+        (metrics["epoch"], sorted(p.name for p in (tmp_path / "run").glob("epoch_*")))))
+    for epoch, score in ((1, 0.5), (2, 0.3), (3, 0.4)):
+        session.report({"epoch": epoch, SELECTION_METRIC: score}, write_marker(epoch), f"epoch_{epoch:03d}")
+
+    # each report reached the callback with its own checkpoint already in place
+    assert reported == [(1, ["epoch_001"]), (2, ["epoch_001", "epoch_002"]), (3, ["epoch_001", "epoch_003"])]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["epoch_001", "epoch_003"]  # epoch 2: neither
+    best_dir, best = session.best()
+    assert best_dir.name == "epoch_001" and best == {"epoch": 1, SELECTION_METRIC: 0.5}
+    with session.restored() as directory:
+        assert Path(directory).name == "epoch_003"  # a restart continues after the last reported epoch
+
+
+def test_a_half_written_checkpoint_is_never_restored_and_ties_keep_the_earliest_epoch(tmp_path):
+    session = LocalSession(tmp_path / "run", SELECTION_METRIC, lambda metrics: None)
+    with session.restored() as directory:
+        assert directory is None  # a fresh run
+    session.report({"epoch": 1, SELECTION_METRIC: 0.5}, write_marker(1), "epoch_001")
+    session.report({"epoch": 2, SELECTION_METRIC: 0.5}, write_marker(2), "epoch_002")
+    (tmp_path / "run" / ".epoch_003.partial").mkdir()  # a run killed while writing epoch 3
+    with session.restored() as directory:
+        assert Path(directory).name == "epoch_002"
+    assert session.best()[0].name == "epoch_001"
+
+
+def test_run_sft_in_this_process_trains_reports_and_a_longer_rerun_resumes_after_the_last_epoch(tmp_path, sample_dir):
+    from training.models import make_tiny_model
+
+    corpus = (line for f in sorted(sample_dir.glob("*/*/train.jsonl")) for line in f.read_text(encoding="utf-8").splitlines())
+    model_path = str(make_tiny_model(tmp_path / "tiny-s", "s", corpus, seed=0))
+    settings = dict(lr=3e-3, global_batch=16, micro_batch=8, max_seq_len=128, validation_examples=4)
+    reports = []
+    run_dir = tmp_path / "run"
+
+    def job(epochs: int) -> SFTJob:
+        return SFTJob(model_path=model_path, task="math", data_dir=str(sample_dir), counts={"en": 32, "es": 16},
+                      train=TrainSettings(epochs=epochs, **settings))
+
+    def validator(model, tokenizer, task, rows):  # (the study's is generation; here a fixed score per language)
+        return {lang: 0.25 for lang in rows}
+
+    run_sft(job(2), validator, LocalSession(run_dir, SELECTION_METRIC, reports.append))
+    assert [r["epoch"] for r in reports] == [1, 2]
+    first = reports[0]
+    assert {"train/loss", "train/seconds", "val/loss/en", "val/loss/es", "val/acc/es", "val/seconds", SELECTION_METRIC} <= set(first)
+    assert first["train/resumed_from_epoch"] == 0 and reports[1]["train/loss"] < first["train/loss"]
+    kept = sorted(p.name for p in run_dir.iterdir())
+    # equal accuracies: the lower validation loss decides; the latest (epoch 2) is kept either way
+    assert kept == ["epoch_002"] if reports[1]["val/avg_loss"] < first["val/avg_loss"] else kept == ["epoch_001", "epoch_002"]
+    assert json.loads((run_dir / "epoch_002" / REPORT_FILE).read_text())["epoch"] == 2
+    assert (run_dir / "epoch_002" / "model.safetensors").is_file()
+
+    run_sft(job(3), validator, LocalSession(run_dir, SELECTION_METRIC, reports.append))  # the same run, one epoch more
+    assert [r["epoch"] for r in reports] == [1, 2, 3] and reports[2]["train/resumed_from_epoch"] == 2
