@@ -2,8 +2,13 @@
 
 An epoch is a permutation of the mixture (seeded by the run's seed and the epoch, so a resumed epoch sees the
 order the uninterrupted one would) cut into optimiser steps of ``global_batch`` examples, the last step smaller.
-Each step's examples are dealt to the workers in turn and each worker's share is cut into the step's
-``accumulation`` micro-batches. A worker whose share runs out (the last, smaller step) gets empty micro-batches,
+Each step's examples are sorted by length, longest first, and cut into micro-batches, dealt to the workers in turn
+(``accumulation`` each): a micro-batch pads to its longest example, so examples of similar lengths together pad
+least (the realistic fixtures' math rows, global batch 64 in micro-batches of 8: 12.8% of the tokens were padding
+shuffled, 3.3% sorted; benchmarks/padding.py). Sorting inside the step leaves the update as it was, since a step's
+loss is one sum over all its target tokens (below); sorting across steps (grouping whole steps by length) would
+not, and would fill steps with one language, which tokenise to very different lengths, so polymix does not.
+A worker whose share runs out (the last, smaller step) gets empty micro-batches,
 collated as one fully masked token: every worker makes the same number of forward and backward passes per step,
 which DDP's and DeepSpeed's collectives need, and an empty micro-batch adds nothing to the gradient.
 
@@ -16,7 +21,7 @@ lengths, which is the comparison a study makes.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch.utils.data import Sampler
@@ -25,14 +30,16 @@ IGNORE = -100  # label of a token that is not a target (prompt, padding): HF's i
 
 
 class GlobalBatchSampler(Sampler[list[int]]):
-    """Index lists of one worker's micro-batches: ``accumulation`` per optimiser step, in step order."""
+    """Index lists of one worker's micro-batches: ``accumulation`` per optimiser step, in step order. With the
+    examples' token ``lengths``, each step's micro-batches hold examples of similar lengths."""
 
     def __init__(self, examples: int, global_batch: int, micro_batch: int, world_size: int = 1, rank: int = 0,
-                 seed: int = 0):
+                 seed: int = 0, lengths: Sequence[int] | None = None):
         if global_batch % (micro_batch * world_size):
             raise ValueError(f"global_batch={global_batch} is not a multiple of micro_batch×workers={micro_batch * world_size}")
         self.examples, self.global_batch, self.micro_batch = examples, global_batch, micro_batch
         self.world_size, self.rank, self.seed, self.epoch = world_size, rank, seed, 1
+        self.lengths = lengths
         self.accumulation = global_batch // (micro_batch * world_size)
 
     @property
@@ -49,9 +56,15 @@ class GlobalBatchSampler(Sampler[list[int]]):
     def __iter__(self) -> Iterator[list[int]]:
         order = torch.randperm(self.examples, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch))
         for start in range(0, self.examples, self.global_batch):
-            share = order[start : start + self.global_batch][self.rank :: self.world_size].tolist()
-            for micro in range(self.accumulation):
-                yield share[micro * self.micro_batch : (micro + 1) * self.micro_batch]
+            step = order[start : start + self.global_batch].tolist()
+            if self.lengths is None:
+                share = step[self.rank :: self.world_size]
+                yield from (share[micro * self.micro_batch : (micro + 1) * self.micro_batch] for micro in range(self.accumulation))
+                continue
+            step.sort(key=lambda index: -self.lengths[index])  # (stable: equal lengths keep the shuffled order)
+            micro_batches = [step[k * self.micro_batch : (k + 1) * self.micro_batch]
+                             for k in range(self.world_size * self.accumulation)]
+            yield from micro_batches[self.rank :: self.world_size]
 
 
 def make_collate(pad_token_id: int):

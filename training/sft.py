@@ -97,7 +97,8 @@ def run_sft(job: SFTJob, validator: Validator, session) -> None:
     train_rows = tokenized_mixture(job, tokenizer)
     validation = validation_rows(job)
 
-    sampler = GlobalBatchSampler(len(train_rows), job.train.global_batch, job.train.micro_batch, world_size, rank, job.seed)
+    sampler = GlobalBatchSampler(len(train_rows), job.train.global_batch, job.train.micro_batch, world_size, rank, job.seed,
+                                 lengths=[len(ids) for ids in train_rows["input_ids"]])
     loader = DataLoader(train_rows, batch_sampler=sampler, collate_fn=make_collate(tokenizer.pad_token_id))
     engine = make_engine(job, model, ds_config, sampler.steps, first_epoch, world_size, device, session)
 
@@ -255,6 +256,7 @@ def validation_loss(model, tokenizer, job: SFTJob, task_name: str, by_lang: dict
     losses = {}
     for lang, rows in by_lang.items():
         examples = [tokenize(tokenizer, task.prompt(r, lang), task.target(r), job.train.max_seq_len) for r in rows]
+        examples.sort(key=lambda example: len(example["input_ids"]))  # similar lengths share a batch: less padding
         total, count = 0.0, 0
         for start in range(0, len(examples), job.train.micro_batch):
             batch = {k: v.to(model.device) for k, v in collate(examples[start : start + job.train.micro_batch]).items()}

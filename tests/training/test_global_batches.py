@@ -20,8 +20,9 @@ from training.models import TINY_SIZES, qwen3_config
 LR, PAD = 0.5, 0
 
 
-def sampled(examples, global_batch, micro_batch, world_size, seed=0, epoch=1):
-    samplers = [GlobalBatchSampler(examples, global_batch, micro_batch, world_size, rank, seed) for rank in range(world_size)]
+def sampled(examples, global_batch, micro_batch, world_size, seed=0, epoch=1, lengths=None):
+    samplers = [GlobalBatchSampler(examples, global_batch, micro_batch, world_size, rank, seed, lengths)
+                for rank in range(world_size)]
     for sampler in samplers:
         sampler.set_epoch(epoch)
     return [list(sampler) for sampler in samplers]
@@ -37,6 +38,25 @@ def test_every_example_is_seen_once_per_epoch_with_a_last_smaller_step():
     last_step = [i for batches in per_rank for batch in batches[-4:] for i in batch]
     assert len(last_step) == 3024 - 5 * 512 == 464
     assert [len(batch) for batch in per_rank[0][-4:]] == [64, 64, 64, 40]  # (232 of the 464 on each worker)
+
+
+def test_length_sorted_steps_hold_the_same_examples_in_micro_batches_of_similar_lengths():
+    """Each step's examples, sorted by length inside the step: the same examples per step and per epoch as shuffled,
+    as many micro-batches on every worker, and less padding."""
+    lengths = [int(n) for n in torch.randint(10, 400, (3024,), generator=torch.Generator().manual_seed(1))]
+    shuffled, by_length = sampled(3024, 512, 64, 2), sampled(3024, 512, 64, 2, lengths=lengths)
+    assert [len(batches) for batches in by_length] == [24, 24]
+    def in_step(per_rank, step):
+        return sorted(i for batches in per_rank for batch in batches[step * 4:(step + 1) * 4] for i in batch)
+    assert all(in_step(by_length, step) == in_step(shuffled, step) for step in range(6))
+    widths = [max(lengths[i] for i in batch) for batches in by_length for batch in batches]
+    within = [all(lengths[i] >= lengths[j] for i in a for j in b) for a, b in zip(by_length[0], by_length[1])]
+    assert all(within[:20])  # worker 0 holds each step's longer half of a pair of micro-batches (full steps)
+
+    def padded(per_rank):
+        batches = [batch for batches in per_rank for batch in batches if batch]
+        return 1 - sum(lengths[i] for b in batches for i in b) / sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    assert padded(by_length) < padded(shuffled) / 3 and len(widths) == 48  # (uniform lengths: 10% against 47%)
 
 
 def test_the_order_follows_the_seed_and_the_epoch_and_a_resumed_epoch_repeats_it():
@@ -84,7 +104,9 @@ def engine_updates(rank, world_size, cases, model_dir, port, out_dir):
     for engine_kind, micro_batch in cases:
         model = Qwen3ForCausalLM.from_pretrained(model_dir)
         rows = examples()
-        sampler = GlobalBatchSampler(len(rows), 32, micro_batch, world_size, rank, seed=0)
+        # (length-sorted micro-batches, as training uses them: the update must not depend on the split)
+        sampler = GlobalBatchSampler(len(rows), 32, micro_batch, world_size, rank, seed=0,
+                                     lengths=[len(row["input_ids"]) for row in rows])
         micro_batches = [make_collate(PAD)([rows[i] for i in indices]) for indices in sampler]
         optimizer = torch.optim.SGD(model.parameters(), lr=LR)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)

@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 from training.session import REPORT_FILE, LocalSession
-from training.sft import SELECTION_METRIC, SFTJob, run_sft
 from training.settings import TrainSettings
+from training.sft import SELECTION_METRIC, SFTJob, run_sft
 
 
 def write_marker(epoch: int):
