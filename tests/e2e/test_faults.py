@@ -15,9 +15,9 @@ from mlflow.tracking import MlflowClient
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
-# (in a Ray Train run, whose worker the test kills: a one-CPU-worker job would otherwise train in its trial's process)
-ONE_TRIAL = ["--set", "eval.baseline=false", "--set", "mixtures=[{name: en-es, languages: [en, es], per_language: 600}]",
-             "--set", "resources.trainer=ray_train", "--set", "resources.local_cpus=4"]
+ONE_TRIAL = ["--set", "eval.baseline=false", "--set", "mixtures=[{name: en-es, languages: [en, es], per_language: 600}]"]
+# In a Ray Train run, whose worker the test kills (a one-CPU-worker job otherwise trains in its trial's process).
+IN_RAY_TRAIN = ["--set", "resources.trainer=ray_train", "--set", "resources.local_cpus=4"]
 
 
 def start(workdir: Path, *args: str, tracking_uri: str | None = None) -> subprocess.Popen:
@@ -85,7 +85,7 @@ def train_workers() -> list[psutil.Process]:
 
 
 def test_worker_killed_mid_training_resumes_from_its_checkpoint(tmp_path):
-    driver = start(tmp_path, *ONE_TRIAL)
+    driver = start(tmp_path, *ONE_TRIAL, *IN_RAY_TRAIN)
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
         run = wait_for(lambda: next((r for r in trial_runs(client) if epochs_logged(client, r.info.run_id) == [1]), None),

@@ -54,8 +54,10 @@ def test_server_back_during_the_sweep(tmp_path):
     server = start_server(home, port)
     try:
         assert_complete(MlflowClient(url), expected_runs=3, epochs=8)
+        # Each run's journal reached MLflow: a running trial's by its next write once the server was back, a run
+        # that ended during the outage at the end of the sweep ("tracking journal: N run(s) written").
         assert not list(journal.glob("*.jsonl"))
-        assert "tracking journal:" in output and "still kept" not in output
+        assert "still kept" not in output
     finally:
         stop_server(server, url)
 
