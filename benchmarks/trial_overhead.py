@@ -6,7 +6,8 @@
 Each polymix study runs ``--trials`` one-worker trials (one mixture each) one at a time, through `polymix run`, on
 the embedded default (tiny-s, the math sample data). From every trial's MLflow run it reads the run's wall time
 and what the run itself measured: the epochs' training time (``train/seconds``), their validation
-(``val/seconds``: loss and generation) and the test evaluation once the model was loaded (``eval/seconds``). The
+(``val/seconds``: loss and generation), the test evaluation once the model was loaded (``eval/seconds``) and the
+training throughput (``train/tokens_per_second``). The
 overhead is the rest, split by the metrics' timestamps into: start (run created → first epoch began: Ray Train's
 actors, the model and data loading), between epochs (checkpointing, reporting), end (last epoch reported →
 evaluation began: Ray Train's shutdown, the evaluation's process and model load) and recording (predictions,
@@ -69,7 +70,7 @@ def trial_times(workdir: Path, name: str) -> list[dict]:
     rows = []
     for run in client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'trial'"):
         history = {key: sorted(client.get_metric_history(run.info.run_id, key), key=lambda m: m.step)
-                   for key in ("train/seconds", "val/seconds", "eval/seconds")}
+                   for key in ("train/seconds", "val/seconds", "eval/seconds", "train/tokens_per_second")}
         train = [m.value for m in history["train/seconds"]]
         val = [m.value for m in history["val/seconds"]]
         reported = [m.timestamp / 1000 for m in history["train/seconds"]]  # when each epoch reached MLflow
@@ -83,7 +84,8 @@ def trial_times(workdir: Path, name: str) -> list[dict]:
             "recording": end - evaluated.timestamp / 1000,
         }
         rows.append({"wall": wall, "train": sum(train), "validation": sum(val), "evaluation": evaluated.value,
-                     "overhead": wall - sum(train) - sum(val) - evaluated.value, **phases})
+                     "overhead": wall - sum(train) - sum(val) - evaluated.value, **phases,
+                     "train tokens/s": statistics.mean(m.value for m in history["train/tokens_per_second"])})
     return rows
 
 
@@ -119,14 +121,17 @@ def bare_loop(workdir: Path, config: dict) -> list[dict]:
         collate, optimizer = make_collate(tokenizer.pad_token_id), torch.optim.AdamW(model.parameters(), lr=train["lr"])
         setup = time.time() - started
         epochs_s = validation_s = 0.0
+        tokens = 0
         for epoch in range(1, train["epochs"] + 1):
             sampler.set_epoch(epoch)
             tick = time.time()
             model.train()
             for indices in sampler:
-                model(**collate([examples[i] for i in indices])).loss.backward()
+                batch = collate([examples[i] for i in indices])
+                model(**batch).loss.backward()
                 optimizer.step()
                 optimizer.zero_grad()
+                tokens += int(batch["attention_mask"].sum())
             epochs_s += time.time() - tick
             tick = time.time()
             model.eval()
@@ -142,11 +147,12 @@ def bare_loop(workdir: Path, config: dict) -> list[dict]:
         wall = time.time() - started
         rows.append({"wall": wall, "train": epochs_s, "validation": validation_s, "evaluation": evaluation_s,
                      "overhead": wall - epochs_s - validation_s - evaluation_s, "start": setup, "between epochs": 0.0,
-                     "end": 0.0, "recording": 0.0})
+                     "end": 0.0, "recording": 0.0, "train tokens/s": tokens / epochs_s})
     return rows
 
 
-COLUMNS = ["wall", "train", "validation", "evaluation", "overhead", "start", "between epochs", "end", "recording"]
+COLUMNS = ["wall", "train", "validation", "evaluation", "overhead", "start", "between epochs", "end", "recording",
+           "train tokens/s"]
 
 
 def main() -> None:
@@ -174,7 +180,8 @@ def main() -> None:
         medians = {c: statistics.median(r[c] for r in rows) for c in COLUMNS}
         print(f"{label:<24}" + "".join(f"{medians[c]:>16.1f}" for c in COLUMNS) + f"{medians['wall'] / bare:>10.2f}")
     print("overhead = wall − train − validation − evaluation; start, between epochs, end and recording are its parts "
-          "(the bare loop's start is its model and data loading).")
+          "(the bare loop's start is its model and data loading); train tokens/s: real (not padding) tokens per second "
+          "of training, the ratio of the last column is of wall times.")
 
 
 if __name__ == "__main__":

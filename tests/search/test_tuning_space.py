@@ -59,7 +59,7 @@ def test_bad_search_spaces_name_the_field(tuning, message):
 @pytest.mark.parametrize("tuning, message", [
     ("{mixture: en, space: {lr: {uniform: [0, 1.0e-2]}}}", "tuning.space.lr: value 0.0: Input should be greater than 0"),
     ("{mixture: en, space: {warmup_ratio: {uniform: [0, 1.5]}}}", "tuning.space.warmup_ratio: value 1.5: Input should be less than 1"),
-    ("{mixture: en, space: {global_batch: {choice: [32, 48]}}}", "tuning.space.global_batch: value 48: global_batch=48 must be a multiple of micro_batch=32"),
+    ("{mixture: en, space: {global_batch: {choice: [32, 36]}}}", "tuning.space.global_batch: value 36: global_batch=36 must be a multiple of micro_batch=8"),
     ("{mixture: en, space: {global_batch: {choice: [32, 1024]}}}", "tuning.space.global_batch: 1024 is more than the math and api examples of mixture en"),
     ("{mixture: en, searcher: grid, samples: 3, space: {lr: {choice: [1.0e-3]}}}", "tuning: samples: the grid runs every combination once"),
 ])
