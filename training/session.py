@@ -4,7 +4,7 @@ and somewhere to report each epoch with its checkpoint.
 - ``RayTrainSession``: inside Ray Train's workers (TorchTrainer): DDP or DeepSpeed over any number of workers, on
   CPUs or GPUs; Ray Train keeps the checkpoints and restarts failed workers.
 - ``LocalSession``: one worker in the calling process, for a one-CPU-worker job, which needs no process group: a
-  Ray Train run costs it ~25 s of actor start-up and shutdown on a small machine (docs/performance.md), more than
+  Ray Train run costs it 45-55 s of actor start-up and shutdown on a small machine (docs/performance.md), more than
   a proxy run's epochs. It keeps checkpoints in the same layout (``<run dir>/epoch_NNN``): the best by the
   selection score and the latest, which a restarted run resumes from.
 """
@@ -84,12 +84,12 @@ class LocalSession:
         found = sorted(self.run_dir.glob("epoch_*/" + REPORT_FILE)) if self.run_dir.is_dir() else []
         return [(path.parent, json.loads(path.read_text())) for path in found]
 
-    def best(self) -> tuple[Path, dict]:
+    def best(self, kept: list[tuple[Path, dict]] | None = None) -> tuple[Path, dict]:
         """The kept checkpoint with the best score, and its metrics (the earliest of equal scores, as Ray keeps)."""
-        kept = self.kept()
+        kept = self.kept() if kept is None else kept
         if not kept:
             raise RuntimeError(f"no checkpoint under {self.run_dir}: the run reported no epoch")
-        return max(kept, key=lambda entry: (entry[1][self.score_key], -kept.index(entry)))
+        return max(kept, key=lambda entry: entry[1][self.score_key])  # (max returns the first of equal scores)
 
     @contextlib.contextmanager
     def restored(self) -> Iterator[str | None]:
@@ -112,8 +112,8 @@ class LocalSession:
         self.on_report(metrics)
 
     def _prune(self) -> None:
-        kept = self.kept()
-        keep = {kept[-1][0], self.best()[0]}
+        kept = self.kept()  # (read once: the best is chosen from the same list)
+        keep = {kept[-1][0], self.best(kept)[0]}
         for directory, _ in kept:
             if directory not in keep:
                 shutil.rmtree(directory)
