@@ -1,5 +1,5 @@
-"""Faults injected for real while `polymix run` works: a Ray Train worker SIGKILLed mid-training, the driver
-SIGKILLed mid-sweep. Nothing is lost, nothing finished is trained again, no MLflow run is duplicated."""
+"""Faults injected for real while `polymix run` works: a Ray Train worker (DeepSpeed ZeRO-1) SIGKILLed mid-training,
+the driver SIGKILLed mid-sweep. Nothing is lost, nothing finished is trained again, no MLflow run is duplicated."""
 
 import os
 import signal
@@ -16,8 +16,9 @@ from mlflow.tracking import MlflowClient
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 ONE_TRIAL = ["--set", "eval.baseline=false", "--set", "mixtures=[{name: en-es, languages: [en, es], per_language: 600}]"]
-# In a Ray Train run, whose worker the test kills (a one-CPU-worker job otherwise trains in its trial's process).
-IN_RAY_TRAIN = ["--set", "resources.trainer=ray_train", "--set", "resources.local_cpus=4"]
+# In a Ray Train run, whose worker the test kills: the DeepSpeed engine (ZeRO-1, gloo on CPU), which always trains
+# through Ray Train (a one-CPU-worker DDP job trains in its trial's process).
+IN_RAY_TRAIN = ["--set", "train.engine=deepspeed", "--set", "train.zero_stage=1", "--set", "resources.local_cpus=4"]
 
 
 def start(workdir: Path, *args: str, tracking_uri: str | None = None) -> subprocess.Popen:

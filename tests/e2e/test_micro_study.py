@@ -39,9 +39,10 @@ def children(client, experiment_id, parent_id):
     return client.search_runs([experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")
 
 
-def test_micro_study_end_to_end_then_deepspeed_reusing_baselines(tmp_path):
+def test_micro_study_end_to_end_then_rerun_reusing_baselines(tmp_path):
     """The realistic fixtures converted through data.sources (tests/e2e/micro.yaml), trained, evaluated with the
-    tasks' budgets and reported on the study's evaluation languages; then the DeepSpeed engine on the same study."""
+    tasks' budgets and reported on the study's evaluation languages; then the same study with another training
+    setting (baselines reused), then again (nothing to train)."""
     first = polymix(tmp_path, "run", "tests/e2e/micro.yaml", env_extra=SECRETS)  # credentials a cluster job has
     assert "4/4 done" in first.stdout and "mlflow ui --backend-store-uri sqlite:///" in first.stdout
     # conversion counts, printed and on the parent run: 6 MATH-style answers in every language, 1 spelled out in es
@@ -87,11 +88,13 @@ def test_micro_study_end_to_end_then_deepspeed_reusing_baselines(tmp_path):
 
     assert_no_secret_recorded(client, experiment.experiment_id, tmp_path)
 
-    # Same study on the DeepSpeed (ZeRO-1, gloo on CPU) engine: new trial hashes train; baselines are reused.
-    second = polymix(tmp_path, "run", "tests/e2e/micro.yaml", "--set", "train.engine=deepspeed", "--set", "train.zero_stage=1")
+    # Same study with one epoch: new trial hashes train; the baselines (no training settings) are reused. (The
+    # DeepSpeed engine through Ray Train is test_faults' worker-kill study.)
+    one_epoch = ("--set", "train.epochs=1")
+    second = polymix(tmp_path, "run", "tests/e2e/micro.yaml", *one_epoch)
     assert "4 trials (study order" in second.stdout and "2 already finished (reused, not trained again), 2 to run" in second.stdout
     all_trials = client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'trial'")
-    assert len(all_trials) == 6  # 4 + 2 DeepSpeed runs, no duplicated baseline
+    assert len(all_trials) == 6  # 4 + 2 one-epoch runs, no duplicated baseline
     # The second sweep's parent names all four runs it used, the two reused baselines with their first parent.
     second_parent = next(p for p in client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'sweep'")
                          if p.info.run_id != parents[0].info.run_id)
@@ -100,16 +103,17 @@ def test_micro_study_end_to_end_then_deepspeed_reusing_baselines(tmp_path):
     assert len(used) == 4 and all(u["run_id"] for u in used)
     assert sorted(u["parent_run_id"] == parents[0].info.run_id for u in used) == [False, False, True, True]
     # The same study again: nothing trains, Ray is not even started, no run is added, and polymix says so.
-    third = polymix(tmp_path, "run", "tests/e2e/micro.yaml", "--set", "train.engine=deepspeed", "--set", "train.zero_stage=1")
+    third = polymix(tmp_path, "run", "tests/e2e/micro.yaml", *one_epoch)
     assert "4 already finished (reused, not trained again), 0 to run" in third.stdout
     assert "nothing to train: every trial of this study already has a finished run" in third.stdout
     assert "up to" not in third.stdout  # Tune never scheduled anything
     assert len(client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'trial'")) == 6
-    deepspeed_runs = [r for r in all_trials if r.data.params["train.engine"] == "deepspeed"]
-    assert len(deepspeed_runs) == 2
-    for run in deepspeed_runs:
-        assert run.info.status == "FINISHED"
+    one_epoch_runs = [r for r in all_trials if r.data.params.get("train.epochs") == "1"]
+    assert len(one_epoch_runs) == 2
+    for run in one_epoch_runs:
+        assert run.info.status == "FINISHED" and run.data.params["mixture"] == "en-es"
         assert run.data.metrics["train/loss"] > 0 and "eval/acc/te" in run.data.metrics
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "val/avg_acc")] == [1]
 
 
 def assert_no_secret_recorded(client, experiment_id, workdir: Path, secrets: dict[str, str] = SECRETS) -> None:
