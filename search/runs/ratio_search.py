@@ -201,6 +201,9 @@ def summarise(study: Study, plan: PlannedSearch, searcher, results) -> dict:
                                   "measured": {METRIC: best[METRIC], "losses": best["losses"]},
                                   **({"hparams": best["hparams"]} if "hparams" in best else {})}
     if isinstance(searcher, ClimbSearcher):
+        optimum = searcher.climb.recommend()  # what produced the recommended ratios, and its optimality certificate
+        summary["recommended"]["optimiser"] = {"method": optimum.method, "iterations": optimum.iterations,
+                                               "optimality_gap": optimum.gap, "certified": optimum.certified}
         law = searcher.climb.fit()
         summary["fitted_law"] = {"languages": list(law.languages), "transfer": law.transfer.round(4).tolist(),
                                  "floor": law.floor.round(4).tolist(), "scale": law.scale.round(4).tolist(),

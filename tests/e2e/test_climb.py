@@ -39,6 +39,7 @@ def test_climb_search_then_adding_a_language_reuses_its_runs(tmp_path):
     rec = summary["recommended"]
     assert sum(rec["counts"].values()) == 128 and set(rec["counts"]) <= {"en", "es"}
     assert rec["predicted"]["val/objective"] > 0 and rec["measured"]["val/objective"] > 0  # confirmed by a run
+    assert rec["optimiser"]["method"] in ("slsqp", "run") and rec["optimiser"]["certified"]  # the fitted law's optimum
     assert parent.data.metrics["search/tiny-s-math/recommended_measured"] == pytest.approx(rec["measured"]["val/objective"])
     assert summary["fitted_law"]["languages"] == ["en", "es"]
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "search/tiny-s-math")}

@@ -7,19 +7,19 @@ from search.mixtures.climb import (
     check_weights,
     fit_loss_law,
     minimise_directly,
+    optimality_gap,
     optimise,
-    two_step,
 )
 from training.errors import ConfigError
 
 
-def random_law(rng, n: int, transfer: bool = True) -> LossLaw:
+def random_law(rng, n: int, transfer: bool = True, budget: float = 10000.0, offset: float = 10.0) -> LossLaw:
     T = np.eye(n)
     if transfer:
         off = ~np.eye(n, dtype=bool)
         T[off] = rng.uniform(0, 0.5, n * (n - 1)) * (rng.random(n * (n - 1)) < 0.6)
     return LossLaw(tuple(f"l{i}" for i in range(n)), T, rng.uniform(0.5, 1.5, n), rng.uniform(2, 8, n),
-                   rng.uniform(0.2, 0.7, n), budget=10000.0, offset=10.0)
+                   rng.uniform(0.2, 0.7, n), budget=budget, offset=offset)
 
 
 @pytest.mark.parametrize("n, seed", [(3, 0), (4, 1)])
@@ -35,24 +35,41 @@ def test_fit_recovers_the_law_from_noiseless_runs(n, seed):
     np.testing.assert_allclose(fitted.scale, truth.scale, rtol=1e-2)
 
 
-def test_two_step_alone_is_exact_without_interactions():
+def test_without_interactions_the_optimum_equalises_weighted_marginal_benefits():
+    """KKT with T = I: every funded language has the same weighted marginal benefit λ, an unfunded one at most λ."""
     rng = np.random.default_rng(2)
     for _ in range(30):
         n = int(rng.integers(2, 11))
         law, weights = random_law(rng, n, transfer=False), rng.dirichlet(np.ones(n))
-        found, direct = two_step(law, weights), minimise_directly(law, weights)
-        assert found.converged and found.iterations <= 3
-        assert found.objective == pytest.approx(direct.objective, abs=1e-9)
+        found = optimise(law, weights)
+        benefit = weights * law.marginal_benefit(law.effective(found.ratios))
+        funded = found.ratios > 1e-9
+        level = benefit[funded].max()
+        np.testing.assert_allclose(benefit[funded], level, rtol=1e-5)
+        assert (benefit[~funded] <= level * (1 + 1e-5)).all()
 
 
-def test_optimum_equals_slsqp_on_random_instances():
+@pytest.mark.parametrize("budget, offset", [(1e3, 1.0), (1e4, 10.0), (1e6, 1.0)])
+def test_optimum_equals_multistart_slsqp_on_random_instances_and_is_certified(budget, offset):
     rng = np.random.default_rng(3)
     for _ in range(40):
         n = int(rng.integers(2, 11))
-        law, weights = random_law(rng, n), rng.dirichlet(np.ones(n))
+        law, weights = random_law(rng, n, budget=budget, offset=offset), rng.dirichlet(np.ones(n))
         found, direct = optimise(law, weights), minimise_directly(law, weights, starts=6)
-        assert found.objective == pytest.approx(direct.objective, abs=1e-8)
+        assert found.objective <= direct.objective + 1e-12
+        assert found.method == "slsqp" and found.certified, found.gap
         assert found.ratios.sum() == pytest.approx(1.0) and (found.ratios >= 0).all()
+
+
+def test_the_gap_bounds_how_far_a_mixture_is_from_the_optimum():
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        n = int(rng.integers(2, 11))
+        law, weights = random_law(rng, n), rng.dirichlet(np.ones(n))
+        best = optimise(law, weights).objective
+        for ratios in (np.full(n, 1 / n), rng.dirichlet(np.ones(n)), np.eye(n)[0]):
+            excess = law.objective(ratios, weights) - best
+            assert 0 <= excess <= optimality_gap(law, ratios, weights) + 1e-12
 
 
 def test_transfer_moves_data_away_from_a_language_others_cover():
