@@ -44,7 +44,11 @@ def main() -> None:
     parser.add_argument("--cpu-check", action="store_true", help="tiny shape, CPU, DDP fp32: check the script only")
     args = parser.parse_args()
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
+    with tempfile.TemporaryDirectory(prefix="polymix-gpu-sft-") as folder:  # model, data and checkpoints: removed after
+        benchmark(args, Path(folder))
 
+
+def benchmark(args, work: Path) -> None:
     import ray
     import ray.train
     import torch
@@ -55,7 +59,6 @@ def main() -> None:
     from training.sft import SFTJob, train_loop
     from training.sources import sample_data_dir
 
-    work = Path(tempfile.mkdtemp(prefix="polymix-gpu-sft-"))
     data_dir = sample_data_dir(work)
     corpus = (line for f in sorted(data_dir.glob("*/*/train.jsonl")) for line in f.read_text(encoding="utf-8").splitlines())
     shape = TINY_SHAPE if args.cpu_check else QWEN3_06B_SHAPE
@@ -66,7 +69,7 @@ def main() -> None:
         params = sum(p.numel() for p in AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_dir)).parameters())
 
     languages = ["en", "es", "ja", "bn", "sw"]
-    per_language = min(args.per_language, 200) if args.cpu_check else args.per_language
+    per_language = min(args.per_language, 64) if args.cpu_check else args.per_language
     job = SFTJob(model_path=str(model_dir), task="math", data_dir=str(data_dir),
                  counts={lang: per_language for lang in languages}, train=train_settings(args))
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, logging_level="ERROR")
