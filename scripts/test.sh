@@ -9,6 +9,8 @@ if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id 
         || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 fi
 export HF_HUB_OFFLINE=1 RAY_TMPDIR="${RAY_TMPDIR:-$PWD/.ray_tmp}"
+# Sample data and tiny models are built once per machine (search/runs/inputs.py); the tests keep theirs in the repo.
+export POLYMIX_CACHE="${POLYMIX_CACHE-$PWD/.polymix_cache}"
 mkdir -p "$RAY_TMPDIR"
 # Local Ray instances keep token authentication on; their token lives in the workspace, not in ~/.ray.
 export RAY_AUTH_TOKEN_PATH="${RAY_AUTH_TOKEN_PATH:-$RAY_TMPDIR/auth_token}"

@@ -4,8 +4,11 @@ checked, and the models it trains (hub ids or paths, or tiny models built locall
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from evaluation.scorers import scorer_for
@@ -17,16 +20,48 @@ from training.preparation import CONVERSION_FILE, prepare_sources
 from training.sources import load_parallel, sample_data_dir, split_path
 from training.tasks import get_task
 
+CACHE_ENV = "POLYMIX_CACHE"
+TINY_MODEL_CODE = Path(__file__).resolve().parents[2] / "training" / "models.py"
+
+
+def machine_cache() -> Path | None:
+    """Where what polymix generates from its own code alone (the sample data, tiny models whose tokenizer learned
+    from it) is built once per machine, to be copied into each work dir: ``POLYMIX_CACHE``, default
+    ``~/.cache/polymix``; set it empty to build in every work dir instead."""
+    value = os.environ.get(CACHE_ENV)
+    if value == "":
+        return None
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "polymix"
+
+
+def copy_once(source: Path, target: Path) -> Path:
+    """``source`` copied to ``target`` unless it is there (atomically: a copy is whole or absent)."""
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".staging-"))
+    shutil.copytree(source, staging, dirs_exist_ok=True)
+    try:
+        os.rename(staging, target)
+    except OSError:  # copied concurrently by another process: keep the first
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
 
 def resolve_data_dir(study: Study, workdir: Path) -> Path:
-    """Where the trials read their data: a given layout, real datasets converted once, or the sample data."""
+    """Where the trials read their data: a given layout, real datasets converted once, or the sample data. The work
+    dir holds its own copy of generated data (a cluster's nodes read it there)."""
     if study.data.path:
         return Path(study.data.path).resolve()
     if study.data.sources:
         trained = study.training_languages()
         sources = {task: spec.model_dump() for task, spec in study.data.sources.items() if task in study.tasks}
         return prepare_sources(sources, trained, study.eval.language_list(), workdir, study.seed).resolve()
-    return sample_data_dir(workdir, study.data.sample_seed).resolve()
+    cache = machine_cache()
+    if cache is None:
+        return sample_data_dir(workdir, study.data.sample_seed).resolve()
+    cached = sample_data_dir(cache, study.data.sample_seed)
+    return copy_once(cached, workdir / "data" / cached.name).resolve()
 
 
 def conversion_lines(data_dir: Path) -> list[str]:
@@ -83,11 +118,21 @@ def resolve_model_paths(study: Study, data_dir: Path, workdir: Path) -> dict[str
     # A tiny model's tokenizer learns from the train files of the study's tasks (its name says which), so that
     # long texts (summarization articles) do not outgrow max_seq_len in poorly merged scripts.
     files = sorted(f for f in data_dir.glob("*/*/train.jsonl") if f.parts[-3] in study.tasks)
+    # Built on the sample data (named by its content hash) a tiny model is a function of polymix's code alone: built
+    # once in the machine cache (named by training/models.py's hash too), copied into the work dir. Converted real
+    # data is named by its sources' spec, not their content: its tiny models are built in the work dir.
+    cache = machine_cache() if data_dir.name.startswith("sample-") else None
+    code = hashlib.sha256(TINY_MODEL_CODE.read_bytes()).hexdigest()[:8]
     for model in study.models:
         if model.tiny:
             corpus = (line for f in files for line in f.read_text(encoding="utf-8").splitlines())
-            target = workdir / "models" / f"tiny-{model.tiny}-seed{study.seed}-{data_dir.name}-{'-'.join(sorted(study.tasks))}"
-            paths[model.name] = str(make_tiny_model(target, model.tiny, corpus, seed=study.seed).resolve())
+            name = f"tiny-{model.tiny}-seed{study.seed}-{data_dir.name}-{'-'.join(sorted(study.tasks))}"
+            if cache is None:
+                built = make_tiny_model(workdir / "models" / name, model.tiny, corpus, seed=study.seed)
+            else:
+                cached = make_tiny_model(cache / "models" / f"{name}-code{code}", model.tiny, corpus, seed=study.seed)
+                built = copy_once(cached, workdir / "models" / name)
+            paths[model.name] = str(built.resolve())
         else:
             paths[model.name] = model.path
     return paths
