@@ -89,8 +89,7 @@ def main() -> None:
     def previous(model, tokenizer, prompts, budget, batch_size, stop, stats):
         own, decoding._decode = decoding._decode, batched_generate
         try:
-            # (fixed batches of batch_size in length order, as before prompts were cut into batches by padding)
-            return decoding.generate(model, tokenizer, prompts, budget, batch_size, stop, stats, max_padding=1.0)
+            return decoding.generate(model, tokenizer, prompts, budget, batch_size, stop, stats)
         finally:
             decoding._decode = own
 

@@ -139,32 +139,11 @@ def _generate_batch(model, tokenizer, prompts: list[str], budget: int, stop: tup
     return completions
 
 
-MAX_PROMPT_PADDING = 0.05  # share of a batch's prompt positions that may be left padding
-
-
-def length_batches(lengths: list[int], batch_size: int, max_padding: float = MAX_PROMPT_PADDING) -> list[list[int]]:
-    """Indices of the prompts in batches of similar token lengths: consecutive in length order, at most
-    ``batch_size`` each, and a new batch where the next (longer) prompt would make padding more than ``max_padding``
-    of the batch's prompt positions (left padding is computed like any position in the prompt pass)."""
-    batches: list[list[int]] = []
-    current, total = [], 0
-    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
-        size = len(current) + 1
-        if current and (size > batch_size or size * lengths[i] - (total + lengths[i]) > max_padding * size * lengths[i]):
-            batches.append(current)
-            current, total = [], 0
-        current.append(i)
-        total += lengths[i]
-    return batches + [current] if current else batches
-
-
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int = 64,
-             stop: tuple[str, ...] = (), stats: DecodeStats | None = None,
-             max_padding: float = MAX_PROMPT_PADDING) -> list[Generation]:
-    """Greedy completions for ``prompts``, in order. Prompts are batched by their token length (little padding:
-    ``length_batches``), and a batch drops each row as it finishes (little work on finished answers); ``stats``
-    counts both."""
+             stop: tuple[str, ...] = (), stats: DecodeStats | None = None) -> list[Generation]:
+    """Greedy completions for ``prompts``, in order. Prompts are batched by their token length (little padding),
+    and a batch drops each row as it finishes (little work on finished answers); ``stats`` counts both."""
     from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
 
     tokenizer.padding_side = "left"  # decoder-only generation continues from the right edge
@@ -173,8 +152,10 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_si
     stats = stats if stats is not None else DecodeStats()
     decode = _generate_batch if is_deepspeed_zero3_enabled() else _decode
     lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=True).input_ids] if prompts else []
+    order = sorted(range(len(prompts)), key=lambda i: lengths[i])
     completions: list[Generation | None] = [None] * len(prompts)
-    for indices in length_batches(lengths, batch_size, max_padding):
+    for start in range(0, len(order), batch_size):
+        indices = order[start : start + batch_size]
         for i, completion in zip(indices, decode(model, tokenizer, [prompts[i] for i in indices], max_new_tokens, stop, stats)):
             completions[i] = completion
     model.train(was_training)

@@ -9,7 +9,7 @@ import torch
 from transformers import Qwen3ForCausalLM
 
 from evaluation.evaluate import evaluate_languages
-from evaluation.generate import DecodeStats, _generate_batch, generate, length_batches
+from evaluation.generate import DecodeStats, _generate_batch, generate
 from training.models import TINY_SIZES, qwen3_config, train_tokenizer
 from training.tasks import QUESTION, get_task
 
@@ -56,8 +56,7 @@ def test_each_completion_ends_at_a_stop_string_at_eos_or_at_the_budget_and_says_
     model = scripted(tokenizer, "The answer is 18. Question: Janet has 16 eggs.", answer + [tokenizer.eos_token_id],
                      tokenizer("1 2 3 4 5 6 7 8 9", add_special_tokens=False).input_ids)
     # The i-th shortest prompt follows script i.
-    out = generate(model, tokenizer, ["Q1", "Q2 Q2", "Q3 Q3 Q3"], max_new_tokens=12, stop=(QUESTION["en"],),
-                   max_padding=1.0)  # (one batch of the three lengths, whatever its padding)
+    out = generate(model, tokenizer, ["Q1", "Q2 Q2", "Q3 Q3 Q3"], max_new_tokens=12, stop=(QUESTION["en"],))
     assert [g.finish for g in out] == ["stop", "eos", "length"]
     assert out[0].text == "The answer is 18. " and out[0].text + QUESTION["en"] in tokenizer.decode(model.scripts[0])
     assert out[1].text == "The answer is 18." and out[1].tokens == len(answer) + 1
@@ -72,7 +71,7 @@ def test_a_batch_drops_each_answer_as_it_ends_and_gives_what_transformers_genera
                      tokenizer("1 2 3 4 5 6 7 8 9", add_special_tokens=False).input_ids)
     prompts, stop = ["Q1", "Q2 Q2", "Q3 Q3 Q3"], (QUESTION["en"],)
     stats = DecodeStats()
-    ours = generate(model, tokenizer, prompts, max_new_tokens=12, stop=stop, stats=stats, max_padding=1.0)
+    ours = generate(model, tokenizer, prompts, max_new_tokens=12, stop=stop, stats=stats)
     assert [g.finish for g in ours] == ["eos", "stop", "length"] and ours[0].tokens == 3
     assert ours == _generate_batch(model, tokenizer, prompts, 12, stop, DecodeStats())
     lengths = [len(tokenizer(p).input_ids) for p in prompts]
@@ -114,19 +113,3 @@ def test_a_budget_for_no_task_is_refused_and_one_for_a_task_left_out_is_ignored(
         parse_study({**study, "eval": {"max_new_tokens": {"maths": 64}}})
     # a study narrowed to math (--set tasks=[math]) keeps the api budget it no longer uses
     assert parse_study({**study, "eval": {"max_new_tokens": {"math": 64, "api": 32}}}).eval.budget("math") == 64
-
-
-def test_prompts_are_batched_by_length_with_little_padding():
-    lengths = [int(n) for n in torch.randint(20, 400, (300,), generator=torch.Generator().manual_seed(0))]
-    batches = length_batches(lengths, batch_size=32, max_padding=0.05)
-    assert sorted(i for batch in batches for i in batch) == list(range(300))  # every prompt once
-    for batch in batches:
-        widths = [lengths[i] for i in batch]
-        assert len(batch) <= 32 and sum(max(widths) - w for w in widths) <= 0.05 * len(batch) * max(widths)
-    assert [len(b) for b in length_batches([50] * 70, batch_size=32)] == [32, 32, 6]  # equal lengths: full batches
-    # the share padded over all batches, against fixed batches of 32 in length order (what generate() did before)
-    def padded(groups):
-        return sum(max(lengths[i] for i in g) - lengths[i] for g in groups for i in g) / sum(
-            len(g) * max(lengths[i] for i in g) for g in groups)
-    ordered = sorted(range(300), key=lambda i: lengths[i])
-    assert padded(batches) <= 0.05 < padded([ordered[k:k + 32] for k in range(0, 300, 32)])
