@@ -57,13 +57,18 @@ def one_at_a_time(model, tokenizer, prompts, budget, batch_size, stop, stats):
     return [c for prompt in prompts for c in decoding.generate(model, tokenizer, [prompt], budget, 1, stop, stats)]
 
 
-def run(name, decode, model, tokenizer, prompts, budget, batch_size, stop) -> tuple[list, dict]:
-    stats = decoding.DecodeStats()
-    started = time.perf_counter()
-    completions = decode(model, tokenizer, prompts, budget, batch_size, stop, stats)
-    seconds = time.perf_counter() - started
+def run(name, decode, model, tokenizer, prompts, budget, batch_size, stop, repeats) -> tuple[list, dict]:
+    """The decoder's completions and figures; its seconds are the median of ``repeats`` runs (a run takes ~1 s here)."""
+    timings = []
+    for _ in range(repeats):
+        stats = decoding.DecodeStats()
+        started = time.perf_counter()
+        completions = decode(model, tokenizer, prompts, budget, batch_size, stop, stats)
+        timings.append(time.perf_counter() - started)
+    seconds = sorted(timings)[len(timings) // 2]
     return completions, {"decoder": name, "seconds": seconds, "generated": stats.generated,
-                         "tokens_per_s": stats.generated / seconds, "wasted": stats.wasted_share}
+                         "tokens_per_s": stats.generated / seconds, "wasted": stats.wasted_share,
+                         "prompt_padding": stats.prompt_padding_share, "decoding_wasted": stats.decoding_wasted_share}
 
 
 def main() -> None:
@@ -75,10 +80,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--budget", type=int, default=96, help="new tokens per answer at most")
     parser.add_argument("--steps", type=int, default=300, help="teaching steps of the default tiny model")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per batched decoder (the median time is printed)")
     args = parser.parse_args()
     torch.manual_seed(0)
     langs = args.langs.split(",")
-    workdir = Path(tempfile.mkdtemp(prefix="polymix-eval-bench-"))
+    with tempfile.TemporaryDirectory(prefix="polymix-eval-bench-") as folder:  # the taught model and its data
+        benchmark(args, langs, Path(folder))
+
+
+def benchmark(args, langs: list[str], workdir: Path) -> None:
     path = args.model or taught_tiny_model(args.task, langs, args.steps, workdir)
     model, tokenizer = load_model(path), load_tokenizer(path)
     model.to("cuda" if torch.cuda.is_available() else "cpu")
@@ -95,7 +105,10 @@ def main() -> None:
 
     print(f"model {path}; task {args.task}; {args.rows} test rows per language; batch {args.batch_size}; "
           f"budget {args.budget} new tokens; {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads", flush=True)
-    print(f"{'lang':4}  {'decoder':28}  {'seconds':>8}  {'generated':>9}  {'tokens/s':>8}  {'wasted':>7}  same")
+    print("wasted: padded or finished positions among all computed; prompt pad: left padding in the prompt passes; "
+          "decoding: finished rows among the positions of the decoding steps")
+    print(f"{'lang':4}  {'decoder':28}  {'seconds':>8}  {'generated':>9}  {'tokens/s':>8}  {'wasted':>7}  "
+          f"{'prompt pad':>10}  {'decoding':>8}  same")
     for lang in langs:
         prompts = [task.prompt(row, lang) for row in list(tests[lang])[: args.rows]]
         decoding.generate(model, tokenizer, prompts[:2], 4, 2, task.stop(lang))  # warm-up
@@ -103,11 +116,13 @@ def main() -> None:
         for name, decode in (("polymix (rows leave as done)", decoding.generate),
                              ("transformers generate()", previous),
                              ("one prompt at a time", one_at_a_time)):
-            completions, row = run(name, decode, model, tokenizer, prompts, args.budget, args.batch_size, task.stop(lang))
+            completions, row = run(name, decode, model, tokenizer, prompts, args.budget, args.batch_size, task.stop(lang),
+                                   1 if decode is one_at_a_time else args.repeats)
             reference = reference or completions  # (polymix's: the others must give the same completions)
             same = sum(a == b for a, b in zip(completions, reference))
             print(f"{lang:4}  {row['decoder']:28}  {row['seconds']:8.2f}  {row['generated']:9d}  "
-                  f"{row['tokens_per_s']:8.1f}  {row['wasted']:7.1%}  {same}/{len(prompts)}", flush=True)
+                  f"{row['tokens_per_s']:8.1f}  {row['wasted']:7.1%}  {row['prompt_padding']:10.1%}  "
+                  f"{row['decoding_wasted']:8.1%}  {same}/{len(prompts)}", flush=True)
         lengths = sorted(c.tokens for c in reference)
         print(f"{lang:4}  answer lengths: min {lengths[0]}, median {lengths[len(lengths) // 2]}, max {lengths[-1]}; "
               f"finish: " + ", ".join(f"{f} {sum(c.finish == f for c in reference)}" for f in ("eos", "stop", "length")))

@@ -42,15 +42,34 @@ def _finished(ids: list[int], tokenizer, stop: tuple[str, ...]) -> Generation:
 @dataclass
 class DecodeStats:
     """Positions a generation computed, and how many of them were useful: a prompt's own tokens in the prompt
-    pass, and each token a still-running answer generates. The rest is padding and finished rows."""
+    pass, and each token a still-running answer generates. The rest is padding and finished rows. The prompt pass
+    is counted apart too: its left padding costs one parallel pass per batch, a finished row kept in the batch costs
+    every later decoding step."""
 
     computed: int = 0
     useful: int = 0
     generated: int = 0
+    prompt_computed: int = 0
+    prompt_useful: int = 0
 
     @property
     def wasted_share(self) -> float:
         return 1 - self.useful / self.computed if self.computed else 0.0
+
+    @property
+    def prompt_padding_share(self) -> float:
+        return 1 - self.prompt_useful / self.prompt_computed if self.prompt_computed else 0.0
+
+    @property
+    def decoding_wasted_share(self) -> float:
+        """Finished (or padded) rows' share of the positions computed by the decoding steps, the prompt pass left out."""
+        steps = self.computed - self.prompt_computed
+        return 1 - (self.useful - self.prompt_useful) / steps if steps else 0.0
+
+    def count_prompts(self, mask: torch.Tensor) -> None:
+        for field, value in (("computed", mask.numel()), ("useful", int(mask.sum()))):
+            setattr(self, field, getattr(self, field) + value)
+            setattr(self, f"prompt_{field}", getattr(self, f"prompt_{field}") + value)
 
 
 def _stopped(ids: list[int], tokenizer, stop: tuple[str, ...], window: int) -> bool:
@@ -91,8 +110,7 @@ def _decode(model, tokenizer, prompts: list[str], budget: int, stop: tuple[str, 
     only (their KV cache rows selected), instead of the whole batch until its longest answer ends."""
     batch = tokenizer(prompts, return_tensors="pt", padding=True).to(model.device)
     mask = batch["attention_mask"]
-    stats.computed += mask.numel()
-    stats.useful += int(mask.sum())
+    stats.count_prompts(mask)
     # Left padding: a row's positions count its own tokens only, as generate() numbers them.
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions, use_cache=True)
@@ -131,8 +149,8 @@ def _generate_batch(model, tokenizer, prompts: list[str], budget: int, stop: tup
         eos_token_id=tokenizer.eos_token_id, **({"stop_strings": list(stop), "tokenizer": tokenizer} if stop else {}),
     )
     new = output[:, batch["input_ids"].shape[1] :]
-    stats.computed += batch["attention_mask"].numel() + new.numel()
-    stats.useful += int(batch["attention_mask"].sum())
+    stats.count_prompts(batch["attention_mask"])
+    stats.computed += new.numel()
     completions = [_finished(ids, tokenizer, stop) for ids in new.tolist()]
     stats.useful += sum(c.tokens for c in completions)
     stats.generated += sum(c.tokens for c in completions)

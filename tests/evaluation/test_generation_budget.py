@@ -78,6 +78,10 @@ def test_a_batch_drops_each_answer_as_it_ends_and_gives_what_transformers_genera
     assert stats.generated == sum(g.tokens for g in ours)
     assert stats.computed == 3 * max(lengths) + sum(g.tokens - 1 for g in ours)  # (the first token: the prompt pass)
     assert stats.useful == sum(lengths) + sum(g.tokens - 1 for g in ours)
+    assert stats.decoding_wasted_share == 0 and stats.prompt_padding_share == pytest.approx(1 - sum(lengths) / (3 * max(lengths)))
+    theirs = DecodeStats()
+    _generate_batch(model, tokenizer, prompts, 12, stop, theirs)  # finished rows stay until the longest answer ends
+    assert theirs.decoding_wasted_share == pytest.approx(1 - sum(g.tokens for g in ours) / (3 * 12))
 
 
 def test_an_mgsm_row_without_a_solution_is_answered_with_the_tasks_budget_not_the_gold_targets_length(tokenizer):
