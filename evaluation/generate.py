@@ -67,9 +67,9 @@ class DecodeStats:
         return 1 - (self.useful - self.prompt_useful) / steps if steps else 0.0
 
     def count_prompts(self, mask: torch.Tensor) -> None:
-        for field, value in (("computed", mask.numel()), ("useful", int(mask.sum()))):
-            setattr(self, field, getattr(self, field) + value)
-            setattr(self, f"prompt_{field}", getattr(self, f"prompt_{field}") + value)
+        positions, own = mask.numel(), int(mask.sum())
+        self.computed, self.prompt_computed = self.computed + positions, self.prompt_computed + positions
+        self.useful, self.prompt_useful = self.useful + own, self.prompt_useful + own
 
 
 def _stopped(ids: list[int], tokenizer, stop: tuple[str, ...], window: int) -> bool:

@@ -200,12 +200,12 @@ def optimality_gap(law: LossLaw, ratios: np.ndarray, weights: np.ndarray) -> flo
     return float(max(g @ ratios - g.min(), 0.0))
 
 
-def optimise(law: LossLaw, weights: np.ndarray, start: np.ndarray | None = None) -> Optimum:
-    """The minimum of the law's objective on the simplex: SLSQP with the analytic gradient from ``start`` (default
-    the uniform mixture), restarted from its own point while the Frank–Wolfe gap is above ``GAP_TOLERANCE`` (at most
+def optimise(law: LossLaw, weights: np.ndarray) -> Optimum:
+    """The minimum of the law's objective on the simplex: SLSQP with the analytic gradient from the uniform
+    mixture, restarted from its own point while the Frank–Wolfe gap is above ``GAP_TOLERANCE`` (at most
     three times). Convex problem: the point it certifies is the global optimum."""
     n = len(law.languages)
-    ratios = np.full(n, 1.0 / n) if start is None else np.asarray(start, float)
+    ratios = np.full(n, 1.0 / n)
     iterations = 0
     for _ in range(4):
         result = minimize(law.objective, ratios, args=(weights,), jac=law.gradient, method="SLSQP",
@@ -221,15 +221,14 @@ def optimise(law: LossLaw, weights: np.ndarray, start: np.ndarray | None = None)
     return Optimum(ratios, float(law.objective(ratios, weights)), "slsqp", iterations, gap)
 
 
-def minimise_directly(law: LossLaw, weights: np.ndarray, starts: int = 4, seed: int = 0,
-                      start: np.ndarray | None = None) -> Optimum:
-    """SLSQP on the simplex with a numerical gradient, from ``start`` (default uniform) and further random starts:
+def minimise_directly(law: LossLaw, weights: np.ndarray, starts: int = 4, seed: int = 0) -> Optimum:
+    """SLSQP on the simplex with a numerical gradient, from the uniform mixture and further random starts:
     an independent reference for ``optimise`` (tests, benchmarks)."""
     n = len(law.languages)
     rng = np.random.default_rng(seed)
     best = None
     for attempt in range(starts):
-        x0 = (np.full(n, 1.0 / n) if start is None else start) if attempt == 0 else rng.dirichlet(np.ones(n))
+        x0 = np.full(n, 1.0 / n) if attempt == 0 else rng.dirichlet(np.ones(n))
         result = minimize(lambda r: law.objective(r, weights), x0, method="SLSQP", bounds=[(0.0, 1.0)] * n,
                           constraints=[{"type": "eq", "fun": lambda r: r.sum() - 1.0}],
                           options={"ftol": 1e-14, "maxiter": 1000})
