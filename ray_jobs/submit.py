@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import time
 from pathlib import Path
 
 from training.errors import ConfigError, PolymixError
@@ -54,6 +55,27 @@ def check_submission(study_path: str, workdir: str, overrides: list[str]) -> str
     return str(inside)
 
 
+# A head node answers before its dashboard agent, which runs the jobs, is up: the job server then refuses with this
+# message (status 500) for the first seconds after `ray start`. Submission waits for the agent this long.
+NO_AGENT_YET = "No available agent"
+AGENT_WAIT_S = 120
+
+
+def _submit_when_an_agent_is_up(client, job: dict) -> str:
+    deadline = time.monotonic() + AGENT_WAIT_S
+    waiting = False
+    while True:
+        try:
+            return client.submit_job(**job)
+        except RuntimeError as error:
+            if NO_AGENT_YET not in str(error) or time.monotonic() > deadline:
+                raise
+            if not waiting:
+                print(f"[polymix] the cluster's job agent is not up yet; retrying for up to {AGENT_WAIT_S} s", flush=True)
+                waiting = True
+            time.sleep(3)
+
+
 def submit(study_path: str, address: str, workdir: str, overrides: list[str], follow: bool) -> int:
     study = check_submission(study_path, workdir, overrides)
     from ray.exceptions import AuthenticationError
@@ -67,11 +89,11 @@ def submit(study_path: str, address: str, workdir: str, overrides: list[str], fo
         env.update(credentials)
     try:
         client = JobSubmissionClient(address)
-        job_id = client.submit_job(
+        job_id = _submit_when_an_agent_is_up(client, dict(
             entrypoint=job_entrypoint(study, workdir, overrides),
             runtime_env={"working_dir": str(REPO_ROOT), "excludes": WORKING_DIR_EXCLUDES, "env_vars": env},
             metadata={"polymix.study": study},
-        )
+        ))
     except (ConnectionError, RuntimeError, AuthenticationError) as error:  # a wrong token, a refusal, no server
         raise SubmitError(f"--address {address}: the job server refused or could not be reached ({error}); check the "
                           "address, and with token authentication export RAY_AUTH_MODE=token and the cluster's token "

@@ -13,6 +13,8 @@ import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tests.sessions import end_session
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 ONE_TRIAL = ["--set", "eval.baseline=false", "--set", "mixtures=[{name: en-es, languages: [en, es], per_language: 600}]"]
@@ -41,12 +43,7 @@ def finish(process: subprocess.Popen, timeout: float = 900) -> str:
 
 def stop_session(process: subprocess.Popen) -> None:
     """Whatever the killed driver left of its local Ray instance (same session) is ended by that session's id."""
-    for proc in psutil.process_iter():
-        try:
-            if os.getsid(proc.pid) == process.pid:
-                proc.kill()
-        except (OSError, psutil.Error):  # ended meanwhile
-            continue
+    end_session(process.pid, grace=0)
 
 
 def trial_runs(client: MlflowClient):
@@ -74,13 +71,14 @@ def epochs_logged(client, run_id) -> list[int]:
     return sorted(m.step for m in client.get_metric_history(run_id, "val/avg_acc"))
 
 
-def train_workers() -> list[psutil.Process]:
+def train_workers(driver: subprocess.Popen) -> list[psutil.Process]:
+    """The Ray Train workers of this driver's Ray instance (its session), not a concurrent test's."""
     workers = []
     for proc in psutil.process_iter():
         try:
-            if " ".join(proc.cmdline()).startswith("ray::RayTrainWorker"):
+            if os.getsid(proc.pid) == driver.pid and " ".join(proc.cmdline()).startswith("ray::RayTrainWorker"):
                 workers.append(proc)
-        except psutil.Error:  # ended meanwhile
+        except (OSError, psutil.Error):  # ended meanwhile
             continue
     return workers
 
@@ -91,7 +89,7 @@ def test_worker_killed_mid_training_resumes_from_its_checkpoint(tmp_path):
     try:
         run = wait_for(lambda: next((r for r in trial_runs(client) if epochs_logged(client, r.info.run_id) == [1]), None),
                        driver, "the first epoch's checkpoint")
-        workers = wait_for(train_workers, driver, "a Ray Train worker")
+        workers = wait_for(lambda: train_workers(driver), driver, "a Ray Train worker")
         assert len(workers) == 1
         workers[0].send_signal(signal.SIGKILL)  # mid-way through epoch 2
         killed_at = time.time()

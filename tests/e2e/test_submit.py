@@ -11,10 +11,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.ports import free_port
+from tests.sessions import end_session
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-pytestmark = pytest.mark.e2e
+# One Ray head for both tests: under pytest-xdist they run in the same worker (--dist loadgroup).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("ray-head")]
 
 
 
@@ -32,14 +34,18 @@ def ray_head(tmp_path_factory):
     for name in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI", "RAY_AUTH_TOKEN"):
         env.pop(name, None)
     dashboard = free_port()
-    subprocess.run([BIN / "ray", "start", "--head", "--node-ip-address=127.0.0.1", f"--port={free_port()}",
-                    "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--num-cpus=6",
-                    f"--temp-dir={temp_dir}", "--disable-usage-stats"],
-                   env=env, check=True, capture_output=True, timeout=180)
+    # Its own session, which its daemons and the jobs' processes inherit: the teardown ends that session only
+    # (`ray stop` would end a concurrent test's Ray too).
+    head = subprocess.Popen([BIN / "ray", "start", "--head", "--node-ip-address=127.0.0.1", f"--port={free_port()}",
+                             "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--num-cpus=6",
+                             f"--temp-dir={temp_dir}", "--disable-usage-stats"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    output, _ = head.communicate(timeout=180)
+    assert head.returncode == 0, output[-3000:]
     try:
         yield f"http://127.0.0.1:{dashboard}", env
     finally:
-        subprocess.run([BIN / "ray", "stop"], env=env, capture_output=True, timeout=120)
+        end_session(head.pid)
 
 
 def trial_runs(workdir: Path):
