@@ -17,6 +17,7 @@ if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("RAY_TMPDIR"):
 
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> Path:
+    """The default sample data, built once per machine where scripts/test.sh names a cache (read-only in tests)."""
     from training.sources import sample_data_dir
 
-    return sample_data_dir(tmp_path_factory.mktemp("cache"))
+    return sample_data_dir(os.environ.get("POLYMIX_CACHE") or tmp_path_factory.mktemp("cache"))

@@ -25,6 +25,7 @@ generators share (rendering, names and their forms, argument values) and the wri
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import re
@@ -42,6 +43,9 @@ SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
 _TOKEN = re.compile(r"\{(\w+)((?:\|[^{}|]*)*)\}")
 _MAX_RESAMPLE = 20  # attempts to draw values giving a text not seen before (then a repeat is allowed)
+_MAX_DISJOINT_DRAWS = 10_000  # attempts to draw a row no earlier split holds (then the templates are too few)
+_DEAL = ("test", "validation", "train", "train", "train", "train")  # the splits' shares of each template's prompts
+_LISTING_DRAWS, _SMALL_TEMPLATE = 1000, 100  # a template drawn 1000 times giving under 100 prompts is listed whole
 
 # Language-independent argument values, by kind (parallel kinds are in tables.API_VALUES and tables.NAMES).
 _VALUE_DRAWS: dict[str, Callable[[random.Random], str]] = {
@@ -122,27 +126,78 @@ def story_context(example: dict, lang: str) -> dict:
 
 
 # --------------------------------------------------------------------------------------------- write
-def _examples(task: Task, counts: dict[str, int], seed: int) -> Iterator[tuple[str, str, dict]]:
-    """(split, id, language-independent example); ids run on across splits.
+def _digest(prompt: str) -> int:
+    return int.from_bytes(hashlib.sha256(prompt.encode("utf-8")).digest()[:8], "big")
 
-    The template (or API) is drawn uniformly; its values are redrawn while the English text repeats an
-    earlier example (up to _MAX_RESAMPLE times, so that APIs with few possible values still get their share).
+
+def _split_of(task: Task) -> Callable[[str], str]:
+    """English prompt → the one split it may appear in. A sixth of each template's prompts is reserved for the test
+    split and a sixth for validation, whatever the seed. A template that makes few prompts (under
+    _SMALL_TEMPLATE) has them all listed and dealt out in turn, so it lends at least one to every split; the prompts
+    of a larger template go by a hash of their text."""
+    generator = task.sample
+    rng = random.Random(f"polymix-sample-splits-{task.name}")
+    dealt: dict[str, str] = {}
+    for template in sorted({t for split in SPLITS for t in generator.templates(split)}):
+        prompts: set[str] = set()
+        for _ in range(_LISTING_DRAWS):
+            prompts.add(task.prompt(generator.row(generator.draw(rng, template), "en"), "en"))
+            if len(prompts) >= _SMALL_TEMPLATE:
+                break
+        else:  # listed whole: 1000 draws miss one of 100 prompts with p < 0.005
+            for number, prompt in enumerate(sorted(prompts, key=_digest)):
+                dealt[prompt] = _DEAL[number % len(_DEAL)]
+    return lambda prompt: dealt.get(prompt) or _DEAL[_digest(prompt) % len(_DEAL)]
+
+
+def _examples(task: Task, counts: dict[str, int], seed: int) -> Iterator[tuple[str, str, dict[str, dict]]]:
+    """(split, id, the example's row in every language); ids run on across splits, in :data:`SPLITS` order.
+
+    The evaluation splits are drawn first, and no later split repeats a prompt of an earlier one in any language: the
+    test set, then the validation set, are disjoint from the training set (as a real dataset's are), so a score on
+    them is not memorisation. Within a split the template (or API) is drawn uniformly; its values are redrawn while
+    the English row repeats an earlier example of the split (up to _MAX_RESAMPLE times, so that templates with few
+    possible values still get their share), and always while a prompt repeats one of an earlier split.
     """
     rng = random.Random(f"polymix-sample-{task.name}-{seed}")
     generator = task.sample
-    seen: set[str] = set()
+    split_of = _split_of(task)
+    taken: dict[str, set[str]] = {lang: set() for lang in ALL_LANGUAGES}  # prompts of the splits drawn before
+    drawn: dict[str, list[dict]] = {}
+    for split in reversed(SPLITS):
+        templates = generator.templates(split)
+        seen: set[str] = set()
+        in_split: dict[str, set[str]] = {lang: set() for lang in ALL_LANGUAGES}
+        drawn[split] = []
+        for _ in range(counts[split]):
+            tries = 0  # draws of this split's prompts
+            for _attempt in range(_MAX_DISJOINT_DRAWS):
+                example = generator.draw(rng, rng.choice(templates))
+                english = generator.row(example, "en")
+                if split_of(task.prompt(english, "en")) != split:
+                    continue
+                tries += 1
+                key = json.dumps(english, sort_keys=True)
+                if key in seen and tries <= _MAX_RESAMPLE:
+                    continue
+                # Disjoint in every language: two examples may differ in English yet read the same in another.
+                rows = {lang: generator.row(example, lang) for lang in ALL_LANGUAGES}
+                prompts = {lang: task.prompt(row, lang) for lang, row in rows.items()}
+                if not any(prompt in taken[lang] for lang, prompt in prompts.items()):
+                    break
+            else:
+                raise ValueError(f"{task.name} sample data: no {split} example left whose prompt no earlier split holds "
+                                 f"after {_MAX_DISJOINT_DRAWS} draws; its templates allow too few distinct prompts")
+            seen.add(key)
+            drawn[split].append(rows)
+            for lang, prompt in prompts.items():
+                in_split[lang].add(prompt)
+        for lang in ALL_LANGUAGES:
+            taken[lang] |= in_split[lang]
     number = 0
     for split in SPLITS:
-        templates = generator.templates(split)
-        for _ in range(counts[split]):
-            template = rng.choice(templates)
-            for _attempt in range(_MAX_RESAMPLE):
-                example = generator.draw(rng, template)
-                key = json.dumps(generator.row(example, "en"), sort_keys=True)
-                if key not in seen:
-                    break
-            seen.add(key)
-            yield split, f"{task.name}-{number:05d}", example
+        for rows in drawn[split]:
+            yield split, f"{task.name}-{number:05d}", rows
             number += 1
 
 
@@ -163,16 +218,13 @@ def write_sample_data(
     out_dir = Path(out_dir)
     for task in TASKS.values():
         by_split: dict[str, list[tuple[str, dict]]] = {split: [] for split in SPLITS}
-        for split, row_id, example in _examples(task, counts, seed):
-            by_split[split].append((row_id, example))
+        for split, row_id, rows in _examples(task, counts, seed):
+            by_split[split].append((row_id, rows))
         for lang in ALL_LANGUAGES:
             folder = out_dir / task.name / lang
             folder.mkdir(parents=True, exist_ok=True)
             for split, examples in by_split.items():
-                lines = [
-                    json.dumps({"id": row_id, **task.sample.row(example, lang)}, ensure_ascii=False) + "\n"
-                    for row_id, example in examples
-                ]
+                lines = [json.dumps({"id": row_id, **rows[lang]}, ensure_ascii=False) + "\n" for row_id, rows in examples]
                 (folder / f"{split}.jsonl").write_text("".join(lines), encoding="utf-8", newline="\n")
     return out_dir
 
