@@ -8,7 +8,8 @@ normalised by its target tokens across micro-batches and workers → AdamW (weig
 per-language validation loss and accuracy (by generation, through an injected validator) on the
 mixture's languages or the ones a search names (``validation_languages``), plus ``val/objective`` =
 Σ w·loss when a search gives weights → report a checkpoint; Ray keeps the one with the best average
-validation accuracy (docs/studies.md §1a), or the lowest average validation loss (``select_by: val_loss``, docs/studies.md §1b).
+validation accuracy (docs/studies.md §1a), or the lowest average validation loss (``select_by: val_loss``, docs/studies.md §1b),
+or in a ratio search the lowest ``val/objective``.
 """
 
 from __future__ import annotations
@@ -279,10 +280,16 @@ def validation_metrics(job: SFTJob, val_loss: dict, val_acc: dict) -> dict[str, 
     metrics["val/avg_acc"] = sum(all_scores) / len(all_scores)
     if job.objective_weights:
         metrics["val/objective"] = sum(w * val_loss[job.task][lang] for lang, w in job.objective_weights.items())
-    # Best average validation accuracy (docs/studies.md §1a); lower loss breaks ties between equal accuracies.
-    # Or the lowest validation loss (the Post-trainer's Guide's choice, docs/studies.md §1b).
-    metrics[SELECTION_METRIC] = (-metrics["val/avg_loss"] if job.train.select_by == "val_loss"
-                                 else metrics["val/avg_acc"] - 1e-6 * metrics["val/avg_loss"])
+    # A ratio search's run keeps the checkpoint of its lowest objective: the weighted validation loss whose
+    # per-language terms the search fits (a checkpoint picked by accuracy would hand the fit a loss of another epoch).
+    # Otherwise the best average validation accuracy (docs/studies.md §1a), lower loss breaking ties between equal
+    # accuracies, or the lowest validation loss (the Post-trainer's Guide's choice, docs/studies.md §1b).
+    if job.objective_weights:
+        metrics[SELECTION_METRIC] = -metrics["val/objective"]
+    elif job.train.select_by == "val_loss":
+        metrics[SELECTION_METRIC] = -metrics["val/avg_loss"]
+    else:
+        metrics[SELECTION_METRIC] = metrics["val/avg_acc"] - 1e-6 * metrics["val/avg_loss"]
     return metrics
 
 

@@ -4,6 +4,8 @@ what it reports, and where a restarted run resumes."""
 import json
 from pathlib import Path
 
+import pytest
+
 from training.session import REPORT_FILE, LocalSession
 from training.settings import TrainSettings
 from training.sft import SELECTION_METRIC, SFTJob, run_sft
@@ -73,3 +75,19 @@ def test_run_sft_in_this_process_trains_reports_and_a_longer_rerun_resumes_after
 
     run_sft(job(3), validator, LocalSession(run_dir, SELECTION_METRIC, reports.append))  # the same run, one epoch more
     assert [r["epoch"] for r in reports] == [1, 2, 3] and reports[2]["train/resumed_from_epoch"] == 2
+
+
+def test_the_kept_checkpoint_follows_accuracy_loss_or_a_searchs_objective():
+    """Ray (or the local session) keeps the checkpoint of the highest SELECTION_METRIC. A ratio search's run keeps
+    its lowest objective, the weighted loss its search fits, even where accuracy and average loss disagree."""
+    from training.sft import validation_metrics
+
+    losses = {"math": {"en": 1.0, "es": 3.0}}
+    accuracy = {"math": {"en": 0.5, "es": 0.1}}
+    by_accuracy = SFTJob("m", "math", "d", {"en": 8})
+    by_loss = SFTJob("m", "math", "d", {"en": 8}, train=TrainSettings(select_by="val_loss"))
+    searched = SFTJob("m", "math", "d", {"en": 8}, objective_weights={"en": 0.25, "es": 0.75})
+    assert validation_metrics(by_accuracy, losses, accuracy)[SELECTION_METRIC] == pytest.approx(0.3 - 2e-6)
+    assert validation_metrics(by_loss, losses, accuracy)[SELECTION_METRIC] == -2.0
+    metrics = validation_metrics(searched, losses, accuracy)
+    assert metrics["val/objective"] == 2.5 and metrics[SELECTION_METRIC] == -2.5
