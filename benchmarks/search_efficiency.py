@@ -110,12 +110,13 @@ def optuna_tpe(sim: Simulator, runs: int, seed: int) -> list[np.ndarray]:
 
 
 def regmix(sim: Simulator, runs: int, seed: int) -> list[np.ndarray]:
-    """RegMix-style (search.mixtures.regmix): Dirichlet mixtures → quadratic ridge regression → best predicted mixture."""
-    search = RegMixSearch(len(sim.languages), seed=seed)
+    """RegMix-style (search.mixtures.regmix): Dirichlet mixtures → a quadratic ridge regression per language → the
+    mixture of least predicted objective (SLSQP)."""
+    search = RegMixSearch(sim.weights, seed=seed)
     recommendations = []
     for _ in range(runs):
         ratios = search.ask()
-        search.tell(ratios, float(sim.run(ratios) @ sim.weights))
+        search.tell(ratios, sim.run(ratios))
         recommendations.append(search.recommend()[0])
     return recommendations
 

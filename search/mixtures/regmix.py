@@ -1,14 +1,23 @@
-"""RegMix-style ratio search (arXiv 2407.01492, simplified): random mixtures → a regression → its best mixture.
+"""RegMix-style ratio search (arXiv 2407.01492, simplified): random mixtures → regressions → their best mixture.
 
-Proxy runs on Dirichlet mixtures; a ridge regression on quadratic features of the ratios (pairwise
-products stand in for language interactions) predicts the objective of any mixture; the recommendation is
-the best predicted mixture of a large Dirichlet candidate pool. RegMix itself fits LightGBM on many small
-proxy models; with a few dozen runs a regularised quadratic is the regression that can be fitted.
+Proxy runs on Dirichlet mixtures; one ridge regression per language on quadratic features of the ratios (pairwise
+products stand in for language interactions) predicts that language's validation loss for any mixture, as RegMix
+fits one regression per target domain. Each language's ridge penalty is chosen by its leave-one-out error, so a
+language whose loss bends sharply is regularised less than one whose loss is flat noise. The predicted objective
+Σ w_i L̂_i(r) is then minimised continuously on the simplex (SLSQP with its analytic gradient, from the uniform
+mixture and the best candidates of a Dirichlet pool). RegMix itself fits LightGBM on many small proxy models; with a
+few dozen runs a regularised quadratic is the regression that can be fitted.
+
+The searcher sees what Climb sees, every language's loss of every run, so that the comparison of the two
+(benchmarks/search_efficiency.py, benchmarks/search_real.py) is between their models, not their inputs.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import minimize
+
+RIDGE_GRID = np.logspace(-6, 1, 15)  # candidate penalties, picked per language by leave-one-out error
 
 
 def quadratic_features(ratios: np.ndarray) -> np.ndarray:
@@ -18,32 +27,87 @@ def quadratic_features(ratios: np.ndarray) -> np.ndarray:
     return np.hstack([np.ones((len(ratios), 1)), ratios, (ratios[:, :, None] * ratios[:, None, :])[:, upper[0], upper[1]]])
 
 
-class RegMixSearch:
-    """``ask()`` a mixture, ``tell()`` its objective; ``recommend()`` the best predicted mixture."""
+def ridge_loo(features: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, float]:
+    """Ridge coefficients (intercept unpenalised) with the penalty of least leave-one-out squared error, and that
+    penalty. The leave-one-out residual of a linear smoother is e_k / (1 − H_kk): no refitting."""
+    penalty = np.eye(features.shape[1])
+    penalty[0, 0] = 0.0
+    best = None
+    for ridge in RIDGE_GRID:
+        inverse = np.linalg.pinv(features.T @ features + ridge * penalty)
+        coefficients = inverse @ features.T @ targets
+        leverage = np.einsum("ij,jk,ik->i", features, inverse, features)
+        residuals = (targets - features @ coefficients) / np.maximum(1.0 - leverage, 1e-6)
+        error = float(np.mean(residuals ** 2))
+        if best is None or error < best[0]:
+            best = (error, coefficients, float(ridge))
+    return best[1], best[2]
 
-    def __init__(self, n_languages: int, seed: int = 0, candidates: int = 20000, ridge: float = 1e-3):
+
+class RegMixSearch:
+    """``ask()`` a mixture, ``tell()`` its per-language losses; ``recommend()`` the mixture of least predicted
+    objective Σ w_i L̂_i."""
+
+    def __init__(self, weights: np.ndarray, seed: int = 0, candidates: int = 20000):
+        self.weights = np.asarray(weights, float)
+        self.n = len(self.weights)
         self.rng = np.random.default_rng(seed)
-        self.pool = self.rng.dirichlet(np.ones(n_languages), candidates)
-        self.n, self.ridge = n_languages, ridge
+        self.pool = self.rng.dirichlet(np.ones(self.n), candidates)
         self.ratios: list[np.ndarray] = []
-        self.scores: list[float] = []
+        self.losses: list[np.ndarray] = []
+        self._coefficients: np.ndarray | None = None
+        self.penalties: list[float] = []  # the ridge penalty each language's regression chose
 
     def ask(self) -> np.ndarray:
         return self.rng.dirichlet(np.ones(self.n))
 
-    def tell(self, ratios: np.ndarray, score: float) -> None:
+    def tell(self, ratios: np.ndarray, losses: np.ndarray) -> None:
         self.ratios.append(np.asarray(ratios, float))
-        self.scores.append(float(score))
+        self.losses.append(np.asarray(losses, float))
+        self._coefficients = None
 
     def coefficients(self) -> np.ndarray:
-        X, y = quadratic_features(np.array(self.ratios)), np.array(self.scores)
-        return np.linalg.solve(X.T @ X + self.ridge * np.eye(X.shape[1]), X.T @ y)
+        """(features × languages): each language's regression on the runs that measured its loss (not NaN)."""
+        if self._coefficients is None:
+            features, losses = quadratic_features(np.array(self.ratios)), np.array(self.losses)
+            columns, self.penalties = [], []
+            for i in range(self.n):
+                measured = ~np.isnan(losses[:, i])
+                coefficients, ridge = ridge_loo(features[measured], losses[measured, i])
+                columns.append(coefficients)
+                self.penalties.append(ridge)
+            self._coefficients = np.column_stack(columns)
+        return self._coefficients
 
-    def predict(self, ratios: np.ndarray) -> np.ndarray:
+    def predict_losses(self, ratios: np.ndarray) -> np.ndarray:
         return quadratic_features(np.atleast_2d(ratios)) @ self.coefficients()
 
-    def recommend(self) -> tuple[np.ndarray, float]:
-        """The candidate with the lowest predicted objective, and that prediction."""
-        predicted = quadratic_features(self.pool) @ self.coefficients()
-        best = int(np.argmin(predicted))
-        return self.pool[best], float(predicted[best])
+    def predict(self, ratios: np.ndarray) -> np.ndarray:
+        """The predicted objective Σ w_i L̂_i of each row of ``ratios``."""
+        return self.predict_losses(ratios) @ self.weights
+
+    def _gradient(self, ratios: np.ndarray) -> np.ndarray:
+        """∂/∂r of the predicted objective: c + 2·Q·r, from its linear and quadratic coefficients."""
+        combined = self.coefficients() @ self.weights
+        linear, quadratic = combined[1:1 + self.n], np.zeros((self.n, self.n))
+        quadratic[np.triu_indices(self.n)] = combined[1 + self.n:]
+        return linear + (quadratic + quadratic.T) @ ratios
+
+    def recommend(self, starts: int = 4) -> tuple[np.ndarray, float]:
+        """The mixture of least predicted objective, and that prediction: SLSQP on the simplex from the uniform
+        mixture and the ``starts`` best candidates of the pool (the fitted quadratic need not be convex)."""
+        n = self.n
+        predicted = self.predict(self.pool)
+        begin = [np.full(n, 1.0 / n), *self.pool[np.argsort(predicted)[:starts]]]
+        best = (float(predicted.min()), self.pool[int(np.argmin(predicted))])
+        for x0 in begin:
+            result = minimize(lambda r: float(self.predict(r)[0]), x0, jac=self._gradient, method="SLSQP",
+                              bounds=[(0.0, 1.0)] * n,
+                              constraints=[{"type": "eq", "fun": lambda r: r.sum() - 1.0, "jac": lambda r: np.ones(n)}],
+                              options={"ftol": 1e-12, "maxiter": 500})
+            ratios = np.clip(result.x, 0.0, None)
+            ratios = ratios / ratios.sum()
+            value = float(self.predict(ratios)[0])
+            if value < best[0]:
+                best = (value, ratios)
+        return best[1], best[0]

@@ -152,21 +152,23 @@ class ClimbSearcher(MixtureSearcher):
 
 
 class RegMixSearcher(MixtureSearcher):
-    """RegMix-style (search.mixtures.regmix.RegMixSearch): Dirichlet mixtures, then the regression's best mixture."""
+    """RegMix-style (search.mixtures.regmix.RegMixSearch): Dirichlet mixtures, then the mixture its per-language
+    regressions predict best."""
 
     def __init__(self, languages, weights, total: int, runs: int, seed: int = 0):
         super().__init__(languages, weights, total, runs)
-        self.regmix = RegMixSearch(len(self.languages), seed=seed)
+        self.regmix = RegMixSearch(self.weight_vector, seed=seed)
 
     def propose(self):
         return self.regmix.ask(), None
 
     def recommendation(self):
         ratios = rounded(self.regmix.recommend()[0], self.languages, self.total)
-        return ratios, {METRIC: float(self.regmix.predict(ratios)[0])}
+        predicted = {f"val/loss/{lang}": float(v) for lang, v in zip(self.languages, self.regmix.predict_losses(ratios)[0])}
+        return ratios, {**predicted, METRIC: float(self.regmix.predict(ratios)[0])}
 
     def learn(self, ratios, losses, objective):
-        self.regmix.tell(ratios, objective)
+        self.regmix.tell(ratios, losses)
 
 
 def _climb(search, total: int, previous) -> Searcher:

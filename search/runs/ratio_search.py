@@ -3,7 +3,8 @@
 Every run is an ordinary SFT trial (search/runs/trial.py), tracked as a child of the search's MLflow parent
 run, with the searcher's prediction logged next to what the run measured. The strategies (docs/studies.md §1c, §2):
 - ``climb``: search.mixtures.searchers.ClimbSearcher (our formulation of Climb, search/mixtures/climb.py);
-- ``regmix``: search.mixtures.searchers.RegMixSearcher (random mixtures → quadratic regression → its optimum);
+- ``regmix``: search.mixtures.searchers.RegMixSearcher (random mixtures → a quadratic regression per language → the
+  optimum of their weighted sum);
 - ``optuna``: Ray's ``OptunaSearch`` (TPE) over one weight per language, normalised by the trial; with
   ``search.asha`` an ASHA scheduler stops weak trials after their first epochs.
 The parent run keeps, per model × task, ``recommendation.json`` (mixture, predicted and measured scores,
