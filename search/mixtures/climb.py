@@ -6,11 +6,16 @@ available to us. Languages i = 1..n, mixture ratios r on the simplex, budget D e
 - Interaction matrix T (n×n), T_ii = 1, T_ij ∈ [0, 1]: how much one unit of language-j data counts as
   language-i data. Effective ratios r̃ = T r.
 - Loss law per language: L_i(r) = E_i + B_i · (D·r̃_i + d0)^(−β_i), d0 > 0 the data the base model
-  already "has" (it keeps the loss of an unseen language finite).
+  already "has" (it keeps the loss of an unseen language finite). d0 is a normalisation, not a parameter to fit:
+  on the simplex Σ_j r_j = 1, so d0 spreads over the r_j, and a law with any d0 ≥ 1 is exactly the law with d0 = 1,
+  transfer T'_ij = (T_ij + c)/(1 + c) (c = (d0 − 1)/(D + 1); still in [0, 1]) and scale B·(1 + c)^(−β). The fit
+  therefore holds d0 at 1 example: a fitted d0 would trade off against T with no change in any prediction
+  (tests/search/test_climb.py checks the identity, and fits a d0 = 3·D truth with d0 held at 1 to 1e-5).
 - Objective: Σ_i w_i L_i(r), w the importance weights (e.g. only target languages, or low-resource up).
 
 Fit: bounded nonlinear least squares (scipy ``least_squares``) of T, E, B, β to observed per-language
-validation losses of a set of mixtures, from several starts.
+validation losses of a set of mixtures, from several starts: n² + 2n parameters. The residuals left over measure
+the run-to-run noise, which decides whether the fitted optimum is worth recommending over the best run (below).
 
 Optimise: the objective is convex on the simplex (each L_i is convex and decreasing in r̃_i, and r̃ = T r is
 linear), so a local minimum is the global one. ``optimise`` runs SLSQP with the analytic gradient
@@ -22,7 +27,7 @@ feasible set: on held-out 10-language laws it converged on none of six instances
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import least_squares, minimize
@@ -88,6 +93,11 @@ def _checked(languages: tuple[str, ...], ratios, losses) -> tuple[np.ndarray, np
     if unmeasured:
         raise ConfigError(f"climb fit: no run measured the loss of {', '.join(unmeasured)}; run a mixture that validates it")
     return ratios, losses
+
+
+def law_parameters(n: int) -> int:
+    """Parameters of an n-language law: T off the diagonal, and E, B, β per language."""
+    return n * n + 2 * n
 
 
 class _LeastSquares:
@@ -173,6 +183,15 @@ def fit_loss_law(languages: tuple[str, ...], ratios: np.ndarray, losses: np.ndar
     return problem.unpack(best.x)
 
 
+def residual_noise(law: LossLaw, ratios: np.ndarray, losses: np.ndarray) -> float:
+    """The run-to-run noise of one measured loss the fit leaves unexplained: √(RSS / residual degrees of freedom),
+    inf when the runs measured no more losses than the law has parameters."""
+    residuals = (law.losses(np.asarray(ratios)) - np.asarray(losses)).ravel()
+    residuals = residuals[~np.isnan(residuals)]
+    dof = len(residuals) - law_parameters(len(law.languages))
+    return float(np.sqrt(residuals @ residuals / dof)) if dof > 0 else float("inf")
+
+
 # ------------------------------------------------------------------------------------------- optimise
 # Frank–Wolfe gap under which an optimum counts as certified: a millionth of a loss unit, three orders of magnitude
 # under the run-to-run noise of validation losses (~0.002). SLSQP with the analytic gradient reaches ≤ 4e-8 on random
@@ -184,7 +203,9 @@ GAP_TOLERANCE = 1e-6
 class Optimum:
     ratios: np.ndarray
     objective: float
-    method: str  # what produced the ratios: "slsqp" (optimise), "slsqp-multistart" (minimise_directly), "run"
+    # what produced the ratios: "slsqp" (optimise), "slsqp-multistart" (minimise_directly), "run" (a mixture already
+    # run: the law's best, or the best run where the law's optimum is not predicted to beat it beyond the noise)
+    method: str
     iterations: int
     gap: float  # Frank–Wolfe gap at ``ratios``: objective − min objective ≤ gap (0 at the optimum)
 
@@ -242,21 +263,25 @@ def minimise_directly(law: LossLaw, weights: np.ndarray, starts: int = 4, seed: 
 
 # ------------------------------------------------------------------------------------- adaptive loop
 def new_initial_runs(n: int, previous: tuple[np.ndarray, np.ndarray] | None = None) -> int:
-    """Runs of the initial design still to make: until the measured losses (those of ``previous`` runs
-    included) are as many as the law has parameters, n² + 2n, at n losses per new run; at least 2."""
+    """Runs of the initial design still to make: until the measured losses (those of ``previous`` runs included)
+    are as many as the law has parameters (n² + 2n, at n losses per new run), plus one run, whose n losses are
+    the fit's residual degrees of freedom (an estimate of the noise, and no law that passes through every point)."""
     measured = int(np.sum(~np.isnan(previous[1]))) if previous is not None and len(previous[1]) else 0
-    return max(2, -(-(n * n + 2 * n - measured) // n))
+    return max(2, -(-(law_parameters(n) - measured) // n) + 1)
 
 
 class ClimbSearch:
     """The adaptive loop of docs/studies.md §1c without Ray: ``ask()`` a mixture, ``tell()`` its per-language losses.
 
     First an initial design of proxy mixtures (the uniform mixture, then seeded random language subsets) until the
-    runs hold as many measured losses as the law has parameters (n² + 2n: n + 2 runs from scratch); then
-    each ask fits the law to every run so far and proposes its optimum. A proposal already run (or in
-    flight) is replaced by a neighbour, a Dirichlet draw around it, so that every run adds information.
-    ``predicted_gain`` (fitted objective of the best run so far minus that of the optimum) is the
+    runs hold more measured losses than the law has parameters (:func:`new_initial_runs`: n + 3 runs from scratch);
+    then each ask fits the law to every run so far and proposes its optimum. A proposal already run (or in flight) is replaced by a neighbour, a Dirichlet draw around it, so that every run adds
+    information. ``predicted_gain`` (fitted objective of the best run so far minus that of the optimum) is the
     stopping signal.
+
+    The recommendation is the law's optimum only where the law predicts it beats the best run by more than the
+    noise of one run's objective (the fit's residual noise, :func:`residual_noise`, times ‖w‖): within the noise
+    the fitted optimum moves with every new run while the truth does not, so the best run is recommended instead.
 
     ``previous`` = (ratios, losses) of runs made before, e.g. before a language joined the search: their
     ratios are 0 and their losses NaN for the languages they did not have, and they count towards the
@@ -290,7 +315,7 @@ class ClimbSearch:
             return np.full(n, 1.0 / n) if planned == self.reused else self._subset_mixture(known)
         if len(self.ratios) < self.initial_runs:
             return None
-        proposal = self.recommend().ratios
+        proposal = self.fitted_optimum().ratios  # the law's own optimum: running it tests the law where it matters
         if np.abs(known - proposal).sum(axis=1).min() < self.resolution:
             proposal = self.rng.dirichlet(50 * proposal + 0.5)  # a neighbour: already run, learn nearby
         return proposal
@@ -306,7 +331,9 @@ class ClimbSearch:
         chosen = self.rng.choice(n, size=size, replace=False)
         ratios = np.zeros(n)
         ratios[chosen] = self.rng.dirichlet(np.full(size, 2.0))
-        if len(known) and np.abs(known - ratios).sum(axis=1).min() < self.resolution:
+        for _ in range(100):  # (a draw within the resolution of a known mixture would round to the same run)
+            if not len(known) or np.abs(known - ratios).sum(axis=1).min() >= self.resolution:
+                break
             ratios = self.rng.dirichlet(np.full(n, 2.0))
         return ratios
 
@@ -323,20 +350,45 @@ class ClimbSearch:
             self.previous_law = self.law
         return self.law
 
-    def recommend(self) -> Optimum:
+    def noise(self) -> float:
+        """The fit's residual noise of one measured loss (inf without residual degrees of freedom)."""
+        return residual_noise(self.fit(), np.array(self.ratios), np.array(self.losses))
+
+    def _best_run(self) -> np.ndarray:
+        law = self.fit()
+        return min(self.ratios, key=lambda ratios: law.objective(ratios, self.weights))
+
+    def fitted_optimum(self) -> Optimum:
+        """The minimum of the fitted law's objective on the simplex (or the run the law rates best, where the
+        optimiser stops at, or by rounding just above, that run's objective: the predicted gain is never < 0)."""
         if self.optimum is None:
             law = self.fit()
             optimum = optimise(law, self.weights)
-            # A mixture already run is feasible too: where the optimiser stops at (or, by rounding, just above)
-            # the best of them under the law, that run is the recommendation, so the predicted gain is never < 0.
-            best_run = min(self.ratios, key=lambda ratios: law.objective(ratios, self.weights))
+            best_run = self._best_run()
             if law.objective(best_run, self.weights) <= optimum.objective:
-                optimum = replace(optimum, ratios=best_run, objective=float(law.objective(best_run, self.weights)),
-                                  method="run", gap=optimality_gap(law, best_run, self.weights))
+                optimum = self._run_as_optimum(best_run)
             self.optimum = optimum
         return self.optimum
 
+    def _run_as_optimum(self, ratios: np.ndarray) -> Optimum:
+        law = self.fit()
+        return Optimum(ratios, float(law.objective(ratios, self.weights)), "run", 0,
+                       optimality_gap(law, ratios, self.weights))
+
+    def objective_noise(self) -> float:
+        """The noise of one run's measured objective Σ w_i L_i: the residual noise times ‖w‖ (0 when it cannot be
+        estimated, where the law is trusted as fitted)."""
+        noise = self.noise()
+        return float(noise * np.linalg.norm(self.weights)) if np.isfinite(noise) else 0.0
+
+    def recommend(self) -> Optimum:
+        """The fitted optimum where its predicted gain over the best run exceeds the noise of a run's objective,
+        else the best run (``method`` says which)."""
+        optimum = self.fitted_optimum()
+        if optimum.method != "run" and self.predicted_gain() <= self.objective_noise():
+            return self._run_as_optimum(self._best_run())
+        return optimum
+
     def predicted_gain(self) -> float:
         law = self.fit()
-        best_run = min(law.objective(r, self.weights) for r in self.ratios)
-        return float(best_run - self.recommend().objective)
+        return float(law.objective(self._best_run(), self.weights) - self.fitted_optimum().objective)

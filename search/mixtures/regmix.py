@@ -4,8 +4,8 @@ Proxy runs on Dirichlet mixtures; one ridge regression per language on quadratic
 products stand in for language interactions) predicts that language's validation loss for any mixture, as RegMix
 fits one regression per target domain. Each language's ridge penalty is chosen by its leave-one-out error, so a
 language whose loss bends sharply is regularised less than one whose loss is flat noise. The predicted objective
-Σ w_i L̂_i(r) is then minimised continuously on the simplex (SLSQP with its analytic gradient, from the uniform
-mixture and the best candidates of a Dirichlet pool). RegMix itself fits LightGBM on many small proxy models; with a
+Σ w_i L̂_i(r) is then minimised continuously over the mixtures the runs span (SLSQP with its analytic gradient),
+where the regressions interpolate. RegMix itself fits LightGBM on many small proxy models; with a
 few dozen runs a regularised quadratic is the regression that can be fitted.
 
 The searcher sees what Climb sees, every language's loss of every run, so that the comparison of the two
@@ -48,11 +48,10 @@ class RegMixSearch:
     """``ask()`` a mixture, ``tell()`` its per-language losses; ``recommend()`` the mixture of least predicted
     objective Σ w_i L̂_i."""
 
-    def __init__(self, weights: np.ndarray, seed: int = 0, candidates: int = 20000):
+    def __init__(self, weights: np.ndarray, seed: int = 0):
         self.weights = np.asarray(weights, float)
         self.n = len(self.weights)
         self.rng = np.random.default_rng(seed)
-        self.pool = self.rng.dirichlet(np.ones(self.n), candidates)
         self.ratios: list[np.ndarray] = []
         self.losses: list[np.ndarray] = []
         self._coefficients: np.ndarray | None = None
@@ -94,19 +93,24 @@ class RegMixSearch:
         return linear + (quadratic + quadratic.T) @ ratios
 
     def recommend(self, starts: int = 4) -> tuple[np.ndarray, float]:
-        """The mixture of least predicted objective, and that prediction: SLSQP on the simplex from the uniform
-        mixture and the ``starts`` best candidates of the pool (the fitted quadratic need not be convex)."""
-        n = self.n
-        predicted = self.predict(self.pool)
-        begin = [np.full(n, 1.0 / n), *self.pool[np.argsort(predicted)[:starts]]]
-        best = (float(predicted.min()), self.pool[int(np.argmin(predicted))])
+        """The mixture of least predicted objective, and that prediction, within the convex hull of the mixtures
+        run (r = λ·R, λ on the simplex of the runs): a regression of a few dozen runs interpolates, and its
+        optimum outside the runs' span is where it extrapolates (measured: regret 26 × the uniform→optimum gap
+        over the whole simplex, 10 languages, 20 runs). SLSQP over λ with the analytic gradient, from the uniform λ
+        and the ``starts`` best runs."""
+        runs = np.array(self.ratios)
+        k = len(runs)
+        objective = lambda weights: float(self.predict(weights @ runs)[0])
+        gradient = lambda weights: runs @ self._gradient(weights @ runs)
+        predicted_runs = self.predict(runs)
+        begin = [np.full(k, 1.0 / k), *np.eye(k)[np.argsort(predicted_runs)[:starts]]]
+        best = (float(predicted_runs.min()), runs[int(np.argmin(predicted_runs))])
         for x0 in begin:
-            result = minimize(lambda r: float(self.predict(r)[0]), x0, jac=self._gradient, method="SLSQP",
-                              bounds=[(0.0, 1.0)] * n,
-                              constraints=[{"type": "eq", "fun": lambda r: r.sum() - 1.0, "jac": lambda r: np.ones(n)}],
+            result = minimize(objective, x0, jac=gradient, method="SLSQP", bounds=[(0.0, 1.0)] * k,
+                              constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones(k)}],
                               options={"ftol": 1e-12, "maxiter": 500})
-            ratios = np.clip(result.x, 0.0, None)
-            ratios = ratios / ratios.sum()
+            weights = np.clip(result.x, 0.0, None)
+            ratios = (weights / weights.sum()) @ runs
             value = float(self.predict(ratios)[0])
             if value < best[0]:
                 best = (value, ratios)

@@ -202,9 +202,16 @@ def summarise(study: Study, plan: PlannedSearch, searcher, results) -> dict:
                                   "measured": {METRIC: best[METRIC], "losses": best["losses"]},
                                   **({"hparams": best["hparams"]} if "hparams" in best else {})}
     if isinstance(searcher, ClimbSearcher):
-        optimum = searcher.climb.recommend()  # what produced the recommended ratios, and its optimality certificate
+        climb = searcher.climb
+        optimum = climb.recommend()  # what produced the recommended ratios, and its optimality certificate
+        # The law's optimum is recommended only where its predicted gain over the best run exceeds the noise of a
+        # run's objective (the fit's residual noise × ‖w‖); "run" otherwise.
         summary["recommended"]["optimiser"] = {"method": optimum.method, "iterations": optimum.iterations,
-                                               "optimality_gap": optimum.gap, "certified": optimum.certified}
+                                               "optimality_gap": optimum.gap, "certified": optimum.certified,
+                                               "predicted_gain": climb.predicted_gain(),
+                                               "objective_noise": climb.objective_noise(),
+                                               # (none without residual degrees of freedom: search.initial_runs too few)
+                                               "residual_noise_per_loss": climb.noise() if np.isfinite(climb.noise()) else None}
         law = searcher.climb.fit()
         summary["fitted_law"] = {"languages": list(law.languages), "transfer": law.transfer.round(4).tolist(),
                                  "floor": law.floor.round(4).tolist(), "scale": law.scale.round(4).tolist(),

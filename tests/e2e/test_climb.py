@@ -18,7 +18,6 @@ def recommendation(client, parent, tmp_path) -> dict:
 
 def test_climb_search_then_adding_a_language_reuses_its_runs(tmp_path):
     first = polymix(tmp_path, "climb", "tests/e2e/climb_micro.yaml")
-    assert "climb search tiny-s/math: 5 runs finished" in first.stdout
     assert "recommended mixture: en" in first.stdout and "fitted interaction matrix T" in first.stdout
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -26,7 +25,10 @@ def test_climb_search_then_adding_a_language_reuses_its_runs(tmp_path):
     [parent] = client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'search'")
     assert parent.info.status == "FINISHED"
     runs = children(client, experiment.experiment_id, parent.info.run_id)
-    assert len(runs) == 5 and all(run.info.status == "FINISHED" for run in runs)
+    # 5 initial mixtures (2² + 2·2 = 8 parameters, 2 losses per run, one run more for the residual degrees of
+    # freedom), 1 fitted optimum, then the recommendation's confirmation unless it is a mixture already run.
+    assert len(runs) in (6, 7) and all(run.info.status == "FINISHED" for run in runs)
+    assert f"climb search tiny-s/math: {len(runs)} runs finished" in first.stdout
     for run in runs:  # every run validated both searched languages and scored the objective
         metrics = run.data.metrics
         assert {"selected/val/loss/en", "selected/val/loss/es", "val/objective", "eval/acc/fr"} <= set(metrics)
@@ -39,26 +41,32 @@ def test_climb_search_then_adding_a_language_reuses_its_runs(tmp_path):
     rec = summary["recommended"]
     assert sum(rec["counts"].values()) == 128 and set(rec["counts"]) <= {"en", "es"}
     assert rec["predicted"]["val/objective"] > 0 and rec["measured"]["val/objective"] > 0  # confirmed by a run
-    assert rec["optimiser"]["method"] in ("slsqp", "run") and rec["optimiser"]["certified"]  # the fitted law's optimum
+    optimiser = rec["optimiser"]
+    assert optimiser["method"] in ("slsqp", "run") and optimiser["residual_noise_per_loss"] > 0
+    # the law's optimum only where its predicted gain beats the noise of a run's objective; else the best run
+    assert (optimiser["method"] == "slsqp") == (optimiser["predicted_gain"] > optimiser["objective_noise"])
+    assert optimiser["method"] == "run" or optimiser["certified"]
     assert parent.data.metrics["search/tiny-s-math/recommended_measured"] == pytest.approx(rec["measured"]["val/objective"])
     assert summary["fitted_law"]["languages"] == ["en", "es"]
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "search/tiny-s-math")}
     assert artifacts == {"search/tiny-s-math/recommendation.json", "search/tiny-s-math/transfer_matrix.png"}
 
-    # Add fr: the 5 runs re-enter the fit (fr ratio 0, fr loss unmeasured); only 2 new initial runs are needed
-    # (3² + 2·3 = 15 parameters, 10 losses measured), then the confirmation of the recommendation.
+    # Add fr: the first search's runs re-enter the fit (fr ratio 0, fr loss unmeasured); only 2 new initial runs are
+    # needed (3² + 2·3 = 15 parameters, 12 or 14 losses measured, then one run more), then the confirmation of the
+    # recommendation unless it is a mixture already run.
     second = polymix(tmp_path, "climb", "tests/e2e/climb_micro.yaml", "--set", "search.languages=[en, es, fr]",
                      "--set", "search.runs=3")
-    assert "5 runs of earlier searches reused" in second.stdout
+    assert f"{len(runs)} runs of earlier searches reused" in second.stdout
     [new_parent] = [p for p in client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'search'")
                     if p.info.run_id != parent.info.run_id]
     new_runs = children(client, experiment.experiment_id, new_parent.info.run_id)
-    assert len(new_runs) == 3
+    assert len(new_runs) in (2, 3)
     assert all("selected/val/loss/fr" in run.data.metrics for run in new_runs)
     summary = recommendation(client, new_parent, tmp_path)
-    assert summary["runs_reused_from_earlier_searches"] == 5 and summary["runs_finished"] == 3
+    assert summary["runs_reused_from_earlier_searches"] == len(runs) and summary["runs_finished"] == len(new_runs)
     assert summary["fitted_law"]["languages"] == ["en", "es", "fr"]
-    assert len(client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'trial'")) == 8
+    trials = client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'trial'")
+    assert len(trials) == len(runs) + len(new_runs)
 
 
 def test_joint_optuna_search_with_asha_stops_weak_runs_and_recommends_the_best_finished(tmp_path):

@@ -33,6 +33,27 @@ def test_fit_recovers_the_law_from_noiseless_runs(n, seed):
     np.testing.assert_allclose(fitted.floor, truth.floor, atol=1e-3)
     np.testing.assert_allclose(fitted.exponent, truth.exponent, atol=1e-3)
     np.testing.assert_allclose(fitted.scale, truth.scale, rtol=1e-2)
+    fresh = rng.dirichlet(np.ones(n), 50)  # mixtures the fit never saw
+    np.testing.assert_allclose(fitted.losses(fresh), truth.losses(fresh), rtol=1e-6)
+
+
+def test_the_offset_is_a_normalisation_a_law_with_d0_1_predicts_any_d0_exactly():
+    """On the simplex a law with offset d0 ≥ 1 equals the law with d0 = 1, T' = (T + c)/(1 + c), B' = B·(1 + c)^(−β),
+    c = (d0 − 1)/(D + 1): the identity, then the fit itself, with d0 held at 1, on a truth of d0 = 3 budgets (a small
+    SFT budget on a base model that knows far more): the same predictions to 1e-5."""
+    rng = np.random.default_rng(7)
+    truth = random_law(rng, 3, budget=100.0, offset=300.0)
+    c = (truth.offset - 1.0) / (truth.budget + 1.0)
+    equivalent = LossLaw(truth.languages, (truth.transfer + c) / (1 + c) * (1 - np.eye(3)) + np.eye(3), truth.floor,
+                         truth.scale * (1 + c) ** -truth.exponent, truth.exponent, truth.budget, offset=1.0)
+    fresh = rng.dirichlet(np.ones(3), 50)
+    np.testing.assert_allclose(equivalent.losses(fresh), truth.losses(fresh), rtol=1e-12)
+    ratios = np.vstack([np.eye(3), rng.dirichlet(np.full(3, 0.5), 12)])
+    fitted = fit_loss_law(truth.languages, ratios, truth.losses(ratios), truth.budget, offset=1.0)
+    np.testing.assert_allclose(fitted.losses(fresh), truth.losses(fresh), rtol=1e-5)
+    weights = np.full(3, 1 / 3)
+    assert truth.objective(optimise(fitted, weights).ratios, weights) == pytest.approx(
+        minimise_directly(truth, weights).objective, abs=1e-6)
 
 
 def test_without_interactions_the_optimum_equalises_weighted_marginal_benefits():
@@ -103,3 +124,26 @@ def test_adaptive_loop_finds_the_optimum_of_a_simulated_study():
     regret = (truth.objective(search.recommend().ratios, weights) - best) / (uniform - best)
     assert regret < 0.01
     assert search.predicted_gain() >= 0
+
+
+def test_the_fit_measures_the_noise_and_recommends_its_optimum_only_beyond_it():
+    """The residual noise of the fit estimates the run-to-run noise of a loss. Where the noise swamps what the law
+    could gain over the best run, the recommendation is that run (measured) rather than an optimum the next runs
+    would move; on noiseless runs it is the law's optimum."""
+    rng = np.random.default_rng(11)
+    truth, weights = random_law(rng, 3), np.full(3, 1 / 3)
+    for sigma in (0.0, 0.05):
+        noise = np.random.default_rng(12)
+        search = ClimbSearch(truth.languages, weights, truth.budget, truth.offset, seed=0)
+        for _ in range(16):
+            ratios = search.ask()
+            search.tell(ratios, truth.losses(ratios) + noise.normal(0.0, sigma, 3))
+        recommended = search.recommend()
+        if sigma == 0:
+            best, uniform = minimise_directly(truth, weights).objective, truth.objective(np.full(3, 1 / 3), weights)
+            assert search.noise() < 1e-4 and recommended.gap < 1e-6  # the optimum (by now also the last run made)
+            assert (truth.objective(recommended.ratios, weights) - best) / (uniform - best) < 1e-3
+        else:
+            assert 0.6 * sigma < search.noise() < 1.5 * sigma
+            assert search.predicted_gain() <= search.objective_noise() == pytest.approx(search.noise() * np.sqrt(1 / 3))
+            assert recommended.method == "run" and any(np.array_equal(recommended.ratios, r) for r in search.ratios)

@@ -1,5 +1,5 @@
 """The RegMix-style baseline: one regression per language, its ridge penalty by leave-one-out error, and a continuous
-optimiser of the weighted prediction."""
+optimiser of the weighted prediction over the mixtures the runs span."""
 
 import numpy as np
 import pytest
@@ -25,8 +25,7 @@ def test_noiseless_quadratic_losses_give_the_true_optimum_of_the_weighted_object
     truth = quadratic_truth(rng, n)
     losses_of = lambda ratios: quadratic_features(np.atleast_2d(ratios)) @ truth
     search = RegMixSearch(weights, seed=0)
-    for _ in range(40):
-        ratios = search.ask()
+    for ratios in [*np.eye(n), *(search.ask() for _ in range(36))]:  # the one-language runs: the runs span the simplex
         search.tell(ratios, losses_of(ratios)[0])
     np.testing.assert_allclose(search.predict_losses(np.eye(n)), losses_of(np.eye(n)), atol=1e-3)
     ratios, predicted = search.recommend()
@@ -34,8 +33,21 @@ def test_noiseless_quadratic_losses_give_the_true_optimum_of_the_weighted_object
                          bounds=[(0, 1)] * n, constraints=[{"type": "eq", "fun": lambda r: r.sum() - 1}])
     assert float(losses_of(ratios)[0] @ weights) == pytest.approx(reference.fun, abs=1e-4)
     assert predicted == pytest.approx(reference.fun, abs=1e-3)
-    # continuous: better than the best candidate of its random pool
-    assert predicted <= search.predict(search.pool).min() + 1e-12
+    # continuous: better than any run made
+    assert predicted < search.predict(np.array(search.ratios)).min() - 1e-3
+
+
+def test_the_recommendation_stays_where_the_runs_are():
+    """Within the convex hull of the mixtures run, where a regression of few runs interpolates: runs that all give
+    language 0 at least 0.4 never lead to a recommendation that gives it less, whatever the fit predicts there."""
+    rng = np.random.default_rng(3)
+    search = RegMixSearch(np.full(3, 1 / 3), seed=3)
+    for _ in range(12):
+        ratios = 0.4 * np.eye(3)[0] + 0.6 * rng.dirichlet(np.ones(3))  # language 0 at least 0.4
+        # the objective (3 + r_0)/3 falls as language 0's share does: the fit would extrapolate below 0.4
+        search.tell(ratios, np.array([1 - ratios[0], 1 + ratios[0], 1 + ratios[0]]) + rng.normal(0, 0.01, 3))
+    recommended, _ = search.recommend()
+    assert recommended[0] >= min(r[0] for r in search.ratios) - 1e-9
 
 
 def test_each_language_chooses_its_penalty_and_unmeasured_losses_are_left_out():

@@ -46,14 +46,15 @@ def test_bad_search_section_names_the_field(tmp_path, changes, message):
 
 
 def test_a_budget_spent_by_the_initial_design_is_refused_when_planned(tmp_path):
-    """From scratch, 4 languages need n + 2 = 6 initial runs (n² + 2n = 24 losses, 4 per run)."""
-    study = load_study(_climb(tmp_path, runs=6))
+    """From scratch, 4 languages need n + 3 = 7 initial runs (n² + 2n = 24 losses, 4 per run, then one run for the
+    residual degrees of freedom)."""
+    study = load_study(_climb(tmp_path, runs=7))
     tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment_id = tracker.experiment_id("climb-smoke", tmp_path / "artifacts")
-    with pytest.raises(ConfigError, match=r"search\.runs: 6 leaves no run after the 6 initial mixtures of tiny-s/math; "
-                                          r"raise search\.runs above 6"):
+    with pytest.raises(ConfigError, match=r"search\.runs: 7 leaves no run after the 7 initial mixtures of tiny-s/math; "
+                                          r"raise search\.runs above 7"):
         plan_searches(study, tracker, experiment_id)
-    assert [plan.previous for plan in plan_searches(load_study(_climb(tmp_path, runs=7)), tracker, experiment_id)] == [None]
+    assert [plan.previous for plan in plan_searches(load_study(_climb(tmp_path, runs=8)), tracker, experiment_id)] == [None]
 
 
 def test_search_budget_above_the_data_is_refused(tmp_path, sample_dir):
