@@ -10,6 +10,7 @@ normalises them (see ``search.runs.ratio_search``).
 
 from __future__ import annotations
 
+import itertools
 import pickle
 from collections.abc import Callable
 
@@ -171,6 +172,36 @@ class RegMixSearcher(MixtureSearcher):
         self.regmix.tell(ratios, losses)
 
 
+def simplex_lattice(n: int, divisions: int) -> list[np.ndarray]:
+    """Every mixture of n languages whose ratios are multiples of 1/divisions: C(divisions + n − 1, n − 1) of them
+    (stars and bars: n − 1 bars among divisions + n − 1 places)."""
+    points = []
+    for bars in itertools.combinations(range(divisions + n - 1), n - 1):
+        edges = (-1, *bars, divisions + n - 1)
+        points.append(np.array([right - left - 1 for left, right in zip(edges, edges[1:])]) / divisions)
+    return points
+
+
+class GridSearcher(MixtureSearcher):
+    """The brute-force reference: every mixture of the lattice, then the best one measured (no model, nothing
+    predicted, nothing left to confirm)."""
+
+    def __init__(self, languages, weights, total: int, divisions: int):
+        self.points = simplex_lattice(len(languages), divisions)
+        super().__init__(languages, weights, total, runs=len(self.points) + 1)  # (+1: the recommendation's turn)
+        self.proposed = 0
+
+    def propose(self):
+        self.proposed += 1
+        return self.points[self.proposed - 1], None
+
+    def recommendation(self):
+        return min(self.measured, key=lambda run: run["objective"])["ratios"], None
+
+    def learn(self, ratios, losses, objective):
+        pass  # the grid does not adapt: what it measured is in self.measured
+
+
 def _climb(search, total: int, previous) -> Searcher:
     return ClimbSearcher(search.languages, search.weight_of(), total, search.runs, search.min_gain, search.initial_runs,
                          search.seed, previous)
@@ -189,4 +220,8 @@ def _optuna(search, total: int, previous) -> Searcher:
 
 # The registry of ratio-search strategies (the study's ``search.strategy``): strategy → factory(search section,
 # examples per run, runs of earlier searches to start from). A new strategy is a Searcher and one line here.
-SEARCHERS: dict[str, Callable[..., Searcher]] = {"climb": _climb, "regmix": _regmix, "optuna": _optuna}
+def _grid(search, total: int, previous) -> Searcher:
+    return GridSearcher(search.languages, search.weight_of(), total, search.divisions)
+
+
+SEARCHERS: dict[str, Callable[..., Searcher]] = {"climb": _climb, "regmix": _regmix, "optuna": _optuna, "grid": _grid}

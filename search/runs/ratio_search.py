@@ -6,7 +6,8 @@ run, with the searcher's prediction logged next to what the run measured. The st
 - ``regmix``: search.mixtures.searchers.RegMixSearcher (random mixtures → a quadratic regression per language → the
   optimum of their weighted sum);
 - ``optuna``: Ray's ``OptunaSearch`` (TPE) over one weight per language, normalised by the trial; with
-  ``search.asha`` an ASHA scheduler stops weak trials after their first epochs.
+  ``search.asha`` an ASHA scheduler stops weak trials after their first epochs;
+- ``grid``: search.mixtures.searchers.GridSearcher, every mixture of a lattice (the brute-force reference).
 The parent run keeps, per model × task, ``recommendation.json`` (mixture, predicted and measured scores,
 every run, the fitted law) and, for Climb, a heatmap of the fitted interaction matrix T.
 """
@@ -148,18 +149,19 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
     recorder = StopRecorder(context["tracking_uri"], context["experiment_id"], mixture_spec_hash, STOPPED_BY_ASHA)
     scheduler = early_stopping(METRIC, "min", epochs, recorder) if s.asha else None
     request, fits, _ = trial_resources([base], ray.cluster_resources())
-    concurrent = concurrency(study, fits, s.runs)
+    budget = s.budget()
+    concurrent = concurrency(study, fits, budget)
     label = f"{model.name}/{task}"
-    print(f"[polymix] {s.strategy} search {label}: {', '.join(s.languages)}, {total} examples per run, at most {s.runs} runs, "
+    print(f"[polymix] {s.strategy} search {label}: {', '.join(s.languages)}, {total} examples per run, at most {budget} runs, "
           f"{concurrent} at a time" + (f"; {len(previous[0])} runs of earlier searches reused" if previous else ""), flush=True)
     tuner = tune.Tuner(
         tune.with_resources(mixture_trainable, request),
         param_space=param_space,
-        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=s.runs,
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=budget,
                                     max_concurrent_trials=concurrent, reuse_actors=scheduler is None),
         run_config=tune.RunConfig(name=f"{study.name}-{s.strategy}-{'-'.join(s.languages)}-{key}",
                                   storage_path=str(workdir / "ray_results"), verbose=0,
-                                  callbacks=[Progress(s.runs, metric=METRIC, label=_mixture_label)]),
+                                  callbacks=[Progress(budget, metric=METRIC, label=_mixture_label)]),
     )
     results = tuner.fit()
     # The runs of trials ASHA stopped end KILLED: the trial's handler did so if stopping interrupted it with an

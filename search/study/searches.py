@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -20,13 +21,15 @@ class RatioSearchConfig(Frozen):
     language; the objective is Σ w_i · validation loss_i (lower is better).
     """
 
-    strategy: Literal["climb", "regmix", "optuna"] = "climb"
+    # grid: the brute-force reference, every mixture of a lattice over the simplex (step 1/divisions), best measured
+    strategy: Literal["climb", "regmix", "optuna", "grid"] = "climb"
     languages: list[str]
     total: CountPerTask  # examples per run: the budget D the ratios divide
     weights: dict[str, float] | None = None  # importance weights; None = uniform
     runs: int = Field(12, ge=2)  # SFT runs per model × task at most, the run that confirms the recommendation included
     initial_runs: int | None = Field(None, ge=2)  # climb: new proxy mixtures before the first fit (None: as
-    # many as the law's n² + 2n parameters need, n + 2 from scratch, fewer when earlier runs are reused)
+    # many as the law's n² + 2n parameters need plus one run, n + 3 from scratch, fewer when earlier runs are reused)
+    divisions: int | None = Field(None, ge=1)  # grid: ratios in steps of 1/divisions (5: 0, 0.2, ..., 1)
     min_gain: float = Field(0.0, ge=0)  # climb: stop once the fitted law predicts less gain than this
     asha: bool = False  # optuna: ASHA stops weak trials early on val/objective, one rung per epoch
     hparams: bool = False  # optuna: search the `tuning` section's space together with the ratios (joint search)
@@ -63,12 +66,21 @@ class RatioSearchConfig(Frozen):
         if self.strategy == "climb" and self.initial_runs and self.runs <= self.initial_runs:
             raise ValueError(f"runs={self.runs} leaves no run after the {self.initial_runs} initial mixtures; raise "
                              f"search.runs above {self.initial_runs} or lower search.initial_runs")
+        if (self.strategy == "grid") != (self.divisions is not None):
+            raise ValueError("divisions: the lattice of strategy 'grid' (e.g. divisions: 5 for ratios in steps of 0.2), "
+                             "and of no other strategy")
         if self.asha and self.strategy != "optuna":
             raise ValueError("asha: early stopping applies to strategy 'optuna' only (Climb and RegMix fit every run)")
         if self.hparams and self.strategy != "optuna":
             raise ValueError("hparams: a joint ratio and hyperparameter search needs strategy 'optuna' (Climb and RegMix "
                              "model ratios only)")
         return self
+
+    def budget(self) -> int:
+        """Runs at most: ``runs``, or for the grid its lattice's points, C(divisions + n − 1, n − 1)."""
+        if self.strategy == "grid":
+            return math.comb(self.divisions + len(self.languages) - 1, len(self.languages) - 1)
+        return self.runs
 
     def weight_of(self) -> dict[str, float]:
         return self.weights or {lang: 1.0 / len(self.languages) for lang in self.languages}

@@ -4,7 +4,7 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from search.mixtures.climb import LossLaw, minimise_directly
-from search.mixtures.searchers import METRIC, ClimbSearcher, RegMixSearcher, rounded
+from search.mixtures.searchers import METRIC, ClimbSearcher, GridSearcher, RegMixSearcher, rounded
 
 LANGS = ("en", "es", "fr", "ja")
 WEIGHTS = {lang: 0.25 for lang in LANGS}
@@ -103,3 +103,15 @@ def test_regmix_searcher_spends_its_budget_and_confirms_its_regression_optimum()
 def test_rounding_keeps_the_budget_exact():
     ratios = rounded(np.array([0.3333, 0.3333, 0.3334, 0.0]), LANGS, 100)
     assert (ratios * 100).sum() == 100 and ratios[3] == 0
+
+
+def test_grid_searcher_runs_every_lattice_mixture_once_and_recommends_the_best_measured():
+    law = truth()
+    searcher = GridSearcher(LANGS, WEIGHTS, TOTAL, divisions=3)  # C(3 + 3, 3) = 20 mixtures in steps of 1/3
+    suggested = run_searcher(searcher, law)
+    mixtures = {tuple(config["mixture"][lang] for lang in LANGS) for config in suggested}
+    assert len(suggested) == len(mixtures) == 20 and searcher.finished
+    assert all(abs(3 * r - round(3 * r)) < 1e-9 for mixture in mixtures for r in mixture)
+    ratios, predicted = searcher.recommended
+    objectives = {mixture: law.objective(np.array(mixture), np.full(4, 0.25)) for mixture in mixtures}
+    assert predicted is None and tuple(ratios) == min(objectives, key=objectives.get)
