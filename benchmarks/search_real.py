@@ -1,7 +1,9 @@
 """Ratio search on real training runs: each strategy against a ground-truth grid of real SFT runs.
 
-On the embedded default (tiny-s, the math sample data, 3 languages: en, es, ja; objective the mean validation loss
-of the three at each run's kept checkpoint), everything through `polymix climb` and its own searchers:
+On the embedded default (tiny-s, the math sample data, 3 languages: en, es, ja; objective Σ w_i · validation loss_i
+at each run's kept checkpoint, by default w = 0.1 / 0.2 / 0.7: a study that cares most about Japanese; with equal
+weights the three languages are symmetric and the uniform mixture is the optimum, measured), everything through
+`polymix climb` and its own searchers:
 
 1. the ground truth: strategy ``grid``, every mixture of the simplex in steps of 1/divisions (6: 28 mixtures, the
    uniform one among them), seed 0;
@@ -16,7 +18,7 @@ Printed per strategy: its recommendation, the objective measured for it, the reg
 within ± noise / gap), runs used and wall time; then the noise floor. Default budget n + 4 = 7 runs: Climb's
 initial design alone is n + 3 (the law's n² + 2n parameters and one run more), so 2n = 6 would leave it no run.
 
-    .venv/bin/python benchmarks/search_real.py [--runs 7] [--divisions 6] [--total 300] [--workdir DIR]
+    .venv/bin/python benchmarks/search_real.py [--runs 7] [--divisions 6] [--total 600] [--weights 0.1,0.2,0.7] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 from mlflow.tracking import MlflowClient  # noqa: E402
 
@@ -45,14 +48,14 @@ LANGUAGES = ["en", "es", "ja"]
 METRIC = "val/objective"
 
 
-def study(name: str, strategy: str, runs: int, total: int, divisions: int | None = None) -> dict:
-    search = {"strategy": strategy, "languages": LANGUAGES, "total": total, "runs": runs}
+def study(name: str, strategy: str, runs: int, total: int, weights: dict[str, float], divisions: int | None = None) -> dict:
+    search = {"strategy": strategy, "languages": LANGUAGES, "total": total, "runs": runs, "weights": weights}
     if divisions:
         search["divisions"] = divisions
     return {
         "name": name, "seed": 0, "tasks": ["math"], "models": [{"name": "tiny-s", "tiny": "s"}], "search": search,
         "train": {"epochs": 2, "lr": 3.0e-3, "warmup_ratio": 0.05, "global_batch": 16, "micro_batch": 8,
-                  "max_seq_len": 160, "validation_examples": 64},
+                  "max_seq_len": 160, "validation_examples": 120},
         "eval": {"languages": LANGUAGES, "test_examples": 4, "max_new_tokens": {"math": 64}},
         "resources": {"local_cpus": 2},
     }
@@ -97,18 +100,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=len(LANGUAGES) + 4, help="runs per adaptive strategy")
     parser.add_argument("--divisions", type=int, default=6, help="the ground-truth grid's step is 1/divisions")
-    parser.add_argument("--total", type=int, default=300, help="training examples per run")
+    parser.add_argument("--total", type=int, default=600, help="training examples per run")
+    parser.add_argument("--weights", default="0.1,0.2,0.7", help=f"importance weights of {', '.join(LANGUAGES)}")
     parser.add_argument("--workdir", type=Path, help="keep the work dirs here (default: a temporary folder, removed)")
     args = parser.parse_args()
+    weights = dict(zip(LANGUAGES, map(float, args.weights.split(","))))
     root = args.workdir or Path(tempfile.mkdtemp(prefix="pmx-search-real-"))
     started = time.time()
 
     # 1-2. The ground truth and the noise floor, in one work dir (the seed-0 runs of the coarse lattice are reused).
     truth_dir = root / "grid"
-    seconds = {"grid": polymix_climb(truth_dir, study("real-grid", "grid", 2, args.total, args.divisions))}
+    seconds = {"grid": polymix_climb(truth_dir, study("real-grid", "grid", 2, args.total, weights, args.divisions))}
     print(f"ground-truth grid: {seconds['grid']:.0f} s", flush=True)
     for seed in (1, 2):
-        polymix_climb(truth_dir, study("real-grid", "grid", 2, args.total, args.divisions),
+        polymix_climb(truth_dir, study("real-grid", "grid", 2, args.total, weights, args.divisions),
                       f"seed={seed}", "search.divisions=2")
     print(f"noise repeats: {time.time() - started:.0f} s so far", flush=True)
     grid, *repeats = summaries(truth_dir, "real-grid")
@@ -129,7 +134,7 @@ def main() -> None:
     rows = []
     for strategy in ("climb", "regmix", "optuna"):
         workdir = root / strategy
-        seconds[strategy] = polymix_climb(workdir, study(f"real-{strategy}", strategy, args.runs, args.total))
+        seconds[strategy] = polymix_climb(workdir, study(f"real-{strategy}", strategy, args.runs, args.total, weights))
         [summary] = summaries(workdir, f"real-{strategy}")
         rec = summary["recommended"]
         rows.append((strategy, key(rec["counts"]), rec["measured"][METRIC], summary["runs_finished"], seconds[strategy]))
@@ -140,18 +145,22 @@ def main() -> None:
         if point in truth:
             rows.append((name, point, truth[point], 0, 0.0))
 
-    print(f"\nreal SFT runs: tiny-s, math sample data, {', '.join(LANGUAGES)}, {args.total} examples per run, objective "
-          f"the mean validation loss (64 rows per language) at each run's kept checkpoint")
+    print(f"\nreal SFT runs: tiny-s, math sample data, {args.total} examples per run, objective Σ w·validation loss "
+          f"(120 rows per language) at each run's kept checkpoint, w = " + ", ".join(f"{k} {v:g}" for k, v in weights.items()))
     print(f"ground truth: {len(truth)} grid mixtures (steps of 1/{args.divisions}) in {seconds['grid']:.0f} s; best "
           f"{'/'.join(map(str, best))} ({truth[best]:.4f}), uniform {truth[uniform]:.4f}, gap {gap:.4f}")
     print(f"noise floor: σ = {noise:.4f} per run's objective (pooled over {len(repeated)} mixtures × 3 seeds, {dof} "
           f"degrees of freedom); the uniform→best gap is {gap / noise:.1f} σ")
+    ranked = sorted(truth, key=truth.get)
+    print("grid, best first: " + ", ".join(f"{'/'.join(map(str, point))} {truth[point]:.4f}" for point in ranked[:6])
+          + f", ... worst {'/'.join(map(str, ranked[-1]))} {truth[ranked[-1]]:.4f}")
     print(f"\n{'strategy':<16} {'recommended':>12} {'measured':>9} {'grid value':>10} {'regret':>7} {'runs':>5} {'seconds':>8}")
     for name, point, measured, runs, wall in rows:
         on_grid = f"{truth[point]:.4f}" if point in truth else "—"
-        regret = (measured - truth[best]) / gap if gap > 0 else float("nan")
+        regret = (measured - truth[best]) / gap if gap > 0 else float("nan")  # (nan: uniform is the best)
         print(f"{name:<16} {'/'.join(map(str, point)):>12} {measured:>9.4f} {on_grid:>10} {regret:>7.2f} {runs:>5} {wall:>8.0f}")
-    print(f"\nregret = (measured − best grid) / (uniform − best grid), on one seed: ± {noise / gap:.2f} from noise alone; "
+    spread = f"± {noise / gap:.2f}" if gap > 0 else "undefined (uniform is the best grid mixture)"
+    print(f"\nregret = (measured − best grid) / (uniform − best grid), on one seed: {spread} from noise alone; "
           f"total {time.time() - started:.0f} s; work dirs in {root}")
 
 
