@@ -26,14 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,6 +39,7 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+from benchmarks.polymix_cli import run_polymix  # noqa: E402
 from search.mixtures.allocation import temperature  # noqa: E402
 from training.sample_data import SAMPLE_ROWS  # noqa: E402
 
@@ -63,19 +62,8 @@ def study(name: str, strategy: str, runs: int, total: int, weights: dict[str, fl
 
 def polymix_climb(workdir: Path, config: dict, *overrides: str) -> float:
     """`polymix climb` on ``config`` in ``workdir``; its wall time in seconds."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / f"{config['name']}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    env.setdefault("RAY_TMPDIR", str(ROOT / ".ray_tmp"))
-    env.setdefault("RAY_AUTH_TOKEN_PATH", str(Path(env["RAY_TMPDIR"]) / "auth_token"))
-    Path(env["RAY_TMPDIR"]).mkdir(exist_ok=True)
     started = time.time()
-    done = subprocess.run([sys.executable, "-m", "ray_jobs.cli", "--workdir", str(workdir), "climb", str(path),
-                           *[item for override in overrides for item in ("--set", override)]],
-                          cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"polymix climb {path} {' '.join(overrides)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    run_polymix(workdir, "climb", config, *overrides)
     return time.time() - started
 
 

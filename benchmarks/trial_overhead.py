@@ -20,16 +20,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.polymix_cli import run_polymix  # noqa: E402
 
 MIXTURES = [{"name": "en", "languages": ["en"], "per_language": 96},
             {"name": "es", "languages": ["es"], "per_language": 96},
@@ -49,16 +48,7 @@ def study(name: str, trials: int, epochs: int, trainer: str) -> dict:
 
 
 def run_study(workdir: Path, config: dict) -> None:
-    path = workdir / f"{config['name']}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    env.setdefault("RAY_TMPDIR", str(ROOT / ".ray_tmp"))
-    env.setdefault("RAY_AUTH_TOKEN_PATH", str(Path(env["RAY_TMPDIR"]) / "auth_token"))
-    Path(env["RAY_TMPDIR"]).mkdir(exist_ok=True)
-    done = subprocess.run([sys.executable, "-m", "ray_jobs.cli", "--workdir", str(workdir), "run", str(path)],
-                          cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"polymix run failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    run_polymix(workdir, "run", config)
 
 
 def trial_times(workdir: Path, name: str) -> list[dict]:
