@@ -15,10 +15,11 @@ weights the three languages are symmetric and the uniform mixture is the optimum
 
 Printed per strategy: its recommendation, the objective measured for it, the regret (measured − best grid) /
 (uniform − best grid) (0: as good as the best grid mixture, 1: no better than uniform; measured on one seed, so
-within ± noise / gap), runs used and wall time; then the noise floor. Default budget n + 4 = 7 runs: Climb's
-initial design alone is n + 3 (the law's n² + 2n parameters and one run more), so 2n = 6 would leave it no run.
+within ± noise / gap), runs used and wall time; then the noise floor. Default budget n + 5 = 8 runs: Climb's
+initial design alone is n + 3 (the law's n² + 2n parameters and one run more), then one fitted optimum and the
+confirmation of its recommendation; 2n = 6 would leave it no run after the initial design.
 
-    .venv/bin/python benchmarks/search_real.py [--runs 7] [--divisions 6] [--total 600] [--weights 0.1,0.2,0.7] [--workdir DIR]
+    .venv/bin/python benchmarks/search_real.py [--runs 8] [--divisions 6] [--total 600] [--weights 0.1,0.2,0.7] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def key(counts: dict[str, int]) -> tuple[int, ...]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=len(LANGUAGES) + 4, help="runs per adaptive strategy")
+    parser.add_argument("--runs", type=int, default=len(LANGUAGES) + 5, help="runs per adaptive strategy")
     parser.add_argument("--divisions", type=int, default=6, help="the ground-truth grid's step is 1/divisions")
     parser.add_argument("--total", type=int, default=600, help="training examples per run")
     parser.add_argument("--weights", default="0.1,0.2,0.7", help=f"importance weights of {', '.join(LANGUAGES)}")
