@@ -38,6 +38,9 @@ def ray_head(tmp_path_factory):
     # (`ray stop` would end a concurrent test's Ray too).
     head = subprocess.Popen([BIN / "ray", "start", "--head", "--node-ip-address=127.0.0.1", f"--port={free_port()}",
                              "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--num-cpus=6",
+                             # the job agent's own port: Ray's fixed default (52365) may be taken by a concurrent
+                             # test's Ray, and a head whose agent cannot bind answers "No available agent" forever
+                             f"--dashboard-agent-listen-port={free_port()}",
                              f"--temp-dir={temp_dir}", "--disable-usage-stats"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     output, _ = head.communicate(timeout=180)
