@@ -11,8 +11,9 @@ fi
 export HF_HUB_OFFLINE=1 RAY_TMPDIR="${RAY_TMPDIR:-$PWD/.ray_tmp}"
 # Sample data and tiny models are built once per machine (search/runs/inputs.py); the tests keep theirs in the repo.
 export POLYMIX_CACHE="${POLYMIX_CACHE-$PWD/.polymix_cache}"
-mkdir -p "$RAY_TMPDIR"
-# Local Ray instances keep token authentication on; their token lives in the workspace, not in ~/.ray.
+mkdir -p "$RAY_TMPDIR" && chmod 700 "$RAY_TMPDIR"
+# Local Ray instances keep token authentication on; their token lives in the workspace, not in ~/.ray, private to
+# its owner (0600, in a folder only they can list).
 export RAY_AUTH_TOKEN_PATH="${RAY_AUTH_TOKEN_PATH:-$RAY_TMPDIR/auth_token}"
 [ -s "$RAY_AUTH_TOKEN_PATH" ] || (umask 077 && .venv/bin/python -c "import secrets; print(secrets.token_hex(32))" > "$RAY_AUTH_TOKEN_PATH")
 # The linter first (configured in pyproject.toml): a lint error fails the tests before they start.

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +36,30 @@ def _credentials_for_workers() -> dict | None:
     return {"env_vars": credentials} if credentials else None
 
 
+def private_auth_token() -> Path | None:
+    """The token a new local instance authenticates with, written private to its owner before Ray would write it.
+
+    A local ``ray.init()`` keeps token authentication on (Ray's default) and, finding no token, writes one to
+    ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token`` with the process's umask: mode 0644, readable by every user of
+    the machine, who could then submit jobs to the instance. polymix writes it first, mode 0600, in a folder only its
+    owner can list (``~/.ray``, or a folder it creates for ``RAY_AUTH_TOKEN_PATH``). Returns the file written, or None where a token is given (``RAY_AUTH_TOKEN``, a non-empty
+    file: the user's, used as it is) or authentication is off (``RAY_AUTH_MODE``)."""
+    if os.environ.get("RAY_AUTH_MODE", "token").lower() != "token" or os.environ.get("RAY_AUTH_TOKEN"):
+        return None
+    ray_home = Path.home() / ".ray"
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or ray_home / "auth_token").expanduser()
+    if path.is_file() and path.stat().st_size:
+        return None
+    if path.parent == ray_home or not path.parent.exists():  # a folder of the user's own choosing stays as it is
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(stat.S_IRWXU)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secrets.token_hex(32))
+    path.chmod(0o600)  # os.open's mode applies to a new file only, not to an empty one that was there
+    return path
+
+
 def init_ray(study: Study, address: str | None, workdir: Path) -> None:
     if ray.is_initialized():
         return
@@ -42,6 +68,8 @@ def init_ray(study: Study, address: str | None, workdir: Path) -> None:
     if address:
         ray.init(address=address, runtime_env=_credentials_for_workers(), **common)
     else:  # the embedded default: a local instance bound to this machine only
+        if written := private_auth_token():
+            print(f"[polymix] wrote a new token for the local Ray instance to {written} (readable by you only)", flush=True)
         r = study.resources
         cpus = r.local_cpus or max(os.cpu_count() or 2, 2)
         # The dashboard serves Ray's state API, which Train V2's PlacementGroupCleaner polls to free the workers'
