@@ -61,6 +61,13 @@ class DDPEngine:
     def lr(self) -> float:
         return self.scheduler.get_last_lr()[0]
 
+    def optimizer_state(self) -> dict:
+        """AdamW's moments and step counts (the same on every worker: DDP keeps the replicas in step)."""
+        return self.optimizer.state_dict()
+
+    def load_optimizer_state(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state)  # (moves each tensor to its parameter's device)
+
 
 class DeepSpeedEngine:
     """DeepSpeed's engine with the step's token count as the loss denominator (its own division by the
@@ -88,6 +95,14 @@ class DeepSpeedEngine:
 
     def lr(self) -> float:
         return self.scheduler.get_last_lr()[0]
+
+    def optimizer_state(self) -> None:
+        """None: ZeRO partitions AdamW's moments across the ranks, and a checkpoint is written by rank 0 alone; a
+        resumed DeepSpeed run restarts the moments at its epoch (its weights and schedule continue)."""
+        return None
+
+    def load_optimizer_state(self, state: dict) -> None:
+        raise NotImplementedError("a DeepSpeed checkpoint carries no optimizer state")
 
     def consolidated_state_dict(self):
         """ZeRO-3: the full weights gathered from every rank (a collective: every rank calls it)."""

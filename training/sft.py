@@ -38,6 +38,7 @@ from training.tasks import get_task
 
 SELECTION_METRIC = "val/selection_score"
 DEEPSPEED_CONFIGS = Path(__file__).parent / "deepspeed"
+OPTIMIZER_FILE = "optimizer.pt"  # AdamW's state in a checkpoint (DDP runs), for an exact resume
 
 # validator(model, tokenizer, task, {lang: validation rows}) → {lang: accuracy}
 Validator = Callable[[torch.nn.Module, object, str, dict[str, datasets.Dataset]], dict[str, float]]
@@ -93,7 +94,7 @@ def run_sft(job: SFTJob, validator: Validator, session) -> None:
     ds_config = deepspeed_config(job, accumulation) if job.train.engine == "deepspeed" else None
     zero3 = ds_config is not None and job.train.zero_stage == 3
     partitioned = partitioned_loading(ds_config) if zero3 else None  # noqa: F841 (kept alive on purpose)
-    model, first_epoch = load_for_training(job, device, session)
+    model, first_epoch, optimizer_state = load_for_training(job, device, session)
     tokenizer = load_tokenizer(job.model_path)
     train_rows = tokenized_mixture(job, tokenizer)
     validation = validation_rows(job)
@@ -102,6 +103,8 @@ def run_sft(job: SFTJob, validator: Validator, session) -> None:
                                  lengths=[len(ids) for ids in train_rows["input_ids"]])
     loader = DataLoader(train_rows, batch_sampler=sampler, collate_fn=make_collate(tokenizer.pad_token_id))
     engine = make_engine(job, model, ds_config, sampler.steps, first_epoch, world_size, device, session)
+    if optimizer_state is not None:
+        engine.load_optimizer_state(optimizer_state)
 
     engine.train()
     for epoch in range(first_epoch, job.train.epochs + 1):
@@ -141,14 +144,20 @@ def partitioned_loading(ds_config: dict):
 
 
 def load_for_training(job: SFTJob, device, session):
-    """The model to train and the first epoch to run: a restarted run (worker failure, resubmitted sweep) continues
-    after its last reported epoch. Only the weights are restored; the optimiser and schedule restart their state
-    at that epoch."""
+    """The model to train, the first epoch to run and the optimiser state to continue from (None: a fresh AdamW).
+
+    A restarted run (worker failure, resubmitted sweep) continues after its last reported epoch: its weights, the
+    AdamW moments its checkpoint carries (DDP; a DeepSpeed checkpoint carries none) and its schedule, which
+    make_schedule puts where it left off; the epochs' example order is seeded by epoch. So a resumed DDP run trains
+    as the uninterrupted run would have."""
     with session.restored() as checkpoint_dir:
         if checkpoint_dir is None:
-            return load_model(job.model_path, gradient_checkpointing=job.train.gradient_checkpointing).to(device), 1
+            return load_model(job.model_path, gradient_checkpointing=job.train.gradient_checkpointing).to(device), 1, None
         epoch = json.loads((Path(checkpoint_dir) / "polymix_job.json").read_text())["epoch"]
-        return load_model(checkpoint_dir, gradient_checkpointing=job.train.gradient_checkpointing).to(device), epoch + 1
+        model = load_model(checkpoint_dir, gradient_checkpointing=job.train.gradient_checkpointing).to(device)
+        optimizer_file = Path(checkpoint_dir) / OPTIMIZER_FILE
+        state = torch.load(optimizer_file, map_location="cpu", weights_only=True) if optimizer_file.is_file() else None
+        return model, epoch + 1, state
 
 
 def tokenize(tokenizer, prompt: str, target: str, max_seq_len: int) -> dict[str, list[int]]:
@@ -246,7 +255,8 @@ def validate_and_checkpoint(job: SFTJob, engine, tokenizer, validator: Validator
     if rank != 0:
         return {}, None
     metrics = {**validation_metrics(job, val_loss, val_acc), "val/seconds": time.time() - started}
-    return metrics, lambda directory: save_checkpoint(directory, job, model, tokenizer, state_dict, epoch)
+    optimizer_state = engine.optimizer_state()
+    return metrics, lambda directory: save_checkpoint(directory, job, model, tokenizer, state_dict, epoch, optimizer_state)
 
 
 @torch.no_grad()
@@ -293,8 +303,12 @@ def validation_metrics(job: SFTJob, val_loss: dict, val_acc: dict) -> dict[str, 
     return metrics
 
 
-def save_checkpoint(checkpoint_dir: str, job: SFTJob, model, tokenizer, state_dict, epoch: int) -> None:
-    """Model, tokenizer and ``polymix_job.json`` (the job and its epoch: where a restart resumes)."""
+def save_checkpoint(checkpoint_dir: str, job: SFTJob, model, tokenizer, state_dict, epoch: int,
+                    optimizer_state: dict | None = None) -> None:
+    """Model, tokenizer, the optimiser's state where the engine has it (``optimizer.pt``) and ``polymix_job.json``
+    (the job and its epoch: where a restart resumes)."""
     model.save_pretrained(checkpoint_dir, state_dict=state_dict)
     tokenizer.save_pretrained(checkpoint_dir)
+    if optimizer_state is not None:
+        torch.save(optimizer_state, Path(checkpoint_dir) / OPTIMIZER_FILE)
     (Path(checkpoint_dir) / "polymix_job.json").write_text(json.dumps({**job.record(), "epoch": epoch}, indent=2))

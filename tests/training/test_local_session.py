@@ -8,7 +8,7 @@ import pytest
 
 from training.session import REPORT_FILE, LocalSession
 from training.settings import TrainSettings
-from training.sft import SELECTION_METRIC, SFTJob, run_sft
+from training.sft import OPTIMIZER_FILE, SELECTION_METRIC, SFTJob, run_sft
 
 
 def write_marker(epoch: int):
@@ -46,11 +46,16 @@ def test_a_half_written_checkpoint_is_never_restored_and_ties_keep_the_earliest_
     assert session.best()[0].name == "epoch_001"
 
 
-def test_run_sft_in_this_process_trains_reports_and_a_longer_rerun_resumes_after_the_last_epoch(tmp_path, sample_dir):
+@pytest.fixture(scope="module")
+def tiny_s(tmp_path_factory, sample_dir) -> str:
     from training.models import make_tiny_model
 
     corpus = (line for f in sorted(sample_dir.glob("*/*/train.jsonl")) for line in f.read_text(encoding="utf-8").splitlines())
-    model_path = str(make_tiny_model(tmp_path / "tiny-s", "s", corpus, seed=0))
+    return str(make_tiny_model(tmp_path_factory.mktemp("models") / "tiny-s", "s", corpus, seed=0))
+
+
+def test_run_sft_in_this_process_trains_reports_and_a_longer_rerun_resumes_after_the_last_epoch(tmp_path, sample_dir, tiny_s):
+    model_path = tiny_s
     settings = dict(lr=3e-3, global_batch=16, micro_batch=8, max_seq_len=128, validation_examples=4)
     reports = []
     run_dir = tmp_path / "run"
@@ -75,6 +80,36 @@ def test_run_sft_in_this_process_trains_reports_and_a_longer_rerun_resumes_after
 
     run_sft(job(3), validator, LocalSession(run_dir, SELECTION_METRIC, reports.append))  # the same run, one epoch more
     assert [r["epoch"] for r in reports] == [1, 2, 3] and reports[2]["train/resumed_from_epoch"] == 2
+
+
+def test_a_run_resumed_after_a_crash_trains_as_the_uninterrupted_run(tmp_path, sample_dir, tiny_s):
+    """The checkpoint carries AdamW's moments: the epoch after a restart has the uninterrupted run's losses (with the
+    moments restarted instead, epoch 3's training loss differed by 3e-3 here)."""
+    job = SFTJob(model_path=tiny_s, task="math", data_dir=str(sample_dir), counts={"en": 32, "es": 16},
+                 train=TrainSettings(epochs=3, lr=3e-3, global_batch=16, micro_batch=8, max_seq_len=128, validation_examples=4))
+
+    def validator(model, tokenizer, task, rows):
+        return {lang: 0.0 for lang in rows}
+
+    whole = []
+    run_sft(job, validator, LocalSession(tmp_path / "whole", SELECTION_METRIC, whole.append))
+
+    class Crash(Exception):
+        pass
+
+    def crash_after_epoch_2(metrics):  # the process dies once epoch 2's checkpoint is in place
+        if metrics["epoch"] == 2:
+            raise Crash
+
+    with pytest.raises(Crash):
+        run_sft(job, validator, LocalSession(tmp_path / "crashed", SELECTION_METRIC, crash_after_epoch_2))
+    assert (tmp_path / "crashed" / "epoch_002" / OPTIMIZER_FILE).is_file()
+    resumed = []
+    run_sft(job, validator, LocalSession(tmp_path / "crashed", SELECTION_METRIC, resumed.append))
+
+    assert [r["epoch"] for r in resumed] == [3] and resumed[0]["train/resumed_from_epoch"] == 2
+    for key in ("train/loss", "train/lr", "val/loss/en", "val/loss/es"):
+        assert resumed[0][key] == pytest.approx(whole[2][key], abs=1e-6), key
 
 
 def test_the_kept_checkpoint_follows_accuracy_loss_or_a_searchs_objective():
