@@ -71,7 +71,7 @@ STUDY_CASES = [
     (set_path("seed", [1]), "seed: Input should be a valid integer"),
     (drop("name"), "name: required field is missing"),
     (drop("models"), "models: required field is missing"),
-    (set_path("name", "my study!"), "name: use letters, digits"),
+    (set_path("name", "my study!"), "name: 'my study!': use 1 to 64 letters, digits"),
     # tasks, models
     (set_path("tasks", ["math", "code"]), "tasks: unknown task 'code'; use one of math, api"),
     (set_path("tasks", []), "tasks: is empty"),
@@ -129,6 +129,18 @@ STUDY_CASES = [
     (set_path("plan.tokens_per_example", {"math": 85, "code": 9}), "plan.tokens_per_example.code: not a task of this study"),
     (set_path("data", {"path": "/data", "sources": {}}), "data: give either 'path'"),
     (set_path("search", {"languages": ["en"], "total": 100}), "search.languages: list at least two training languages"),
+    # numbers a run cannot hold
+    (set_path("train.lr", float("nan")), "train.lr: not a finite number (NaN and ±inf are refused); give a finite value"),
+    (set_path("mixtures.3.ratios.en", float("inf")), "mixtures[3].ratios.en: not a finite number"),
+    (set_path("plan.mfu", float("-inf")), "plan.mfu: not a finite number"),
+    (set_path("seed", 2**64), "seed: Input should be less than or equal to 4294967295"),
+    (set_path("train.epochs", 10**20), "train.epochs: Input should be less than or equal to 1000"),
+    (set_path("train.max_seq_len", 2**40), "train.max_seq_len: Input should be less than or equal to 1048576"),
+    # names that become paths, MLflow run names and Ray trial names
+    (set_path("name", "../../etc"), "name: '../../etc': use 1 to 64 letters, digits"),
+    (set_path("models.0.name", "tiny/s"), "models[0].name: 'tiny/s': use 1 to 64 letters, digits"),
+    (set_path("mixtures.0.name", "en en"), "mixtures[0].name: 'en en': use 1 to 64 letters, digits"),
+    (set_path("mixtures.0.name", "x" * 65), "mixtures[0].name: 'xxxxxxxx"),
 ]
 
 
@@ -173,6 +185,31 @@ def test_bad_files_and_overrides(tmp_path, capsys):
                        "tuning.models: unknown model 'tiny-xl'")
     assert_clear_error(*cli(capsys, *workdir, "tune", smoke, "--set", "tuning={space: {lr: {choice: [1.0e-3]}}}"),
                        "tuning.mixture: not set; `polymix tune` trains on a reference mixture")
+
+
+SMOKE_TEXT = (ROOT / "configs/smoke.yaml").read_text()
+LR_LINE = SMOKE_TEXT.splitlines().index("  lr: 3.0e-3") + 1
+HOSTILE_YAML = [
+    # a key given twice: YAML keeps the last, so a repeated (typo'd, pasted) key silently overrides the first
+    (SMOKE_TEXT.replace("  lr: 3.0e-3\n", "  lr: 3.0e-3\n  warmup_ratio: 0.1\n  lr: 1.0e-3\n"),
+     f"line {LR_LINE + 2}: duplicate key 'lr' (first at line {LR_LINE}); keep one of them"),
+    ("name: a\ntasks: [math]\nname: b\n", "line 3: duplicate key 'name' (first at line 1)"),
+    ("name: &n x\ntasks: [math]\nmodels: *n\n", "line 3: YAML alias *n is not allowed in a study file; write the value out"),
+    # the billion-laughs shape: nine lines that would expand into 10^9 nodes
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n", "line 2: YAML alias *a"),
+    ("name: x\nmodels: " + "[" * 40 + "]" * 40 + "\n", "line 2: nested deeper than 12 levels"),
+    ("name: x\n" + "#" * 1_100_000 + "\n", "bytes; a study file is at most 1,000,000"),
+    ("? [a, b]\n: 1\n", "malformed YAML at line 1, column 3 (found unhashable key)"),
+]
+
+
+@pytest.mark.parametrize("text, expected", HOSTILE_YAML, ids=[case[1][:50] for case in HOSTILE_YAML])
+def test_a_hostile_study_file_is_one_clear_line_naming_its_line(tmp_path, capsys, text, expected):
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    code, err = cli(capsys, "--workdir", str(tmp_path), "run", str(path))
+    assert_clear_error(code, err, f"{path}: ")
+    assert expected in err, err
 
 
 BAD_SPACES = [
@@ -332,6 +369,54 @@ def test_random_mutations_never_traceback(tmp_path, capsys, mutations):
     assert code in (0, 2) and "Traceback" not in err
     if code == 2:  # one line per problem, each naming the study file or the plan field it is about
         assert err.startswith("polymix: error: ") and all("mutated.yaml: " in line or "plan." in line
+                                                          for line in err.strip().splitlines()), err
+
+
+def _edit_lines(lines: list[str], action: str, i: int, j: int) -> list[str]:
+    """One structural edit of a study file's text, as a hurried hand or a bad merge makes them."""
+    lines, line = list(lines), lines[i]
+    key, colon, value = line.partition(":")
+    if action == "duplicate":  # a key (or list item) given twice
+        lines.insert(i + 1, line)
+    elif action == "indent":
+        lines[i] = "  " + line
+    elif action == "dedent":
+        lines[i] = line[2:] if line.startswith("  ") else line
+    elif action == "delete":
+        del lines[i]
+    elif action == "swap":
+        lines[i], lines[j] = lines[j], line
+    elif action == "alias" and colon:  # an anchor on one value, an alias for it on another line
+        lines[i] = f"{key}: &v {value.strip() or '{}'}"
+        other_key, other_colon, _ = lines[j].partition(":")
+        lines[j] = f"{other_key}: *v" if other_colon else f"{lines[j]} *v"
+    elif action == "nest" and colon:
+        lines[i] = f"{key}: " + "[" * 20 + (value.strip() or "x") + "]" * 20
+    elif action == "truncate":
+        lines[i] = line[: len(line) // 2]
+    return lines
+
+
+SMOKE_LINES = SMOKE_TEXT.splitlines()
+EDITS = st.tuples(st.sampled_from(["duplicate", "indent", "dedent", "delete", "swap", "alias", "nest", "truncate"]),
+                  st.integers(0, len(SMOKE_LINES) - 1), st.integers(0, len(SMOKE_LINES) - 1))
+
+
+# Structural mutations of the file's text (the property above mutates values): duplicated keys, broken indentation,
+# aliases, deep nesting, cut lines. Derandomized, as above.
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(EDITS, min_size=1, max_size=3))
+def test_structural_edits_of_the_study_text_never_traceback(tmp_path, capsys, edits):
+    lines = SMOKE_LINES
+    for action, i, j in edits:
+        lines = _edit_lines(lines, action, min(i, len(lines) - 1), min(j, len(lines) - 1))
+    path = tmp_path / "edited.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    code = main(["plan", str(path)])
+    out, err = capsys.readouterr()
+    assert code in (0, 2) and "Traceback" not in err
+    if code == 2:
+        assert err.startswith("polymix: error: ") and all("edited.yaml: " in line or "plan." in line
                                                           for line in err.strip().splitlines()), err
 
 

@@ -13,15 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 class TrainSettings(BaseModel):
     # as search/study/sections.py's Frozen (training imports nothing from search): a typo in a study is an error, not a default
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    epochs: int = Field(3, ge=1)
+    epochs: int = Field(3, ge=1, le=1000)
     lr: float = Field(1e-5, gt=0)
     warmup_ratio: float = Field(0.03, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
-    global_batch: int = Field(512, ge=1)
-    micro_batch: int = Field(8, ge=1)
-    max_seq_len: int = Field(512, ge=8)
+    global_batch: int = Field(512, ge=1, le=2**20)
+    micro_batch: int = Field(8, ge=1, le=2**20)
+    max_seq_len: int = Field(512, ge=8, le=2**20)
     engine: Literal["ddp", "deepspeed"] = "ddp"
     zero_stage: Literal[0, 1, 2, 3] = 1
     bf16: bool = False

@@ -38,6 +38,8 @@ def _format_errors(error: ValidationError, source: str) -> str:
             message = "unknown key; check its spelling against the study schema (README)"
         elif item["type"] == "missing":
             message = "required field is missing"
+        elif item["type"] == "finite_number":
+            message = "not a finite number (NaN and ±inf are refused); give a finite value"
         where = _format_location(item["loc"])
         if any(_is_branch(part) for part in item["loc"]):  # a union (count or per-task counts): its first branch's
             if where in branches:                         # complaint is the one that fits the value given
@@ -79,12 +81,63 @@ def parse_study(raw: object, source: str = "<study>") -> Study:
         raise ConfigError(_format_errors(error, source)) from None
 
 
+MAX_STUDY_BYTES = 1_000_000  # the 220-run study is 5 KB; a larger file is a wrong file or a generated accident
+MAX_DEPTH = 12  # the deepest a study nests (search.space.<param>.<kind>: [...]) is 5 levels
+
+
+class StudyLoader(yaml.SafeLoader):
+    """YAML's safe loader, stricter where a study file's mistakes would otherwise pass silently: a key given twice
+    (YAML keeps the last, so a typo'd repeat overrides the first), aliases (one line can expand into millions of
+    nodes) and nesting deeper than any study has."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ConfigError(f"line {event.start_mark.line + 1}: YAML alias *{event.anchor} is not allowed in a study "
+                              "file; write the value out")
+        depth = getattr(self, "_depth", 0)
+        if depth >= MAX_DEPTH:
+            mark = self.peek_event().start_mark
+            raise ConfigError(f"line {mark.line + 1}: nested deeper than {MAX_DEPTH} levels; a study is at most "
+                              "5 levels deep (see configs/)")
+        self._depth = depth + 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth = depth
+
+    def construct_mapping(self, node, deep=False):
+        first_line: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                earlier = first_line.setdefault(key, line)
+            except TypeError:  # an unhashable key ([a, b]: 1): YAML's own error says so
+                break
+            if earlier != line:
+                raise ConfigError(f"line {line}: duplicate key {key!r} (first at line {earlier}); keep one of them")
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(path: Path):
+    """The study file's YAML, or a one-line ConfigError naming the file, the line and the fix."""
+    size = path.stat().st_size
+    if size > MAX_STUDY_BYTES:
+        raise ConfigError(f"{path}: {size:,} bytes; a study file is at most {MAX_STUDY_BYTES:,} (is this the study?)")
+    text = path.read_text(encoding="utf-8")
+    try:
+        return yaml.load(text, Loader=StudyLoader)  # noqa: S506 (a SafeLoader subclass)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
 def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: study file not found; pass the path of a study YAML such as configs/smoke.yaml")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = read_yaml(path)
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text; save the study file as UTF-8") from None
     except yaml.YAMLError as error:

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from search.study.sections import CountPerTask, Frozen, check_languages
+from search.study.sections import MAX_SEED, CountPerTask, Frozen, check_languages
 from training.errors import ConfigError
 from training.languages import TRAINABLE_LANGUAGES
 
@@ -26,14 +26,14 @@ class RatioSearchConfig(Frozen):
     languages: list[str]
     total: CountPerTask  # examples per run: the budget D the ratios divide
     weights: dict[str, float] | None = None  # importance weights; None = uniform
-    runs: int = Field(12, ge=2)  # SFT runs per model × task at most, the run that confirms the recommendation included
+    runs: int = Field(12, ge=2, le=10_000)  # SFT runs per model × task at most, the run that confirms the recommendation included
     initial_runs: int | None = Field(None, ge=2)  # climb: new proxy mixtures before the first fit (None: as
     # many as the law's n² + 2n parameters need plus one run, n + 3 from scratch, fewer when earlier runs are reused)
-    divisions: int | None = Field(None, ge=1)  # grid: ratios in steps of 1/divisions (5: 0, 0.2, ..., 1)
+    divisions: int | None = Field(None, ge=1, le=1000)  # grid: ratios in steps of 1/divisions (5: 0, 0.2, ..., 1)
     min_gain: float = Field(0.0, ge=0)  # climb: stop once the fitted law predicts less gain than this
     asha: bool = False  # optuna: ASHA stops weak trials early on val/objective, one rung per epoch
     hparams: bool = False  # optuna: search the `tuning` section's space together with the ratios (joint search)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
     @field_validator("languages")
     @classmethod
@@ -133,11 +133,11 @@ class TuningConfig(Frozen):
     models: list[str] | None = None  # the study's models to tune (default: all)
     space: dict[str, Distribution]
     searcher: Literal["optuna", "random", "grid"] = "optuna"
-    samples: int | None = Field(None, ge=1)  # trials per model × task (default 8); grid: every combination once
+    samples: int | None = Field(None, ge=1, le=100_000)  # trials per model × task (default 8); grid: every combination once
     asha: bool = True  # stop weak trials early on the per-epoch validation metric (rungs = epochs)
     metric: Literal["val/avg_loss", "val/avg_acc"] = "val/avg_loss"  # of the trained languages; a finished
     # trial is scored by the epoch it kept (selected/<metric>)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
     @field_validator("space")
     @classmethod

@@ -5,18 +5,32 @@ pydantic models; each validator's error names the field it checks.
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from training.languages import ALL_LANGUAGES, LANGUAGES, TRAINABLE_LANGUAGES
 from training.mixture import augmentation_counts, ratio_counts
 from training.settings import TrainSettings
 from training.tasks import FORMATS, TASKS
 
+MAX_SEED = 2**32 - 1  # the widest seed every library a run seeds accepts (numpy's)
+
+
+def _safe_name(name: str) -> str:
+    # Names become parts of paths (checkpoints, reports), MLflow run names and Ray trial names.
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+        raise ValueError(f"{name[:80]!r}: use 1 to 64 letters, digits, '_', '.' and '-', starting with a letter or digit")
+    return name
+
+
+SafeName = Annotated[str, AfterValidator(_safe_name)]
+
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and ±inf are refused in every float (a NaN learning rate or ratio would only fail inside a running job)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def check_languages(languages, allowed: tuple[str, ...], role: str) -> None:
@@ -38,7 +52,7 @@ def check_training_languages(value, empty: str = "list at least one training lan
 
 
 class ModelSpec(Frozen):
-    name: str
+    name: SafeName
     path: str | None = None  # hub id or local directory, loaded with from_pretrained
     tiny: Literal["s", "m"] | None = None  # a tiny random-init model built locally (embedded default)
     params: float | None = Field(None, gt=0)  # parameter count, for `polymix plan` (tiny models: computed)
@@ -95,7 +109,7 @@ class MixtureSpec(Frozen):
     """One design: augmentation (``languages`` + ``per_language``), ratio (``total`` + ``ratios``), explicit counts
     per language (``examples``), or a dose design (``dose``), which stands for one mixture per dose."""
 
-    name: str
+    name: SafeName
     languages: list[str] | None = None
     per_language: CountPerTask | None = None
     total: CountPerTask | None = None
@@ -170,7 +184,7 @@ class EvalConfig(Frozen):
     languages: list[str] | Literal["all"] = "all"
     test_examples: int | None = Field(None, ge=1)  # per language; None = the whole test split
     baseline: bool = False  # also evaluate every model untrained (the "pretrained-only" runs)
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(64, ge=1, le=2**16)
     # A response written in another language than its prompt scores 0 (the Post-trainer's Guide's penalty, in the
     # tasks it applies to: instruction following); the fidelity itself is logged either way (eval/fidelity/<lang>).
     wrong_language_scores_zero: bool = False
@@ -214,7 +228,7 @@ class TaskSources(Frozen):
 
 class DataConfig(Frozen):
     path: str | None = None  # DATA_DIR/{task}/{lang}/{split}.jsonl; None = the generated sample data
-    sample_seed: int = 0
+    sample_seed: int = Field(0, ge=0, le=MAX_SEED)
     sources: dict[str, TaskSources] | None = None  # real datasets per task, converted to the layout above
 
     @model_validator(mode="after")
@@ -234,12 +248,12 @@ class DataConfig(Frozen):
 class ResourcesConfig(Frozen):
     """Defaults for models without a profile, and the local Ray instance the embedded default starts."""
 
-    workers_per_trial: int = Field(1, ge=1)
+    workers_per_trial: int = Field(1, ge=1, le=100_000)
     cpus_per_worker: float = Field(1, gt=0)
     gpus_per_worker: float = Field(0, ge=0)
     max_concurrent_trials: int | None = Field(None, ge=1)
-    local_cpus: int | None = Field(None, ge=2)  # logical CPUs of the local Ray instance (embedded default)
-    local_gpus: int = Field(0, ge=0)  # logical GPUs of the local instance, for scheduling simulations
+    local_cpus: int | None = Field(None, ge=2, le=100_000)  # logical CPUs of the local Ray instance (embedded default)
+    local_gpus: int = Field(0, ge=0, le=100_000)  # logical GPUs of the local instance, for scheduling simulations
     # Where a job of one CPU worker (DDP engine) trains: `auto` in its Tune trial's own process, which saves the ~25 s
     # a Ray Train run costs to start and stop (docs/performance.md); `ray_train` in a TorchTrainer like every other
     # job. Jobs with several workers, GPUs or DeepSpeed always run in Ray Train.
@@ -261,7 +275,7 @@ class PlanConfig(Frozen):
     """Assumptions of `polymix plan`'s cost estimate: training FLOPs ≈ 6·params·tokens at a stated MFU, generation
     (validation every epoch, the test evaluation) at a stated decoding throughput."""
 
-    cluster_gpus: int = Field(64, ge=1)
+    cluster_gpus: int = Field(64, ge=1, le=10**7)
     gpu_peak_tflops: float = Field(312.0, gt=0)  # A100 bf16 dense peak
     mfu: float = Field(0.35, gt=0, le=1)
     # Mean tokens (prompt + target) of one training example per task, measured on the real data.

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from evaluation.scorers import check_task_registry
 from search.study.searches import MultitaskConfig, RatioSearchConfig, TuningConfig
 from search.study.sections import (
+    MAX_SEED,
     DataConfig,
     EvalConfig,
     Frozen,
@@ -19,6 +19,7 @@ from search.study.sections import (
     PlanConfig,
     ProfileSpec,
     ResourcesConfig,
+    SafeName,
     TrackingConfig,
     TrainConfig,
     for_task,
@@ -28,8 +29,8 @@ from training.tasks import TASKS
 
 
 class Study(Frozen):
-    name: str
-    seed: int = 0
+    name: SafeName
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     tasks: list[str]
     models: list[ModelSpec]
     mixtures: list[MixtureSpec] = []  # may stay empty in a study that only searches ratios (`search`)
@@ -46,13 +47,6 @@ class Study(Frozen):
     # best values of the experiment's latest `polymix tune` replace the tuned fields
     hparams: Literal["train", "from_tuning"] = "train"
     multitask: MultitaskConfig | None = None  # None: single-task runs only
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, name):
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-            raise ValueError("use letters, digits, '_', '.' and '-' only")
-        return name
 
     @field_validator("tasks")
     @classmethod
