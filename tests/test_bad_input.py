@@ -194,9 +194,14 @@ HOSTILE_YAML = [
     (SMOKE_TEXT.replace("  lr: 3.0e-3\n", "  lr: 3.0e-3\n  warmup_ratio: 0.1\n  lr: 1.0e-3\n"),
      f"line {LR_LINE + 2}: duplicate key 'lr' (first at line {LR_LINE}); keep one of them"),
     ("name: a\ntasks: [math]\nname: b\n", "line 3: duplicate key 'name' (first at line 1)"),
-    ("name: &n x\ntasks: [math]\nmodels: *n\n", "line 3: YAML alias *n is not allowed in a study file; write the value out"),
-    # the billion-laughs shape: nine lines that would expand into 10^9 nodes
-    ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n", "line 2: YAML alias *a"),
+    # aliases stay (configs/english_not_all.yaml gives its counts once), bounded: the "billion laughs" shape, each
+    # line ten of the one before, would expand to 10^9 values from nine lines
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + k)}: &{chr(98 + k)} [" + ", ".join([f"*{chr(97 + k)}"] * 10) + "]\n" for k in range(8)),
+     "line 5: its aliases expand to more than 100,000 values; write the values out"),
+    ("a: &a [x]\n" + "".join(f"a{k}: &a{k} [*{'a' if k == 0 else f'a{k - 1}'}]\n" for k in range(30)),
+     "line 10: its aliases nest it deeper than 12 levels; write the values out"),
+    ("a: &a [x, *a]\n", "line 1: an alias refers to the value that contains it; write the value out"),
     ("name: x\nmodels: " + "[" * 40 + "]" * 40 + "\n", "line 2: nested deeper than 12 levels"),
     ("name: x\n" + "#" * 1_100_000 + "\n", "bytes; a study file is at most 1,000,000"),
     ("? [a, b]\n: 1\n", "malformed YAML at line 1, column 3 (found unhashable key)"),

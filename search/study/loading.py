@@ -83,18 +83,15 @@ def parse_study(raw: object, source: str = "<study>") -> Study:
 
 MAX_STUDY_BYTES = 1_000_000  # the 220-run study is 5 KB; a larger file is a wrong file or a generated accident
 MAX_DEPTH = 12  # the deepest a study nests (search.space.<param>.<kind>: [...]) is 5 levels
+MAX_VALUES = 100_000  # keys and values once aliases are expanded: the 220-run study has ~1,000
 
 
 class StudyLoader(yaml.SafeLoader):
-    """YAML's safe loader, stricter where a study file's mistakes would otherwise pass silently: a key given twice
-    (YAML keeps the last, so a typo'd repeat overrides the first), aliases (one line can expand into millions of
-    nodes) and nesting deeper than any study has."""
+    """YAML's safe loader, stricter where a study file's mistakes would otherwise pass silently or blow up: a key
+    given twice (YAML keeps the last, so a typo'd repeat overrides the first) and nesting deeper than any study has.
+    Aliases (``*all`` for a list given once) stay, bounded by :func:`check_expansion`."""
 
     def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise ConfigError(f"line {event.start_mark.line + 1}: YAML alias *{event.anchor} is not allowed in a study "
-                              "file; write the value out")
         depth = getattr(self, "_depth", 0)
         if depth >= MAX_DEPTH:
             mark = self.peek_event().start_mark
@@ -120,16 +117,53 @@ class StudyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+def check_expansion(node: yaml.Node) -> None:
+    """Refuse a document whose aliases expand it past MAX_VALUES values or MAX_DEPTH levels (ten lines of nested
+    aliases make 10^9 values: the "billion laughs"), or refer to themselves. Each node is counted once."""
+    counted: dict[int, tuple[int, int] | None] = {}  # id → (values, height) once counted; None while being counted
+
+    def count(node: yaml.Node, level: int) -> tuple[int, int]:
+        line = node.start_mark.line + 1
+        if id(node) in counted:
+            if counted[id(node)] is None:
+                raise ConfigError(f"line {line}: an alias refers to the value that contains it; write the value out")
+            values, height = counted[id(node)]
+        else:
+            if level > MAX_DEPTH:  # (before descending: the recursion stays within MAX_DEPTH calls)
+                height = MAX_DEPTH
+            else:
+                counted[id(node)] = None
+                children = ([] if isinstance(node, yaml.ScalarNode) else node.value if isinstance(node, yaml.SequenceNode)
+                            else [part for pair in node.value for part in pair])
+                sized = [count(child, level + 1) for child in children]
+                values, height = 1 + sum(v for v, _ in sized), 1 + max((h for _, h in sized), default=0)
+                if values > MAX_VALUES:
+                    raise ConfigError(f"line {line}: its aliases expand to more than {MAX_VALUES:,} values; write the "
+                                      "values out")
+                counted[id(node)] = (values, height)
+        if level + height - 1 > MAX_DEPTH:
+            raise ConfigError(f"line {line}: its aliases nest it deeper than {MAX_DEPTH} levels; write the values out")
+        return values, height
+
+    count(node, 1)
+
+
 def read_yaml(path: Path):
     """The study file's YAML, or a one-line ConfigError naming the file, the line and the fix."""
     size = path.stat().st_size
     if size > MAX_STUDY_BYTES:
         raise ConfigError(f"{path}: {size:,} bytes; a study file is at most {MAX_STUDY_BYTES:,} (is this the study?)")
-    text = path.read_text(encoding="utf-8")
+    loader = StudyLoader(path.read_text(encoding="utf-8"))
     try:
-        return yaml.load(text, Loader=StudyLoader)  # noqa: S506 (a SafeLoader subclass)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check_expansion(node)
+        return loader.construct_document(node)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
+    finally:
+        loader.dispose()
 
 
 def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
