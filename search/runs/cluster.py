@@ -11,6 +11,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import ray
 from ray import tune
 from ray.tune import PlacementGroupFactory
@@ -75,8 +76,64 @@ def init_ray(study: Study, address: str | None, workdir: Path) -> None:
         # The dashboard serves Ray's state API, which Train V2's PlacementGroupCleaner polls to free the workers'
         # placement group of a trial whose actor ended mid-training (an early-stopped or failed trial). Without
         # it such placement groups stay reserved and the next trials wait for resources forever (measured).
+        end_leftover_instance(workdir)
         ray.init(num_cpus=cpus, num_gpus=r.local_gpus, resources={GPU_TICKET: r.local_gpus} if r.local_gpus else None,
                  include_dashboard=True, dashboard_host="127.0.0.1", **common)
+        record_local_instance(workdir)
+
+
+LOCAL_RAY_RECORD = "local_ray.json"  # in the work dir: the processes of the local Ray instance its last run started
+
+
+def record_local_instance(workdir: Path) -> None:
+    """The processes the local instance just started (pid and start time, so a reused pid is never mistaken for one),
+    for :func:`end_leftover_instance`."""
+    driver = psutil.Process()
+    processes = [{"pid": p.pid, "started": p.create_time()} for p in driver.children(recursive=True)]
+    record = {"driver": {"pid": driver.pid, "started": driver.create_time()}, "processes": processes}
+    (workdir / LOCAL_RAY_RECORD).write_text(json.dumps(record), encoding="utf-8")
+
+
+def _same_process(entry: dict) -> psutil.Process | None:
+    try:
+        process = psutil.Process(entry["pid"])
+        return process if abs(process.create_time() - entry["started"]) < 0.01 else None
+    except (psutil.Error, KeyError, TypeError):
+        return None
+
+
+def end_leftover_instance(workdir: Path) -> None:
+    """End what a killed run left of its local Ray instance, saying so.
+
+    A SIGKILLed `polymix run` cannot shut its instance down. Ray's GCS and raylet die with it (they share the driver's
+    fate on Linux), but its dashboard agent and runtime-env agent lived on for a minute or more here, holding their
+    ports (a new instance's agent then fails to bind). The next run in the same work dir ends the recorded processes
+    still alive, unless the run that started them is itself still running."""
+    path = workdir / LOCAL_RAY_RECORD
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(record, dict) or _same_process(record.get("driver") or {}) is not None:
+        return  # unreadable, or that run is still going: its instance is not left over
+    left = [p for p in map(_same_process, record.get("processes") or []) if p is not None]
+    names = []
+    for process in left:
+        try:
+            names.append(process.name())
+            process.terminate()
+        except psutil.Error:
+            continue
+    _, alive = psutil.wait_procs(left, timeout=5)
+    for process in alive:
+        try:
+            process.kill()
+        except psutil.Error:
+            continue
+    if names:
+        print(f"[polymix] ended {len(names)} process(es) a killed earlier run left of its local Ray instance: "
+              f"{', '.join(sorted(set(names)))}", flush=True)
+    path.unlink(missing_ok=True)
 
 
 def trial_resources(trials: list[TrialSpec], cluster: dict) -> tuple[Callable[[dict], PlacementGroupFactory], int, str | None]:

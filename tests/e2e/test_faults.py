@@ -13,7 +13,7 @@ import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.sessions import end_session
+from tests.sessions import end_session, session_members
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -39,6 +39,13 @@ def finish(process: subprocess.Popen, timeout: float = 900) -> str:
     print(output[-20000:])  # shown by pytest when the test fails
     assert process.returncode == 0, output[-4000:]
     return output
+
+
+def name_of(process: psutil.Process) -> str:
+    try:
+        return process.name()
+    except psutil.Error:  # ended meanwhile
+        return "?"
 
 
 def stop_session(process: subprocess.Popen) -> None:
@@ -120,12 +127,19 @@ def test_driver_killed_mid_sweep_then_rerun_finishes_without_retraining_or_dupli
         finished, training = wait_for(one_finished_one_training, driver, "one finished trial and one mid-training")
         driver.send_signal(signal.SIGKILL)
         driver.wait(timeout=30)
+        time.sleep(5)  # Ray's GCS and raylet die with the driver; what outlives them is left over
+        leftover = {p: name_of(p) for p in session_members(driver.pid)}
+        parent_before = client.search_runs([client.get_experiment_by_name("faults").experiment_id], "tags.`polymix.kind` = 'sweep'")
+        finished_before = {r.info.run_id: r.info.end_time for r in trial_runs(client) if r.info.status == "FINISHED"}
+
+        output = finish(start(tmp_path))
+        outlived = [name for p, name in leftover.items() if p.is_running()]
     finally:
         stop_session(driver)
-    parent_before = client.search_runs([client.get_experiment_by_name("faults").experiment_id], "tags.`polymix.kind` = 'sweep'")
-    finished_before = {r.info.run_id: r.info.end_time for r in trial_runs(client) if r.info.status == "FINISHED"}
-
-    output = finish(start(tmp_path))
+    # What outlived the killed driver (Ray's dashboard and runtime-env agents, here for a minute or more) the rerun
+    # ended first, saying so
+    assert not leftover or "a killed earlier run left of its local Ray instance: " in output, (leftover, output[-3000:])
+    assert not outlived, outlived
     assert "3 trials (study order" in output and f"{len(finished_before)} already finished" in output
     assert f"{3 - len(finished_before)} to run" in output and "(reused)" in output
     runs = trial_runs(client)
