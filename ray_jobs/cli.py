@@ -18,23 +18,30 @@ os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 def runs_table(tracking_uri: str, experiment: str, parent_run_id: str | None = None, run_ids: list[str] | None = None) -> str:
     """The finished trial runs of an experiment, of one sweep (``parent_run_id``), or the given runs (a sweep's
     own and those it reused from earlier sweeps, which stay the children of the sweep that trained them)."""
-    from search.tracking import Tracker
+    from ray_jobs.report import planned_trials
+    from search.tracking import SPEC_HASH_TAG, Tracker
     from training.languages import ALL_LANGUAGES
 
+    tracker = Tracker(tracking_uri)
+    experiment_id = tracker.require_experiment(experiment)
     if run_ids is None:
-        runs = Tracker(tracking_uri).trial_runs(experiment, parent_run_id)
+        runs = tracker.trial_runs(experiment, parent_run_id)
     else:
         wanted = set(run_ids)
-        runs = [run for run in Tracker(tracking_uri).trial_runs(experiment) if run.run_id in wanted]
+        runs = [run for run in tracker.trial_runs(experiment) if run.run_id in wanted]
     if not runs:
-        return f"no finished trial runs in experiment {experiment!r}"
+        return f"no finished trial runs in experiment {experiment!r} yet"
+    # Rows in the study's order (its models, tasks and mixtures as declared: the sweep's plan.json); runs it did not
+    # plan (earlier versions of the study) after them
+    parent = parent_run_id or getattr(tracker.latest_parent(experiment_id), "run_id", None)
+    plan = (planned_trials(tracker, parent) if parent else None) or []
+    position = {trial["spec_hash"]: index for index, trial in enumerate(plan)}
     rows = []
-    for run in runs:
+    for run in sorted(runs, key=lambda run: position.get(run.tags.get(SPEC_HASH_TAG), len(position))):
         p, m = run.params, run.metrics
         rows.append([p.get("model", "?"), p.get("task", "?"), p.get("mixture", "?"),
                      *(f"{m[k]:.2f}" if k in m else "-" for k in ("eval/avg_seen", "eval/avg_unseen")),
                      *(f"{m[f'eval/acc/{lang}']:.2f}" if f"eval/acc/{lang}" in m else "-" for lang in ALL_LANGUAGES)])
-    rows.sort()
     header = ["model", "task", "mixture", "seen", "unseen", *ALL_LANGUAGES]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     line = lambda r: "  ".join(str(v).ljust(w) for v, w in zip(r, widths))
@@ -232,7 +239,7 @@ def _add_tracking_commands(commands) -> None:
     server.add_argument("--port", type=int, default=5000)
     server.add_argument("--artifacts-destination", help="artifact root: a directory or s3://bucket/prefix "
                         "(default WORKDIR/mlflow-artifacts); the backend store is MLFLOW_BACKEND_STORE_URI "
-                        "(default sqlite:///WORKDIR/mlflow-server.db)")
+                        "(default sqlite:///WORKDIR/mlflow.db, the store polymix run, runs and report use)")
     server.add_argument("mlflow_args", nargs=argparse.REMAINDER, help="further `mlflow server` options, after --")
     server.set_defaults(handler=_cmd_server)
 

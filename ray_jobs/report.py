@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from evaluation.report import Report, write_report
-from search.tracking import EVAL_LANGUAGES_PARAM, Tracker, redact_uri, results_table
+from search.tracking import EVAL_LANGUAGES_PARAM, Tracker, results_table
 from training.errors import PolymixError
 
 
@@ -25,11 +25,7 @@ def make_report(tracking_uri: str, experiment: str, folder: Path, all_runs: bool
     Returns the report, the parent run id and the notes on what is missing.
     """
     tracker = Tracker(tracking_uri)
-    experiment_id = tracker.find_experiment(experiment)
-    if experiment_id is None:
-        known = ", ".join(tracker.experiment_names()) or "none"
-        raise PolymixError(f"experiment {experiment!r} not found at {redact_uri(tracking_uri)}; known experiments: {known}. "
-                           "Give the study's experiment name (its `name`, or `tracking.experiment`)")
+    experiment_id = tracker.require_experiment(experiment)
     parent = tracker.latest_parent(experiment_id)
     if parent is None:
         raise PolymixError(f"experiment {experiment!r} has no sweep or search run yet; run the study first (polymix run)")

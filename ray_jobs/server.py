@@ -14,7 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from search.tracking import redact_uri
+from search.tracking import default_tracking_uri, redact_uri
 
 BACKEND_ENV = "MLFLOW_BACKEND_STORE_URI"
 
@@ -22,7 +22,8 @@ BACKEND_ENV = "MLFLOW_BACKEND_STORE_URI"
 def server_command(workdir: Path, host: str, port: int, artifacts: str | None, extra: list[str]) -> tuple[list[str], dict, str]:
     """The ``mlflow server`` command line, its environment and the backend store it will use."""
     env = dict(os.environ)
-    backend = env.get(BACKEND_ENV) or f"sqlite:///{(workdir / 'mlflow-server.db').resolve()}"
+    # By default the store `polymix run`, `runs` and `report` use in this work dir: the server shows its studies.
+    backend = env.get(BACKEND_ENV) or default_tracking_uri(workdir)
     env[BACKEND_ENV] = backend
     # MLflow's GenAI job runners (trace scoring, archival) are separate worker processes polymix never uses.
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")

@@ -129,10 +129,21 @@ def test_polymix_report_writes_markdown_and_every_figure_and_logs_them(paper_run
     assert logged == {f"report/{name}" for name in ("report.md", *PAPER_FIGURES)}
 
 
-def test_report_on_unknown_experiment_is_a_clear_error(paper_runs, tmp_path, capsys):
+def test_report_and_runs_on_an_unknown_experiment_are_a_clear_error_listing_the_known_ones(paper_runs, tmp_path, capsys):
     uri, _ = paper_runs
-    assert main(["--workdir", str(tmp_path), "report", "papr", "--tracking-uri", uri]) == 2
-    assert "experiment 'papr' not found" in capsys.readouterr().err
+    for command in ("report", "runs"):
+        assert main(["--workdir", str(tmp_path), command, "papr", "--tracking-uri", uri]) == 2, command
+        err = capsys.readouterr().err
+        assert "experiment 'papr' not found" in err and "known experiments: paper." in err, err
+
+
+def test_runs_lists_the_study_in_its_own_order(paper_runs, tmp_path, capsys):
+    uri, trials = paper_runs
+    assert main(["--workdir", str(tmp_path), "runs", "paper", "--tracking-uri", uri]) == 0
+    rows = [line.split()[:3] for line in capsys.readouterr().out.splitlines()[2:] if line.strip()]
+    finished = trials[MISSING:]
+    assert rows == [[t.model.name, t.task, t.mixture] for t in finished]  # as configs/english_not_all.yaml lists them
+    assert rows != sorted(rows)
 
 
 def test_regression_leaves_out_terms_the_study_cannot_separate(paper_runs):

@@ -32,10 +32,13 @@ def test_cli_binds_localhost_and_prints_the_backend_masked(monkeypatch, tmp_path
     assert started["env"]["MLFLOW_BACKEND_STORE_URI"] == SECRET_URI
 
 
-def test_default_backend_is_sqlite_in_the_workdir(monkeypatch, tmp_path):
+def test_default_backend_is_the_store_polymix_run_uses_in_the_workdir(monkeypatch, tmp_path):
+    from search.tracking import default_tracking_uri
+
     monkeypatch.delenv("MLFLOW_BACKEND_STORE_URI", raising=False)
     _, env, backend = server.server_command(Path(tmp_path), "127.0.0.1", 5000, None, [])
-    assert backend == env["MLFLOW_BACKEND_STORE_URI"] == f"sqlite:///{(tmp_path / 'mlflow-server.db').resolve()}"
+    assert backend == env["MLFLOW_BACKEND_STORE_URI"] == f"sqlite:///{(tmp_path / 'mlflow.db').resolve()}"
+    assert backend == default_tracking_uri(tmp_path)
 
 
 def test_a_password_in_the_study_tracking_uri_is_masked_in_the_logged_study():

@@ -104,12 +104,14 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
         raise ConfigError(f"mixtures: study {study.name} declares none, only a ratio search; run `polymix climb` on it")
     drive = Drive.prepare(study, workdir, address, journal=True)
     tuned = tuned_settings(drive) if study.hparams == "from_tuning" else None
-    trials, order = ordered_trials(study, expand_trials(study, tuned))
+    declared = expand_trials(study, tuned)  # (the study's order: models, tasks, mixtures as the file lists them)
+    trials, order = ordered_trials(study, declared)
     sweep_hash = study_hash(trials)
     reused_parent = drive.open_parent(sweep_hash, "sweep", {"n_trials": len(trials)})
     tracker, parent_run_id = drive.tracker, drive.parent_run_id
-    # What the sweep will run, logged before it starts: a report on an unfinished study names what is missing.
-    tracker.log_text(parent_run_id, json.dumps([{"trial": t.label, "spec_hash": t.spec_hash} for t in trials], indent=2),
+    # What the sweep will run, in the study's order, logged before it starts: a report on an unfinished study names
+    # what is missing, and `polymix runs` lists its rows in this order.
+    tracker.log_text(parent_run_id, json.dumps([{"trial": t.label, "spec_hash": t.spec_hash} for t in declared], indent=2),
                      "plan.json")
     # A resubmitted study (or the same command after a crash) schedules only what has no finished run yet.
     finished = finished_runs(drive)

@@ -20,6 +20,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from search.tracking.journal import Journal
 from search.tracking.server import redact_uri, tracking_reachable
+from training.errors import PolymixError
 
 SPEC_HASH_TAG = "polymix.spec_hash"
 STUDY_HASH_TAG = "polymix.study_hash"
@@ -172,6 +173,16 @@ class Tracker:
         """The id of the experiment called ``name``, or None when there is none."""
         experiment = self.client.get_experiment_by_name(name)
         return experiment.experiment_id if experiment is not None else None
+
+    def require_experiment(self, name: str) -> str:
+        """The id of the experiment called ``name``; a PolymixError listing the known ones when there is none (a typo
+        must not read as an empty study)."""
+        experiment_id = self.find_experiment(name)
+        if experiment_id is None:
+            known = ", ".join(self.experiment_names()) or "none"
+            raise PolymixError(f"experiment {name!r} not found at {redact_uri(self.uri)}; known experiments: {known}. "
+                               "Give the study's experiment name (its `name`, or `tracking.experiment`)")
+        return experiment_id
 
     def experiment_names(self) -> list[str]:
         return sorted(experiment.name for experiment in self.client.search_experiments())

@@ -38,10 +38,12 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 120) -> 
 
 
 def start_server(home: Path, port: int) -> subprocess.Popen:
-    """`polymix server` on 127.0.0.1:port, SQLite backend and artifact root in ``home``, as a real process; one
-    uvicorn worker (MLflow's default is four: on this 2-core machine each start then takes ~21 s instead of ~14 s)."""
-    env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{home / 'team.db'}"}
-    env.pop("MLFLOW_TRACKING_URI", None)
+    """`polymix server` on 127.0.0.1:port, on the work dir ``home`` (its default store, the SQLite file `polymix run`
+    writes there) with its artifact root there too, as a real process; one uvicorn worker (MLflow's default is four:
+    on this 2-core machine each start then takes ~21 s instead of ~14 s)."""
+    env = dict(os.environ)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_BACKEND_STORE_URI"):
+        env.pop(name, None)
     log = (home / "server.log").open("a")
     server = subprocess.Popen([sys.executable, "-m", "ray_jobs.cli", "--workdir", str(home), "server", "--port", str(port),
                                "--artifacts-destination", str(home / "artifacts"), "--", "--workers", "1"],
@@ -60,9 +62,25 @@ def stop_server(server: subprocess.Popen, url: str) -> None:
     assert left == [], f"server processes left after kill {server.pid}: {left}"
 
 
+EARLIER = "earlier-study"
+
+
+def record_earlier_study(workdir: Path) -> None:
+    """A study already run in the work dir without a server: its experiment and a finished trial run in the store
+    `polymix run` writes (what a whole study leaves there, without running one)."""
+    from search.tracking import KIND_TAG, Tracker, default_tracking_uri
+
+    tracker = Tracker(default_tracking_uri(workdir))
+    experiment_id = tracker.experiment_id(EARLIER, workdir / "mlflow-artifacts")
+    run_id = tracker.client.create_run(experiment_id, run_name="tiny-s-math-en", tags={KIND_TAG: "trial"}).info.run_id
+    tracker.log_metrics(run_id, {"eval/acc/en": 0.5})
+    tracker.finish(run_id)
+
+
 @pytest.fixture(scope="module")
 def tracking_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("mlflow-server")
+    record_earlier_study(home)
     port = free_port()
     server = start_server(home, port)
     url = f"http://127.0.0.1:{port}"
@@ -93,7 +111,12 @@ def rendered_text(url: str) -> str:
 def test_micro_study_on_a_team_tracking_server(tracking_server, tmp_path):
     url, home, pid = tracking_server
     server_log = (home / "server.log").read_text()
-    assert f"MLflow server on {url} (backend sqlite:///" in server_log and f"Uvicorn running on {url}" in server_log
+    assert f"MLflow server on {url} (backend sqlite:///{home / 'mlflow.db'}" in server_log
+    assert f"Uvicorn running on {url}" in server_log
+    # The study run in this work dir before the server started is there, over the REST API and in the UI.
+    earlier = MlflowClient(url).get_experiment_by_name(EARLIER)
+    assert earlier is not None and MlflowClient(url).search_runs([earlier.experiment_id])[0].data.metrics == {"eval/acc/en": 0.5}
+    assert EARLIER in rendered_text(f"{url}/#/experiments")
     # A password in the tracking URI (the server has no auth and ignores it) reaches no output, run or Ray result.
     with_password = url.replace("http://", f"http://polymix:{URI_PASSWORD}@")
     run = polymix(tmp_path, "run", "tests/e2e/server_micro.yaml", tracking_uri=with_password)
