@@ -185,7 +185,8 @@ class Tracker:
         return experiment_id
 
     def experiment_names(self) -> list[str]:
-        return sorted(experiment.name for experiment in self.client.search_experiments())
+        """The studies' experiments (not MLflow's own empty "Default", id 0)."""
+        return sorted(experiment.name for experiment in self.client.search_experiments() if experiment.experiment_id != "0")
 
     def get_run(self, run_id: str) -> RunRecord:
         return RunRecord.from_mlflow(self.client.get_run(run_id))
