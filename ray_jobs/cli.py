@@ -170,7 +170,17 @@ def _cmd_server(args) -> int:
     return 0  # not reached: the server replaces this process
 
 
+def quiet_progress_bars() -> None:
+    """No progress bars (weights written, splits generated) when the output is not a terminal: in a job's log or a
+    file each bar is a line of noise. Set before transformers and datasets are imported, and inherited by a local Ray
+    instance's workers; a user's own setting stays."""
+    if not sys.stdout.isatty():
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # huggingface_hub's, which transformers follows
+        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+
+
 def main(argv: list[str] | None = None) -> int:
+    quiet_progress_bars()
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

@@ -62,6 +62,9 @@ def private_auth_token() -> Path | None:
 
 
 def init_ray(study: Study, address: str | None, workdir: Path) -> None:
+    # Tune's console output prints a configuration table and a TensorBoard hint even at verbose=0 (polymix logs no
+    # TensorBoard files and prints its own progress lines); its legacy output prints nothing at verbose=0.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS")

@@ -45,6 +45,9 @@ def test_micro_study_end_to_end_then_rerun_reusing_baselines(tmp_path):
     setting (baselines reused), then again (nothing to train)."""
     first = polymix(tmp_path, "run", "tests/e2e/micro.yaml", env_extra=SECRETS)  # credentials a cluster job has
     assert "4/4 done" in first.stdout and "mlflow ui --backend-store-uri sqlite:///" in first.stdout
+    # a log, not a terminal: no progress bars (the tiny model is written in the work dir here) and no Tune hints
+    log = first.stdout + first.stderr
+    assert not any(noise in log for noise in ("Writing model shards", "it/s]", "TensorBoard", "Configuration for experiment")), log[-3000:]
     # conversion counts, printed and on the parent run: 6 MATH-style answers in every language, 1 spelled out in es
     assert ("[polymix] data math train (mcot_math): kept/read en 56/71, es 56/71, 8 per language held out for "
             "validation; skipped final answer is not a number: en 6, es 7") in first.stdout
