@@ -90,8 +90,21 @@ class Drive:
                 outcome = run_one(unit, self.trial_context(unit.model.name))
                 print("\n" + describe(outcome) + "\n", flush=True)
                 outcomes.append(outcome)
-        self.tracker.finish(self.parent_run_id)
+        self.sync_journal()
+        self.tracker.finish(self.parent_run_id)  # (journaled too while the server is away)
         return outcomes
+
+    def sync_journal(self) -> list[str]:
+        """What trials logged while the tracking server was away goes to MLflow now, if it is back; returns the runs
+        still waiting for it (``polymix sync`` writes them later)."""
+        if self.journal_dir is None:
+            return []
+        synced, waiting = self.tracker.sync()
+        if synced or waiting:
+            print(f"[polymix] tracking journal: {synced} run(s) written to MLflow after an outage"
+                  + (f"; {len(waiting)} still kept in {self.journal_dir} (the server does not answer): run `polymix sync` "
+                     "once it is back" if waiting else ""), flush=True)
+        return waiting
 
     def coordinates(self, **outcome) -> dict:
         """Where the drive's results are, and what it returns besides."""

@@ -249,6 +249,9 @@ def _mixture_label(trial) -> str:
 
 
 def log_transfer_heatmap(tracker: Tracker, run_id: str, law: dict, artifact_file: str, title: str) -> None:
+    if not tracker.reachable():  # (an image is not journaled; recommendation.json, journaled, holds the law it draws)
+        print(f"[polymix] {artifact_file} not logged: the tracking server does not answer", flush=True)
+        return
     import matplotlib
 
     matplotlib.use("Agg")
@@ -301,7 +304,9 @@ def run_ratio_search(study: Study, workdir: Path = Path(".polymix"), address: st
     """Run the study's ratio search for every model × task; return the tracking coordinates and outcomes."""
     if study.search is None:
         raise ConfigError("search: the study has no `search` section; add one (see configs/climb.yaml) or use `polymix run`")
-    drive = Drive.prepare(study, workdir, address)  # no journal: each fit reads the runs measured so far back
+    # The searcher learns each run's losses from Tune's results, not from MLflow: with the tracking server away, the
+    # search goes on and what its runs log is kept in the journal (written back by the search's end or `polymix sync`).
+    drive = Drive.prepare(study, workdir, address, journal=True)
     planned = plan_searches(study, drive.tracker, drive.experiment_id)
     reused = drive.open_parent(content_hash(study.model_dump(mode="json")), "search")
     print(f"[polymix] study {study.name}: ratio search ({study.search.strategy}); MLflow experiment {drive.experiment!r}, "

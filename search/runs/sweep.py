@@ -75,17 +75,6 @@ def finished_runs(drive: Drive) -> dict[str, object]:
             for run in [next((r for r in runs if r.status == "FINISHED"), None)] if run is not None}
 
 
-def sync_journal(drive: Drive) -> list[str]:
-    """What trials logged while the tracking server was away goes to MLflow now, if it is back; returns the runs
-    still waiting for it."""
-    synced, waiting = drive.tracker.sync()
-    if synced or waiting:
-        print(f"[polymix] tracking journal: {synced} run(s) written to MLflow after an outage"
-              + (f"; {len(waiting)} still kept in {drive.journal_dir} (the server does not answer): run `polymix sync` "
-                 "once it is back" if waiting else ""), flush=True)
-    return waiting
-
-
 def log_runs_used(drive: Drive, trials: list[TrialSpec]) -> list[dict]:
     """A reused run stays the child of the sweep that trained it; this sweep's parent names every run it used."""
     finished = finished_runs(drive)
@@ -127,7 +116,7 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
         reused_by_trials = sum(1 for r in results if r.error is None and r.metrics.get("reused"))
     else:
         print("[polymix] nothing to train: every trial of this study already has a finished run", flush=True)
-    waiting = sync_journal(drive)
+    waiting = drive.sync_journal()
     tracker.log_metrics(parent_run_id, {"trials_finished": len(trials) - failed, "trials_failed": failed,
                                         "trials_reused": len(trials) - len(pending) + reused_by_trials})
     # (with the server away, `polymix sync` completes the runs and the parent later)

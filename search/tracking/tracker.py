@@ -251,13 +251,16 @@ class Tracker:
         """A trial's run; an unfinished run of the same spec (a crashed attempt) is reused, not duplicated. With
         the tracking server down, the run gets a provisional id and is created when its journal is replayed."""
         args = [experiment_id, parent_run_id, spec_hash, name, params, tags]
-        if self.journal is not None and not self.reachable():
+        if self.journal is None:
+            return self._create_child(*args)
+        # (the server may go away during the call too: then, as when it is away before, the run starts offline)
+        created, run_id = self._attempt(lambda: self._create_child(*args))
+        if not created:
             run_id = f"offline-{spec_hash}"
             with self.journal.lock(run_id):
                 if not self.journal.has(run_id):
                     self.journal.append(run_id, "create_child", args)
-            return run_id
-        return self._create_child(*args)
+        return run_id
 
     def _create_child(self, experiment_id: str, parent_run_id: str, spec_hash: str, name: str, params: dict, tags: dict) -> str:
         unfinished = self._search(experiment_id, SPEC_HASH_TAG, spec_hash)

@@ -53,8 +53,8 @@ def stop_session(process: subprocess.Popen) -> None:
     end_session(process.pid, grace=0)
 
 
-def trial_runs(client: MlflowClient):
-    experiment = client.get_experiment_by_name("faults")
+def trial_runs(client: MlflowClient, experiment_name: str = "faults"):
+    experiment = client.get_experiment_by_name(experiment_name)
     if experiment is None:
         return []
     return client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'trial'")

@@ -3,6 +3,7 @@ keep training; what they log is kept in the local journal and reaches MLflow onc
 sweep, or afterwards with `polymix sync`. Every epoch and evaluation metric arrives exactly once. One sweep shows
 both (two outages), to spend one study's training on them."""
 
+import os
 import subprocess
 import sys
 
@@ -67,5 +68,46 @@ def test_server_away_twice_during_a_sweep_then_polymix_sync(tmp_path):
         assert not list(journal.glob("*.jsonl"))
         parent = client.search_runs([client.get_experiment_by_name("faults").experiment_id], "tags.`polymix.kind` = 'sweep'")
         assert parent[0].info.status == "FINISHED" and parent[0].data.metrics["trials_finished"] == 3
+    finally:
+        stop_server(server, url)
+
+
+def test_a_ratio_search_goes_on_through_a_server_outage_then_polymix_sync(tmp_path):
+    """Climb learns each run's losses from Tune, not from MLflow: with the server stopped after its first run the search
+    still runs all its runs and recommends; its runs and recommendation wait in the journal for `polymix sync`."""
+    from tests.e2e.test_climb import recommendation
+    from tests.e2e.test_micro_study import children
+
+    home, port, url, server, client = team_server(tmp_path)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MLFLOW_TRACKING_URI": url}
+    env.pop("RAY_ADDRESS", None)
+    driver = subprocess.Popen([sys.executable, "-m", "ray_jobs.cli", "--workdir", str(tmp_path / "work"), "climb",
+                               "tests/e2e/climb_micro.yaml"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    journal = tmp_path / "work" / "ray_results" / "tracking_journal"
+    try:
+        wait_for(lambda: [r for r in trial_runs(client, "climb-micro") if r.info.status == "FINISHED"], driver,
+                 "a first finished search run")
+        stop_server(server, url)
+        output = finish(driver)  # the whole search with the server away
+    finally:
+        stop_session(driver)
+    assert "recommended mixture: en" in output and "still kept in" in output, output[-3000:]
+    assert "transfer_matrix.png not logged: the tracking server does not answer" in output
+    server = start_server(home, port)
+    try:
+        done = subprocess.run([sys.executable, "-m", "ray_jobs.cli", "--workdir", str(tmp_path / "work"), "sync",
+                               "--tracking-uri", url], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and "synced" in done.stdout, done.stdout + done.stderr
+        assert not list(journal.glob("*.jsonl"))
+        experiment = client.get_experiment_by_name("climb-micro")
+        [parent] = client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'search'")
+        assert parent.info.status == "FINISHED"
+        runs = children(client, experiment.experiment_id, parent.info.run_id)
+        assert len(runs) in (6, 7) and all(run.info.status == "FINISHED" for run in runs)
+        assert len({run.data.tags["polymix.spec_hash"] for run in runs}) == len(runs)  # none duplicated
+        assert all({"val/objective", "selected/val/loss/en", "eval/acc/fr"} <= set(run.data.metrics) for run in runs)
+        summary = recommendation(client, parent, tmp_path)
+        assert summary["runs_finished"] == len(runs) and sum(summary["recommended"]["counts"].values()) == 128
     finally:
         stop_server(server, url)
