@@ -235,7 +235,7 @@ def run_trial(config: dict) -> None:
         tracker.finish(run_id)
     except BaseException:
         # A trial a scheduler stops may end here (its trainer interrupted): the scheduler tagged its run first.
-        tracker.finish(run_id, "KILLED" if tracker.stop_reason(run_id) else "FAILED")
+        tracker.end_interrupted(run_id)
         raise
     tune.report({**summary, **kept_epoch(summary), "reused": 0})
 

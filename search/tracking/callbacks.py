@@ -13,7 +13,7 @@ from search.tracking.tracker import Tracker
 class StopRecorder:
     """A scheduler's ``on_stop``: tags the run of each trial it stops with the reason *before* Tune stops the trial,
     so that the trial's own handler, should stopping interrupt its training with an exception, ends the run KILLED
-    (``Tracker.stop_reason``), not FAILED; ``stopped`` lists the spec hashes for the driver's ``mark_stopped``, which
+    (``Tracker.end_interrupted``), not FAILED; ``stopped`` lists the spec hashes for the driver's ``mark_stopped``, which
     ends the runs left RUNNING by an actor that ended without an exception. Picklable: it holds the URI, not a client."""
 
     def __init__(self, tracking_uri: str, experiment_id: str, spec_hash_of: Callable[[dict], str], reason: str):

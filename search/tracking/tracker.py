@@ -319,12 +319,20 @@ class Tracker:
             for run in self._search(experiment_id, SPEC_HASH_TAG, spec_hash, " and attributes.status = 'RUNNING'"):
                 self.set_tags(run.run_id, {STOPPED_TAG: reason})
 
-    def stop_reason(self, run_id: str) -> str | None:
-        """Why a scheduler stopped this run (its STOPPED_TAG), or None: read by a trial whose training ended in an
-        exception, to end its run KILLED rather than FAILED."""
+    def end_interrupted(self, run_id: str) -> str | None:
+        """End the run of a trial whose work ended in an exception: KILLED when a scheduler stopped it (its
+        STOPPED_TAG), else FAILED; a run already ended is left as it is (returns None). Tune does not wait for a
+        stopped trial's actor, so the driver's :meth:`mark_stopped` may have ended the run KILLED before this
+        trial's handler gets here: a later FAILED must not overwrite it."""
         if run_id.startswith("offline-") or not self.reachable():
+            self.finish(run_id, "FAILED")
+            return "FAILED"
+        run = self.get_run(run_id)
+        if run.status != "RUNNING":
             return None
-        return self.get_run(run_id).tags.get(STOPPED_TAG)
+        status = "KILLED" if run.tags.get(STOPPED_TAG) else "FAILED"
+        self.finish(run_id, status)
+        return status
 
     def mark_stopped(self, experiment_id: str, spec_hashes: list[str], reason: str) -> int:
         """Runs of trials a scheduler stopped early: KILLED with the reason, so that none is mistaken for a live
