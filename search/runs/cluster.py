@@ -15,10 +15,12 @@ import psutil
 import ray
 from ray import tune
 from ray.tune import PlacementGroupFactory
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from search.runs.designs import TrialSpec
 from search.study import Study
 from search.tracking import CREDENTIAL_ENV
+from training.errors import ConfigError
 
 # Ray Train V2 gives each trial's workers a placement group of their own, outside the trial's, so Tune
 # cannot see the GPUs a trial is about to take. Each GPU trial therefore holds one admission ticket per
@@ -61,7 +63,9 @@ def private_auth_token() -> Path | None:
     return path
 
 
-def init_ray(study: Study, address: str | None, workdir: Path) -> None:
+def init_ray(study: Study, address: str | None, workdir: Path, shared: tuple[Path, ...] = ()) -> None:
+    """Join the cluster at ``address`` (or RAY_ADDRESS) and check that every node that can run trials sees the work
+    dir and the ``shared`` paths; without an address, start the embedded default's local instance."""
     # Tune's console output prints a configuration table and a TensorBoard hint even at verbose=0 (polymix logs no
     # TensorBoard files and prints its own progress lines); its legacy output prints nothing at verbose=0.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -71,6 +75,7 @@ def init_ray(study: Study, address: str | None, workdir: Path) -> None:
     common = dict(log_to_driver=False, configure_logging=True, logging_level="ERROR")
     if address:
         ray.init(address=address, runtime_env=_credentials_for_workers(), **common)
+        check_nodes_see(workdir, shared)
     else:  # the embedded default: a local instance bound to this machine only
         if written := private_auth_token():
             print(f"[polymix] wrote a new token for the local Ray instance to {written} (readable by you only)", flush=True)
@@ -83,6 +88,41 @@ def init_ray(study: Study, address: str | None, workdir: Path) -> None:
         ray.init(num_cpus=cpus, num_gpus=r.local_gpus, resources={GPU_TICKET: r.local_gpus} if r.local_gpus else None,
                  include_dashboard=True, dashboard_host="127.0.0.1", **common)
         record_local_instance(workdir)
+
+
+def _sees(marker: str, token: str, paths: list[str]) -> list[str]:
+    """On one node: what of the work dir (its marker, with this drive's token) and ``paths`` it cannot see."""
+    try:
+        seen = Path(marker).read_text(encoding="utf-8") == token
+    except OSError:
+        seen = False
+    missing = [] if seen else [str(Path(marker).parent)]
+    for path in paths:  # (a path inside one already missing is not named again)
+        if not os.path.exists(path) and not any(Path(path).is_relative_to(other) for other in missing):
+            missing.append(path)
+    return missing
+
+
+def check_nodes_see(workdir: Path, shared: tuple[Path, ...] = ()) -> None:
+    """Every node that can run a trial must see the work dir at the same path (the trials' data, checkpoints and,
+    with the default tracking store, MLflow's database live there), and the data and local models the study names:
+    a node that cannot would fail each trial it takes, or keep checkpoints where no other node finds them. Checked
+    once, before any trial starts, by a zero-CPU task pinned to each node."""
+    marker = workdir / ".polymix-node-check"
+    token = secrets.token_hex(16)
+    marker.write_text(token, encoding="utf-8")
+    nodes = [node for node in ray.nodes() if node["Alive"] and (node["Resources"].get("CPU") or node["Resources"].get("GPU"))]
+    sees = ray.remote(num_cpus=0)(_sees)
+    pending = {f"{node['NodeManagerAddress']} (node {node['NodeID'][:8]})": sees.options(
+        scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)).remote(
+        str(marker), token, [str(path) for path in shared]) for node in nodes}
+    blind = {name: missing for name, missing in zip(pending, ray.get(list(pending.values()))) if missing}
+    marker.unlink(missing_ok=True)
+    if blind:
+        lines = "; ".join(f"{name}: {', '.join(missing)}" for name, missing in blind.items())
+        raise ConfigError(f"{len(blind)} of {len(nodes)} Ray node(s) cannot see paths every trial needs: {lines}. Put the "
+                          "work dir (--workdir) and the study's data and model paths on storage every node mounts at the "
+                          "same path (e.g. NFS), or run from such a directory")
 
 
 LOCAL_RAY_RECORD = "local_ray.json"  # in the work dir: the processes of the local Ray instance its last run started
@@ -176,6 +216,14 @@ def trial_cpus(spec: TrialSpec) -> float:
 def concurrency(study: Study, fits: int, trials: int) -> int:
     """Trials at a time: what fits the cluster, capped by ``resources.max_concurrent_trials`` and by the trials."""
     return max(1, min(fits, study.resources.max_concurrent_trials or fits, trials))
+
+
+def run_config(name: str, workdir: Path, callbacks: list) -> tune.RunConfig:
+    """Where a Tuner keeps its state (the work dir, which every node sees), and its failure handling: a trial whose
+    node is lost, or whose process dies, is tried once more on any node, where it resumes from its last checkpoint
+    in the same MLflow run (search/runs/trial.py); a trial that fails on its own fails once more, cheaply."""
+    return tune.RunConfig(name=name, storage_path=str(workdir / "ray_results"), verbose=0, callbacks=callbacks,
+                          failure_config=tune.FailureConfig(max_failures=1))
 
 
 def tune_config(max_concurrent: int) -> tune.TuneConfig:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,11 @@ from search.runs.cluster import init_ray
 from search.runs.inputs import log_conversion, prepare_inputs
 from search.study import Study
 from search.tracking import Tracker
+
+
+def shared_paths(data_dir: Path, model_paths: dict[str, str]) -> tuple[Path, ...]:
+    """What every node must see besides the work dir: the data and the models given as local paths (not hub ids)."""
+    return (data_dir, *(Path(path) for path in model_paths.values() if Path(path).exists()))
 
 
 @dataclass
@@ -41,6 +47,8 @@ class Drive:
         """Check the inputs and open the experiment. ``journal``: keep what the tracking server cannot take during an
         outage for `polymix sync` (a sweep's trials); a search reads its runs back to fit, so it has none."""
         workdir, tracking_uri, data_dir, model_paths = prepare_inputs(study, workdir)
+        if address or os.environ.get("RAY_ADDRESS"):  # a cluster's nodes are checked before anything is recorded
+            init_ray(study, address, workdir, shared_paths(data_dir, model_paths))
         experiment = study.tracking.experiment or study.name
         journal_dir = workdir / "ray_results" / "tracking_journal" if journal else None
         tracker = Tracker(tracking_uri, journal_dir)
@@ -68,7 +76,7 @@ class Drive:
         return context
 
     def start_ray(self) -> None:
-        init_ray(self.study, self.address, self.workdir)
+        init_ray(self.study, self.address, self.workdir, shared_paths(self.data_dir, self.model_paths))
 
     @contextmanager
     def failing_parent(self) -> Iterator[None]:

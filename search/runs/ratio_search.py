@@ -25,7 +25,7 @@ from ray import tune
 
 from search.mixtures.climb import new_initial_runs
 from search.mixtures.searchers import METRIC, SEARCHERS, ClimbSearcher, MixtureSearcher
-from search.runs.cluster import concurrency, trial_resources
+from search.runs.cluster import concurrency, run_config, trial_resources
 from search.runs.designs import TrialSpec, model_settings
 from search.runs.driver import Drive, content_hash
 from search.runs.early_stopping import STOPPED_BY_ASHA, early_stopping
@@ -159,9 +159,8 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
         param_space=param_space,
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=budget,
                                     max_concurrent_trials=concurrent, reuse_actors=scheduler is None),
-        run_config=tune.RunConfig(name=f"{study.name}-{s.strategy}-{'-'.join(s.languages)}-{key}",
-                                  storage_path=str(workdir / "ray_results"), verbose=0,
-                                  callbacks=[Progress(budget, metric=METRIC, label=_mixture_label)]),
+        run_config=run_config(f"{study.name}-{s.strategy}-{'-'.join(s.languages)}-{key}", workdir,
+                              [Progress(budget, metric=METRIC, label=_mixture_label)]),
     )
     results = tuner.fit()
     # The runs of trials ASHA stopped end KILLED: the trial's handler did so if stopping interrupted it with an

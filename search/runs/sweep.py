@@ -9,7 +9,7 @@ import ray
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from ray import tune
 
-from search.runs.cluster import concurrency, trial_resources, tune_config
+from search.runs.cluster import concurrency, run_config, trial_resources, tune_config
 from search.runs.designs import TrialSpec, expand_trials, study_hash
 from search.runs.driver import Drive
 from search.runs.planner import estimate, longest_first
@@ -43,10 +43,7 @@ def _tune(drive: Drive, trials: list[TrialSpec], sweep_hash: str):
         tune.with_resources(trainable, request),
         param_space=param_space,
         tune_config=tune_config(max_concurrent),
-        run_config=tune.RunConfig(
-            name=f"{drive.study.name}-{sweep_hash}", storage_path=str(drive.workdir / "ray_results"), verbose=0,
-            callbacks=[Progress(len(trials))],
-        ),
+        run_config=run_config(f"{drive.study.name}-{sweep_hash}", drive.workdir, [Progress(len(trials))]),
     )
     return tuner.fit()
 

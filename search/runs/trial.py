@@ -4,6 +4,7 @@ test evaluation → MLflow child run."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from functools import partial
 from pathlib import Path
@@ -16,7 +17,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 
 from evaluation.evaluate import evaluate_languages, language_metrics, summarize, validation_accuracy
 from search.runs.designs import TrialSpec
-from search.tracking import SEARCH_KEY_TAG, MLflowEpochLogger, Tracker
+from search.tracking import NODE_TAG, SEARCH_KEY_TAG, MLflowEpochLogger, Tracker
 from training.models import language_model_parameters, load_model, load_tokenizer, model_family
 from training.session import LocalSession
 from training.sft import SELECTION_METRIC, SFTJob, run_sft, train_loop
@@ -227,6 +228,7 @@ def run_trial(config: dict) -> None:
         trial_params(spec), {"polymix.baseline": str(spec.baseline).lower(), **({SEARCH_KEY_TAG: search["key"]} if search else {})},
     )
     try:
+        tracker.set_tags(run_id, {NODE_TAG: f"{socket.gethostname()} {ray.get_runtime_context().get_node_id()[:8]}"})
         tracker.log_text(run_id, json.dumps(spec.model_dump(mode="json"), indent=2), "trial_spec.json")
         if search and search.get("predicted"):
             tracker.log_metrics(run_id, {f"predicted/{key}": value for key, value in search["predicted"].items()})

@@ -16,7 +16,7 @@ from pathlib import Path
 import ray
 from ray import tune
 
-from search.runs.cluster import concurrency, trial_resources
+from search.runs.cluster import concurrency, run_config, trial_resources
 from search.runs.designs import TrialSpec, model_settings
 from search.runs.driver import Drive, content_hash
 from search.runs.early_stopping import STOPPED_BY_ASHA, early_stopping
@@ -126,9 +126,9 @@ def tune_one(study: Study, base: TrialSpec, context: dict, tracker: Tracker, par
         param_space={"base": base.model_dump(mode="json"), "hparams": tune_space(tuning), "context": context},
         tune_config=tune.TuneConfig(search_alg=_searcher(tuning, concurrent), scheduler=scheduler, num_samples=tuning.trials,
                                     max_concurrent_trials=concurrent, reuse_actors=scheduler is None),
-        run_config=tune.RunConfig(name=f"{study.name}-tuning-{base.spec_hash}", storage_path=str(workdir / "ray_results"),
-                                  verbose=0, callbacks=[Progress(total, metric=f"selected/{tuning.metric}",
-                                                                 label=lambda trial: f"{label} {describe(sampled(trial.config['hparams']))}")]),
+        run_config=run_config(f"{study.name}-tuning-{base.spec_hash}", workdir,
+                              [Progress(total, metric=f"selected/{tuning.metric}",
+                                        label=lambda trial: f"{label} {describe(sampled(trial.config['hparams']))}")]),
     )
     results = tuner.fit()
     selected = f"selected/{tuning.metric}"

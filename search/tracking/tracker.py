@@ -27,6 +27,7 @@ STUDY_HASH_TAG = "polymix.study_hash"
 KIND_TAG = "polymix.kind"
 SEARCH_KEY_TAG = "polymix.search_key"  # runs of ratio searches that can share a fit (search/runs/ratio_search.py)
 STOPPED_TAG = "polymix.stopped"  # why a run ended before its last epoch (e.g. ASHA)
+NODE_TAG = "polymix.node"  # the Ray node a trial last ran on (host and node id): where to look for its logs
 
 
 @dataclass(frozen=True)
