@@ -2,8 +2,8 @@
 single- vs multi-task), computed from a study's results table.
 
 The results table has one row per (run, evaluation language), with the columns of ``RESULT_COLUMNS``:
-``trained`` is the run's training languages joined by commas ("" for a pretrained-only baseline), ``n`` the test
-examples behind ``accuracy``. Where several runs share a model, task and set of training languages (mixtures of
+``trained`` is the run's training languages joined by commas ("" for a pretrained-only baseline), ``examples`` its
+training examples (0 for a baseline; NaN where unknown), ``n`` the test examples behind ``accuracy``. Where several runs share a model, task and set of training languages (mixtures of
 different sizes or ratios), their accuracies are averaged before runs are compared.
 
 The unit of every test is stated where it is made. Comparisons of two runs (bilingual vs English-only, multi- vs
@@ -24,8 +24,8 @@ import statsmodels.api as sm
 from evaluation.stats import bootstrap_interval, cluster_bootstrap, clustered_mean, wilson_interval, win_rate
 from training.languages import LANGUAGES
 
-RESULT_COLUMNS = ["run_id", "model", "family", "params", "task", "mixture", "trained", "n_trained", "baseline", "lang",
-                  "accuracy", "n", "setting", "dose", "dosed", "fidelity"]
+RESULT_COLUMNS = ["run_id", "model", "family", "params", "task", "mixture", "trained", "n_trained", "examples", "baseline",
+                  "lang", "accuracy", "n", "setting", "dose", "dosed", "fidelity"]
 # setting: "single" (one task per run) or "multi" (the run trained on several tasks; one row per task); dose: the
 # examples per dosed language of a dose-design run (NaN otherwise); dosed: the evaluation language is one of the
 # design's dosed ("seen") languages; fidelity: share of responses in the prompt's language (NaN: not measured).
@@ -101,14 +101,19 @@ def gain_summary(gains: pd.DataFrame) -> pd.DataFrame:
 
 def coverage_curves(table: pd.DataFrame) -> pd.DataFrame:
     """Accuracy against the number of training languages (0 = pretrained only), per model and task: the mean over
-    runs of each run's average accuracy over the evaluation languages, with a bootstrap interval across runs."""
-    per_run = table.groupby(["model", "task", "n_trained", "run_id"])["accuracy"].mean()
+    runs of each run's average accuracy over the evaluation languages, with a bootstrap interval across runs.
+    ``examples``: the training examples of the point's runs (their distinct values), since a point may differ from the
+    next in data as well as in languages."""
+    per_run = table.groupby(["model", "task", "n_trained", "run_id"], dropna=False).agg(
+        accuracy=("accuracy", "mean"), examples=("examples", "first"))
     rows = []
     for (model, task, n_trained), runs in per_run.groupby(level=["model", "task", "n_trained"]):
-        low, high = bootstrap_interval(runs.to_numpy(), np.mean) if len(runs) > 1 else (np.nan, np.nan)
-        rows.append({"model": model, "task": task, "n_trained": int(n_trained), "runs": len(runs),
-                     "accuracy": runs.mean(), "low": low, "high": high})
-    return pd.DataFrame(rows, columns=["model", "task", "n_trained", "runs", "accuracy", "low", "high"])
+        accuracy = runs["accuracy"]
+        low, high = bootstrap_interval(accuracy.to_numpy(), np.mean) if len(runs) > 1 else (np.nan, np.nan)
+        examples = sorted({int(e) for e in runs["examples"] if not pd.isna(e)})
+        rows.append({"model": model, "task": task, "n_trained": int(n_trained), "examples": "/".join(map(str, examples)) or "?",
+                     "runs": len(runs), "accuracy": accuracy.mean(), "low": low, "high": high})
+    return pd.DataFrame(rows, columns=["model", "task", "n_trained", "examples", "runs", "accuracy", "low", "high"])
 
 
 def zero_shot_vs_direct(table: pd.DataFrame, margin: float = MATCH_MARGIN) -> pd.DataFrame:

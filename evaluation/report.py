@@ -30,10 +30,10 @@ from evaluation.analysis import (
     transfer_matrix,
     zero_shot_vs_direct,
 )
-from evaluation.stats import wilson_interval
+from evaluation.stats import bootstrap_interval, wilson_interval
 from training.languages import ALL_LANGUAGES
 
-FIGURES = ("coverage_curves.png", "gains_by_language.png", "transfer_heatmap.png", "regression_coefficients.png",
+FIGURES = ("accuracy_heatmap.png", "coverage_curves.png", "gains_by_language.png", "transfer_heatmap.png", "regression_coefficients.png",
            "dose_curves.png")
 
 
@@ -44,12 +44,19 @@ class Report:
     skipped: dict[str, str] = field(default_factory=dict)  # analysis → why it could not be computed
 
 
+def format_p(p: float) -> str:
+    """One format for every p-value: three decimals, "< 0.001" below (never 1, 0.2 and 2.5e-05 side by side)."""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
+    """A Markdown table; "—" marks a value that is not defined (e.g. no interval from one run, no test without
+    variance)."""
     def cell(value, column: str) -> str:
         if isinstance(value, (float, np.floating)):
             if np.isnan(value):
                 return "—"
-            return f"{value:.2g}" if column == "p_value" else f"{value:.{digits}f}"  # small p-values stay readable
+            return format_p(value) if column == "p_value" else f"{value:.{digits}f}"
         return str(value)
 
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
@@ -57,23 +64,30 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
-def accuracy_table(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per run: accuracy per evaluation language with its 95% Wilson interval (when n is known)."""
-    def cell(row) -> str:
+def with_intervals(table: pd.DataFrame) -> pd.DataFrame:
+    """Each (run, language) accuracy with its 95% Wilson interval over its n test examples (NaN where n is unknown)."""
+    def interval(row) -> tuple[float, float]:
         if np.isnan(row["n"]):
-            return f"{row['accuracy']:.2f}"
-        low, high = wilson_interval(min(max(round(row["accuracy"] * row["n"]), 0), int(row["n"])), int(row["n"]))
-        return f"{row['accuracy']:.2f} ({low:.2f}–{high:.2f})"
+            return np.nan, np.nan
+        n = int(row["n"])
+        return wilson_interval(min(max(round(row["accuracy"] * n), 0), n), n)
 
-    cells = table.assign(cell=table.apply(cell, axis=1))
-    wide = cells.pivot_table(index=["model", "task", "mixture"], columns="lang", values="cell", aggfunc="first")
-    wide = wide[[lang for lang in ALL_LANGUAGES if lang in wide.columns]]
-    return wide.reset_index().sort_values(["model", "task", "mixture"]).fillna("—")
+    bounds = table.apply(interval, axis=1, result_type="expand") if len(table) else pd.DataFrame(columns=[0, 1])
+    return table.assign(low=bounds[0], high=bounds[1])
+
+
+def accuracy_table(table: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """One row per run (model, task, mixture in the study's order, the untrained model first), one column per
+    evaluation language in ``order``: the accuracy alone (its interval is in accuracy.csv)."""
+    wide = table.pivot_table(index=["model", "task", "mixture"], columns="lang", values="accuracy", aggfunc="first",
+                             sort=False)
+    wide = wide[[lang for lang in order if lang in wide.columns]]
+    return wide.reset_index()
 
 
 def _save(figure, report: Report, name: str) -> None:
     figure.tight_layout()
-    figure.savefig(report.folder / name, dpi=120)
+    figure.savefig(report.folder / name, dpi=120, bbox_inches="tight")  # (bbox: no axis label cut at the edge)
     plt.close(figure)
     report.files.append(name)
 
@@ -84,12 +98,15 @@ def plot_coverage(curves: pd.DataFrame, report: Report) -> None:
     for ax, task in zip(axes[0], tasks):
         for model, curve in curves[curves["task"] == task].groupby("model"):
             curve = curve.sort_values("n_trained")
-            ax.plot(curve["n_trained"], curve["accuracy"], marker="o", label=model)
-            ax.fill_between(curve["n_trained"], curve["low"], curve["high"], alpha=0.15)
-        values = curves.loc[curves["task"] == task, "accuracy"]
-        ax.set_ylim(min(0.0, values.min() - 0.02), max(0.05, values.max() + 0.02))  # accuracy axes start at 0
-        ax.set(title=f"{task}: accuracy vs training languages", xlabel="training languages (0 = pretrained only)",
-               ylabel="mean accuracy over evaluation languages")
+            line, = ax.plot(curve["n_trained"], curve["accuracy"], marker="o", label=model)
+            ax.fill_between(curve["n_trained"], curve["low"], curve["high"], alpha=0.15, color=line.get_color())
+            for x, y, examples in zip(curve["n_trained"], curve["accuracy"], curve["examples"]):
+                ax.annotate(examples, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7, color=line.get_color())
+        values = curves.loc[curves["task"] == task, ["accuracy", "high"]]
+        ax.set_ylim(0.0, max(0.05, float(np.nanmax(values.to_numpy())) + 0.03))  # accuracy axes start at 0
+        ax.set_xticks(sorted(curves["n_trained"].unique()))
+        ax.set(title=f"{task}: accuracy vs training languages\n(labels: training examples; they differ between points)",
+               xlabel="training languages (0 = pretrained only)", ylabel="mean accuracy over evaluation languages")
         ax.legend(fontsize=8)
     _save(figure, report, "coverage_curves.png")
 
@@ -114,48 +131,93 @@ def plot_doses(curves: pd.DataFrame, report: Report) -> None:
     _save(figure, report, "dose_curves.png")
 
 
-def plot_gains(gains: pd.DataFrame, report: Report) -> None:
-    """Median gain over English-only per language, one panel per setting, one bar colour per task."""
+def median_with_interval(values: pd.Series) -> pd.Series:
+    """Median and its 95% bootstrap interval (none from fewer than 2 values)."""
+    low, high = bootstrap_interval(values.to_numpy(), np.median) if len(values) > 1 else (np.nan, np.nan)
+    return pd.Series({"median": values.median(), "low": low, "high": high})
+
+
+def plot_gains(gains: pd.DataFrame, report: Report, order: list[str]) -> None:
+    """Median gain over English-only per language, one panel per setting, one bar colour per task; error bars: the
+    95% bootstrap interval of the median over the language's run pairs (none where it has one)."""
     tasks = sorted(gains["task"].unique())
     figure, axes = plt.subplots(1, len(SETTINGS), figsize=(15, 4), squeeze=False)
     for ax, setting in zip(axes[0], SETTINGS):
         subset = gains[gains["setting"] == setting]
         # direct and English: by the language added; transfer: by the evaluation language, over the languages added
         key = "lang" if setting == "transfer" else "added"
-        medians = subset.groupby(["task", key])["gain"].median().unstack("task").reindex(columns=tasks)
-        if not medians.empty:
-            medians = medians.loc[[lang for lang in ALL_LANGUAGES if lang in medians.index]]
-            positions = np.arange(len(medians))
+        if not subset.empty:
+            # (a transfer pair's evaluation languages are separate rows of the same pair: their median across pairs)
+            stats = subset.groupby(["task", key])["gain"].apply(median_with_interval).unstack()
+            languages = [lang for lang in order if lang in set(subset[key])]
+            positions = np.arange(len(languages))
             width = 0.8 / len(tasks)
             for offset, task in enumerate(tasks):
-                ax.bar(positions + offset * width, medians[task].fillna(0), width, label=task)
-            ax.set_xticks(positions + width * (len(tasks) - 1) / 2, medians.index)
+                bars = stats.loc[task].reindex(languages) if task in stats.index.get_level_values(0) else None
+                if bars is None:
+                    continue
+                errors = np.array([bars["median"] - bars["low"], bars["high"] - bars["median"]]).astype(float)
+                ax.bar(positions + offset * width, bars["median"].fillna(0), width, label=task,
+                       yerr=np.nan_to_num(errors), capsize=2, error_kw={"linewidth": 0.8})
+            ax.set_xticks(positions + width * (len(tasks) - 1) / 2, languages)
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set(title={"direct": "direct exposure (eval language added)", "transfer": "cross-lingual transfer (not trained)",
                       "english": "English"}[setting],
-               xlabel="language added" if key == "added" else "evaluation language", ylabel="median gain vs English-only")
+               xlabel="language added" if key == "added" else "evaluation language",
+               ylabel="median gain vs English-only (95% CI)")
         ax.legend(fontsize=8)
     _save(figure, report, "gains_by_language.png")
 
 
-def plot_transfer(matrix: pd.DataFrame, report: Report) -> None:
-    rows = [lang for lang in ALL_LANGUAGES if lang in matrix.index]
-    columns = [lang for lang in ALL_LANGUAGES if lang in matrix.columns]
-    matrix = matrix.loc[rows, columns]
-    bound = max(float(np.nanmax(np.abs(matrix.to_numpy()))), 1e-6)
-    figure, ax = plt.subplots(figsize=(1.5 + 0.6 * len(columns), 1.2 + 0.5 * len(rows)))
-    image = ax.imshow(matrix.to_numpy(dtype=float), cmap="RdBu", vmin=-bound, vmax=bound)
-    ax.set_xticks(range(len(columns)), columns)
-    ax.set_yticks(range(len(rows)), rows)
-    ax.set(xlabel="evaluation language", ylabel="language added to English",
-           title="gain over English-only (mean over models and tasks)")
-    for i in range(len(rows)):
-        for j in range(len(columns)):
+def plot_heatmap(matrix: pd.DataFrame, ax, cmap: str, vmin: float, vmax: float, text: str):
+    """``matrix`` as coloured cells, each labelled with its value (``text`` format); returns the image."""
+    image = ax.imshow(matrix.to_numpy(dtype=float), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    ax.set_xticks(range(matrix.shape[1]), matrix.columns)
+    ax.set_yticks(range(matrix.shape[0]), matrix.index)
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
             value = matrix.iat[i, j]
             if not np.isnan(value):
-                ax.text(j, i, f"{value:+.2f}", ha="center", va="center", fontsize=7)
-    figure.colorbar(image, ax=ax, fraction=0.046)
+                ax.text(j, i, format(value, text), ha="center", va="center", fontsize=6 if matrix.size > 60 else 7,
+                        color="white" if cmap == "viridis" and value < 0.5 else "black")
+    return image
+
+
+def plot_transfer(matrix: pd.DataFrame, report: Report, order: list[str]) -> None:
+    rows = [lang for lang in order if lang in matrix.index]
+    columns = [lang for lang in order if lang in matrix.columns]
+    matrix = matrix.loc[rows, columns]
+    bound = max(float(np.nanmax(np.abs(matrix.to_numpy()))), 1e-6)
+    # (a row per language added; at least the height that keeps the title, ticks and labels apart)
+    figure, ax = plt.subplots(figsize=(2 + 0.55 * len(columns), 1.6 + 0.45 * len(rows)))
+    image = plot_heatmap(matrix, ax, "RdBu", -bound, bound, "+.2f")
+    ax.set(xlabel="evaluation language", ylabel="added to English",
+           title="gain over English-only per evaluation language\n(mean over models and tasks; blue: gain)")
+    figure.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
     _save(figure, report, "transfer_heatmap.png")
+
+
+def plot_accuracy(table: pd.DataFrame, report: Report, order: list[str]) -> None:
+    """The accuracy table as heatmaps: a panel per model (rows) and task (columns), mixtures × evaluation languages."""
+    models, tasks = list(dict.fromkeys(table["model"])), list(dict.fromkeys(table["task"]))
+    columns = [lang for lang in order if lang in set(table["lang"])]
+    height = table.groupby(["model", "task"])["mixture"].nunique().max()
+    figure, axes = plt.subplots(len(models), len(tasks), squeeze=False,
+                                figsize=(len(tasks) * (2.0 + 0.5 * len(columns)), len(models) * (0.9 + 0.25 * height)))
+    for (row, model), (column, task) in ((m, t) for m in enumerate(models) for t in enumerate(tasks)):
+        ax, panel = axes[row, column], table[(table["model"] == model) & (table["task"] == task)]
+        if panel.empty:
+            ax.set_axis_off()
+            continue
+        matrix = panel.pivot_table(index="mixture", columns="lang", values="accuracy", aggfunc="first", sort=False)
+        image = plot_heatmap(matrix.reindex(columns=columns), ax, "viridis", 0.0, 1.0, ".2f")
+        ax.set_title(f"{model} · {task}", fontsize=9)
+        ax.tick_params(labelsize=7)
+    figure.subplots_adjust(wspace=0.45)  # room for the next panel's mixture names
+    figure.colorbar(image, ax=axes.ravel().tolist(), fraction=0.03, pad=0.02, label="accuracy")
+    figure.savefig(report.folder / "accuracy_heatmap.png", dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    report.files.append("accuracy_heatmap.png")
 
 
 def plot_regression(coefficients: pd.DataFrame, report: Report) -> None:
@@ -177,13 +239,15 @@ def write_report(table: pd.DataFrame, folder: Path, title: str, notes: list[str]
     if languages is not None:
         table = table[table["lang"].isin(languages)]
     report = _empty_report(folder)
+    # One language order everywhere: the study's, else the project's list of languages.
+    order = list(languages) if languages is not None else [lang for lang in ALL_LANGUAGES if lang in set(table["lang"])]
     single = table[table["setting"] == "single"]  # the §1a analyses compare single-task runs
     silent = silent_tasks(table)
     compared = single[~single["task"].isin(silent)]  # what the comparisons and tests rest on
-    sections = (_overview(table, title, notes, silent, languages) + _accuracy_section(single)
-                + _coverage_section(single, report) + _gains_section(compared, report)
+    sections = (_overview(table, title, notes, silent, languages) + _accuracy_section(single, report, order)
+                + _coverage_section(single, report) + _gains_section(compared, report, order)
                 + _zero_shot_section(compared, report) + _regression_section(compared, report, seed)
-                + _posttrainer_sections(table, report, silent))
+                + _posttrainer_sections(table, report, silent, order))
     (folder / "report.md").write_text("\n".join(sections), encoding="utf-8")
     report.files.insert(0, "report.md")
     return report
@@ -191,7 +255,7 @@ def write_report(table: pd.DataFrame, folder: Path, title: str, notes: list[str]
 
 def _empty_report(folder: Path) -> Report:
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("report.md", *FIGURES):  # a figure of an earlier report must not outlive its analysis
+    for name in ("report.md", "accuracy.csv", *FIGURES):  # a file of an earlier report must not outlive its analysis
         (folder / name).unlink(missing_ok=True)
     return Report(folder)
 
@@ -213,8 +277,19 @@ def _overview(table: pd.DataFrame, title: str, notes: list[str], silent: dict[st
             + (" The sections before the Post-trainer's Guide ones compare single-task runs." if multi else "")]
 
 
-def _accuracy_section(single: pd.DataFrame) -> list[str]:
-    return ["", "## Accuracy per language (95% Wilson intervals)", "", markdown_table(accuracy_table(single)), ""]
+def _accuracy_section(single: pd.DataFrame, report: Report, order: list[str]) -> list[str]:
+    if single.empty:
+        return []
+    intervals = with_intervals(single)[["model", "task", "mixture", "lang", "accuracy", "n", "low", "high"]]
+    intervals.to_csv(report.folder / "accuracy.csv", index=False, float_format="%.4f")
+    report.files.append("accuracy.csv")
+    plot_accuracy(single, report, order)
+    n = sorted({int(v) for v in single["n"] if not np.isnan(v)})
+    widest = float((intervals["high"] - intervals["low"]).max() / 2) if n else float("nan")
+    about_n = (f"n = {'/'.join(map(str, n))} test examples per cell; the 95% Wilson interval of a cell is up to "
+               f"±{widest:.2f} (every interval: accuracy.csv)" if n else "n unknown for these runs")
+    return ["", "## Accuracy per language", "", f"Accuracy of each run on each evaluation language ({about_n}).", "",
+            markdown_table(accuracy_table(single, order), digits=2), "", "![](accuracy_heatmap.png)", ""]
 
 
 def _coverage_section(single: pd.DataFrame, report: Report) -> list[str]:
@@ -222,17 +297,19 @@ def _coverage_section(single: pd.DataFrame, report: Report) -> list[str]:
     plot_coverage(curves, report)
     return ["## Accuracy vs number of training languages", "",
             "Mean over runs of each run's average accuracy over the evaluation languages; 0 = pretrained only "
-            "(95% bootstrap interval across runs).", "", markdown_table(curves), "", "![](coverage_curves.png)", ""]
+            "(95% bootstrap interval across runs). A point differs from the next in training examples as well as "
+            "in languages where `examples` says so (the figure labels each point with them): a rise may come "
+            "from more data, not more languages.", "", markdown_table(curves), "", "![](coverage_curves.png)", ""]
 
 
-def _gains_section(compared: pd.DataFrame, report: Report) -> list[str]:
+def _gains_section(compared: pd.DataFrame, report: Report, order: list[str]) -> list[str]:
     gains = bilingual_gains(compared)
     sections = ["## Bilingual (English + one) vs English-only", ""]
     if gains.empty:
         report.skipped["bilingual gains"] = "needs an English-only run and English+one runs of the same model and task"
         return sections + [f"Not computed: {report.skipped['bilingual gains']}.", ""]
-    plot_gains(gains, report)
-    plot_transfer(transfer_matrix(gains), report)
+    plot_gains(gains, report, order)
+    plot_transfer(transfer_matrix(gains), report, order)
     return sections + [
         "Gain = accuracy of the English+X run minus the English-only run on the same evaluation language; "
         "direct: the language added, transfer: languages in neither run, english: English itself. "
@@ -275,7 +352,7 @@ def _regression_section(compared: pd.DataFrame, report: Report, seed: int) -> li
         markdown_table(regression.coefficients), "", "![](regression_coefficients.png)", ""]
 
 
-def _posttrainer_sections(table: pd.DataFrame, report: Report, silent: dict[str, int]) -> list[str]:
+def _posttrainer_sections(table: pd.DataFrame, report: Report, silent: dict[str, int], order: list[str]) -> list[str]:
     """The Post-trainer's Guide's comparisons (docs/studies.md §1b), where the study has them: dose curves, single- vs
     multi-task, and the language fidelity of the responses."""
     sections = []
@@ -302,6 +379,7 @@ def _posttrainer_sections(table: pd.DataFrame, report: Report, silent: dict[str,
     fidelity = table[~table["baseline"] & table["fidelity"].notna()]
     if not fidelity.empty:
         pivot = fidelity.pivot_table(index=["task", "setting"], columns="lang", values="fidelity", aggfunc="mean")
+        pivot = pivot[[lang for lang in order if lang in pivot.columns]]
         sections += ["", "## Language fidelity", "", "Share of responses written in the prompt's language (lingua), mean "
                      "over runs.", "", markdown_table(pivot.reset_index())]
     return sections

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
@@ -113,20 +114,35 @@ def test_polymix_report_writes_markdown_and_every_figure_and_logs_them(paper_run
     assert main(["--workdir", str(tmp_path), "report", "paper", "--tracking-uri", uri]) == 0
     printed = capsys.readouterr().out
     folder = tmp_path / "reports" / "paper"
-    assert {p.name for p in folder.iterdir()} == {"report.md", *PAPER_FIGURES}
+    assert {p.name for p in folder.iterdir()} == {"report.md", "accuracy.csv", *PAPER_FIGURES}
     for figure in PAPER_FIGURES:
         assert (folder / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = (folder / "report.md").read_text(encoding="utf-8")
+    # one language order (the study's), runs in the study's order, plain accuracies in the table, their intervals
+    # in accuracy.csv, one p-value format
+    study_languages = "en es ja bn sw te fr de ru zh th".split()  # configs/english_not_all.yaml's eval.languages
+    header = next(line for line in text.splitlines() if line.startswith("| model | task | mixture |"))
+    assert header.split(" | ")[3:] == study_languages[:-1] + ["th |"], header
+    accuracy = pd.read_csv(folder / "accuracy.csv")
+    # (the synthetic accuracies are not k/n, and a few pass 1: the interval is of the nearest k/n in 0..n)
+    slack, observed = 0.5 / accuracy["n"] + 1e-4, accuracy["accuracy"].clip(0, 1)
+    inside = (accuracy["low"] <= observed + slack) & (observed <= accuracy["high"] + slack)
+    assert inside.all(), accuracy[~inside].head()
+    assert (accuracy["high"] - accuracy["low"] > 0).all()
+    assert list(accuracy.drop_duplicates(["model", "task", "mixture"])[["model", "task", "mixture"]].itertuples(index=False, name=None)) == \
+        [(t.model.name, t.task, t.mixture) for t in trials[MISSING:]]
+    p_values = [line.split(" | ")[-1].rstrip(" |") for line in text.splitlines() if line.startswith("| math | direct")]
+    assert p_values and all(p == "< 0.001" or (len(p) == 5 and p.startswith("0.")) for p in p_values), p_values
     assert f"{len(trials) - MISSING} finished, {MISSING} missing" in text and "not computed" not in printed
     for trial in trials[:MISSING]:
         assert f"missing: {trial.label} (not started)" in text
-    for heading in ("Accuracy per language (95% Wilson intervals)", "Bilingual (English + one) vs English-only",
+    for heading in ("## Accuracy per language", "![](accuracy_heatmap.png)", "Bilingual (English + one) vs English-only",
                     "Zero-shot at high diversity", "Pooled regression", "| eval_lang_in_training |"):
         assert heading in text
     client = MlflowClient(uri)
     parent = Tracker(uri).latest_parent(client.get_experiment_by_name("paper").experiment_id)
     logged = {a.path for a in client.list_artifacts(parent.run_id, "report")}
-    assert logged == {f"report/{name}" for name in ("report.md", *PAPER_FIGURES)}
+    assert logged == {f"report/{name}" for name in ("report.md", "accuracy.csv", *PAPER_FIGURES)}
 
 
 def test_report_and_runs_on_an_unknown_experiment_are_a_clear_error_listing_the_known_ones(paper_runs, tmp_path, capsys):

@@ -33,6 +33,7 @@ def results_table(runs):
                              "family": params.get("model_family", "unknown"),
                              "params": float(params.get("model_params", "nan")), "task": task,
                              "mixture": params.get("mixture"), "trained": ",".join(trained), "n_trained": len(trained),
+                             "examples": sum(counts.values()),
                              "baseline": params.get("baseline") == "true", "lang": lang, "accuracy": accuracy,
                              "n": metrics.get(f"{prefix}n/{lang}", float("nan")), "setting": "multi" if multi else "single",
                              "dose": dose, "dosed": lang in params.get("dose_languages", "").split(","),
