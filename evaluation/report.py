@@ -197,8 +197,27 @@ def plot_transfer(matrix: pd.DataFrame, report: Report, order: list[str]) -> Non
     _save(figure, report, "transfer_heatmap.png")
 
 
-def plot_accuracy(table: pd.DataFrame, report: Report, order: list[str]) -> None:
-    """The accuracy table as heatmaps: a panel per model (rows) and task (columns), mixtures × evaluation languages."""
+def language_accuracy_figure(rows: pd.DataFrame, title: str):
+    """One run's accuracy per evaluation language (``rows``: task, lang, accuracy, low, high, trained) with its 95%
+    Wilson interval, a panel per task; the run's training languages dark, the others light."""
+    tasks = list(dict.fromkeys(rows["task"]))
+    figure, axes = plt.subplots(1, len(tasks), figsize=(1.5 + 0.45 * rows["lang"].nunique() * len(tasks), 3.2), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        panel = rows[rows["task"] == task]
+        errors = np.nan_to_num(np.array([panel["accuracy"] - panel["low"], panel["high"] - panel["accuracy"]], dtype=float))
+        ax.bar(range(len(panel)), panel["accuracy"], yerr=errors, capsize=2, error_kw={"linewidth": 0.8},
+               color=["C0" if trained else "#9ecae1" for trained in panel["trained"]])
+        ax.set_xticks(range(len(panel)), panel["lang"])
+        ax.set_ylim(0, 1)
+        ax.set(title=task, ylabel="accuracy (95% Wilson CI)")
+    figure.suptitle(f"{title}\ndark: trained on; light: not trained on", fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def accuracy_heatmap(table: pd.DataFrame, order: list[str]):
+    """The accuracy table as heatmaps: a panel per model (rows) and task (columns), mixtures × evaluation languages;
+    returns the figure."""
     models, tasks = list(dict.fromkeys(table["model"])), list(dict.fromkeys(table["task"]))
     columns = [lang for lang in order if lang in set(table["lang"])]
     height = table.groupby(["model", "task"])["mixture"].nunique().max()
@@ -215,6 +234,11 @@ def plot_accuracy(table: pd.DataFrame, report: Report, order: list[str]) -> None
         ax.tick_params(labelsize=7)
     figure.subplots_adjust(wspace=0.45)  # room for the next panel's mixture names
     figure.colorbar(image, ax=axes.ravel().tolist(), fraction=0.03, pad=0.02, label="accuracy")
+    return figure
+
+
+def plot_accuracy(table: pd.DataFrame, report: Report, order: list[str]) -> None:
+    figure = accuracy_heatmap(table, order)
     figure.savefig(report.folder / "accuracy_heatmap.png", dpi=120, bbox_inches="tight")
     plt.close(figure)
     report.files.append("accuracy_heatmap.png")

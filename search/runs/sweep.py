@@ -16,6 +16,7 @@ from search.runs.planner import estimate, longest_first
 from search.runs.progress import Progress
 from search.runs.trial import trainable
 from search.study import Study
+from search.tracking import results_table
 from training.errors import ConfigError
 
 
@@ -84,6 +85,22 @@ def log_runs_used(drive: Drive, trials: list[TrialSpec]) -> list[dict]:
     return used
 
 
+def log_study_heatmap(drive: Drive, declared: list[TrialSpec]) -> None:
+    """The sweep's accuracy at a glance on its parent run: ``accuracy_heatmap.png``, a panel per model × task, its
+    mixtures (study order) × evaluation languages, from every finished run the sweep used."""
+    from evaluation.report import accuracy_heatmap, plt  # (evaluation.report draws off-screen: Agg)
+
+    finished = finished_runs(drive)
+    table = results_table([finished[t.spec_hash] for t in declared if t.spec_hash in finished])
+    table = table[table["setting"] == "single"]
+    if table.empty:
+        return
+    figure = accuracy_heatmap(table, drive.study.eval.language_list())
+    figure.suptitle(f"{drive.study.name}: test accuracy per mixture and evaluation language", y=1.0)
+    drive.tracker.log_figure(drive.parent_run_id, figure, "accuracy_heatmap.png")
+    plt.close(figure)
+
+
 def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | None = None) -> dict:
     """Run every trial of ``study`` (reusing finished ones) and return the tracking coordinates."""
     if not study.mixtures:
@@ -118,5 +135,7 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
                                         "trials_reused": len(trials) - len(pending) + reused_by_trials})
     # (with the server away, `polymix sync` completes the runs and the parent later)
     used = None if waiting else log_runs_used(drive, trials)
+    if used is not None:
+        log_study_heatmap(drive, declared)
     tracker.finish(parent_run_id, "FAILED" if failed else "FINISHED")
     return drive.coordinates(failed=failed, run_ids=None if used is None else [u["run_id"] for u in used if u["run_id"]])

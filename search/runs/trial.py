@@ -212,7 +212,34 @@ def record_evaluation(tracker: Tracker, run_id: str, spec: TrialSpec, results: d
     predictions = "\n".join(json.dumps({"task": task, "lang": lang, **p}, ensure_ascii=False)
                             for task, by_lang in results.items() for lang, r in by_lang.items() for p in r["predictions"])
     tracker.log_text(run_id, predictions + "\n", "predictions.jsonl")
+    log_language_view(tracker, run_id, spec, results)
     return summary
+
+
+def log_language_view(tracker: Tracker, run_id: str, spec: TrialSpec, results: dict) -> None:
+    """What the MLflow UI shows of a run at a glance: its accuracy per language with 95% Wilson intervals, as one
+    figure (``accuracy_by_language.png``) and a table (``accuracy_by_language.json``). Drawn from the metrics, so
+    skipped, saying so, while the tracking server does not answer (images and tables are not journaled)."""
+    if not tracker.reachable():
+        print("[polymix] accuracy_by_language.png/.json not logged: the tracking server does not answer", flush=True)
+        return
+    import pandas as pd
+
+    from evaluation.report import language_accuracy_figure, plt  # (evaluation.report draws off-screen: Agg)
+    from evaluation.stats import wilson_interval
+
+    rows = []
+    for task, by_lang in results.items():
+        trained = spec.task_counts()[task]
+        for lang, result in by_lang.items():
+            low, high = wilson_interval(round(result["accuracy"] * result["n"]), result["n"]) if result["n"] else (0.0, 1.0)
+            rows.append({"task": task, "lang": lang, "trained": trained.get(lang, 0) > 0, "accuracy": result["accuracy"],
+                         "n": result["n"], "low": low, "high": high})
+    table = pd.DataFrame(rows)
+    tracker.log_table(run_id, table, "accuracy_by_language.json")
+    figure = language_accuracy_figure(table, spec.label)
+    tracker.log_figure(run_id, figure, "accuracy_by_language.png")
+    plt.close(figure)
 
 
 def run_trial(config: dict) -> None:

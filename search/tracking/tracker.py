@@ -207,6 +207,10 @@ class Tracker:
         """A matplotlib figure as an image artifact."""
         self.client.log_figure(run_id, figure, artifact_file)
 
+    def log_table(self, run_id: str, table, artifact_file: str) -> None:
+        """A pandas DataFrame as MLflow's table artifact (JSON the UI shows as a table)."""
+        self.client.log_table(run_id, table, artifact_file)
+
     def search_all(self, experiment_id: str, query: str) -> list[RunRecord]:
         """Every run of the experiment that matches ``query`` (MLflow's filter syntax), newest first, page after page."""
         runs, token = [], None

@@ -1,6 +1,7 @@
 """A team's MLflow server: `polymix server` (SQLite backend, served artifact root) as a real process on 127.0.0.1,
 a micro study tracked on it over HTTP, its report logged there, and the MLflow UI checked in headless Chromium."""
 
+import json
 import os
 import re
 import shutil
@@ -153,6 +154,17 @@ def test_micro_study_on_a_team_tracking_server(tracking_server, tmp_path):
     # The UI a user browses lists the runs: the experiment's run table, and a child run's own page.
     table = rendered_text(f"{url}/#/experiments/{experiment.experiment_id}/runs")
     assert parent.info.run_name in table and "4 matching runs" in table
-    child = runs[0]
+    child = next(run for run in runs if run.data.params["mixture"] == "en-es")
     page = rendered_text(f"{url}/#/experiments/{experiment.experiment_id}/runs/{child.info.run_id}")
     assert child.info.run_name in page and "eval/acc/en" in page
+    # Each trial's accuracy per language at a glance (figure and table), the sweep's heatmap on its parent.
+    assert {"accuracy_by_language.png", "accuracy_by_language.json"} <= {a.path for a in client.list_artifacts(child.info.run_id)}
+    logged = json.loads(Path(client.download_artifacts(child.info.run_id, "accuracy_by_language.json", str(tmp_path))).read_text())
+    rows = [dict(zip(logged["columns"], row)) for row in logged["data"]]
+    assert [row["lang"] for row in rows] == list(ALL_LANGUAGES)
+    for row in rows:
+        assert row["accuracy"] == child.data.metrics[f"eval/acc/{row['lang']}"] and row["low"] <= row["accuracy"] <= row["high"]
+        assert row["trained"] == (row["lang"] in ("en", "es"))
+    assert "accuracy_heatmap.png" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+    artifacts = rendered_text(f"{url}/#/experiments/{experiment.experiment_id}/runs/{child.info.run_id}/artifacts")
+    assert "accuracy_by_language.png" in artifacts and "accuracy_by_language.json" in artifacts
