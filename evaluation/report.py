@@ -105,6 +105,7 @@ def plot_coverage(curves: pd.DataFrame, report: Report) -> None:
         values = curves.loc[curves["task"] == task, ["accuracy", "high"]]
         ax.set_ylim(0.0, max(0.05, float(np.nanmax(values.to_numpy())) + 0.03))  # accuracy axes start at 0
         ax.set_xticks(sorted(curves["n_trained"].unique()))
+        ax.set_xlim(-0.4, curves["n_trained"].max() + 0.8)  # (room for the last point's label)
         ax.set(title=f"{task}: accuracy vs training languages\n(labels: training examples; they differ between points)",
                xlabel="training languages (0 = pretrained only)", ylabel="mean accuracy over evaluation languages")
         ax.legend(fontsize=8)
@@ -232,7 +233,7 @@ def accuracy_heatmap(table: pd.DataFrame, order: list[str]):
         image = plot_heatmap(matrix.reindex(columns=columns), ax, "viridis", 0.0, 1.0, ".2f")
         ax.set_title(f"{model} · {task}", fontsize=9)
         ax.tick_params(labelsize=7)
-    figure.subplots_adjust(wspace=0.45)  # room for the next panel's mixture names
+    figure.subplots_adjust(wspace=0.45, hspace=0.6)  # room for the next panel's mixture names and title
     figure.colorbar(image, ax=axes.ravel().tolist(), fraction=0.03, pad=0.02, label="accuracy")
     return figure
 
@@ -311,7 +312,7 @@ def _accuracy_section(single: pd.DataFrame, report: Report, order: list[str]) ->
     n = sorted({int(v) for v in single["n"] if not np.isnan(v)})
     widest = float((intervals["high"] - intervals["low"]).max() / 2) if n else float("nan")
     about_n = (f"n = {'/'.join(map(str, n))} test examples per cell; the 95% Wilson interval of a cell is up to "
-               f"±{widest:.2f} (every interval: accuracy.csv)" if n else "n unknown for these runs")
+               f"±{widest:.2f}; every interval is in accuracy.csv" if n else "n unknown for these runs")
     return ["", "## Accuracy per language", "", f"Accuracy of each run on each evaluation language ({about_n}).", "",
             markdown_table(accuracy_table(single, order), digits=2), "", "![](accuracy_heatmap.png)", ""]
 
