@@ -48,6 +48,16 @@ def runs_table(tracking_uri: str, experiment: str, parent_run_id: str | None = N
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
+def browse_hint(uri: str, experiment_id: str) -> str:
+    """Where to look at the study's runs: its trial runs' view on a tracking server, else how to open the local store."""
+    from search.tracking import RUNS_VIEW_KEY
+
+    if uri.startswith(("http://", "https://")):
+        return f"\nBrowse: {uri.rstrip('/')}/#/experiments/{experiment_id}/runs?viewStateShareKey={RUNS_VIEW_KEY}"
+    return (f"\nBrowse: mlflow ui --backend-store-uri {uri}, then #/experiments/{experiment_id}/runs?viewStateShareKey="
+            f"{RUNS_VIEW_KEY} (or `polymix server`)")
+
+
 def _cmd_run(args) -> int:
     from search.study import load_study, preflight
 
@@ -61,8 +71,7 @@ def _cmd_run(args) -> int:
     if Tracker(outcome["tracking_uri"]).reachable():  # (a server that went away: its runs wait in the journal)
         print()
         print(runs_table(outcome["tracking_uri"], outcome["experiment"], outcome["parent_run_id"], outcome["run_ids"]))
-        uri = outcome["tracking_uri"]
-        print(f"\nBrowse: {uri}" if uri.startswith(("http://", "https://")) else f"\nBrowse: mlflow ui --backend-store-uri {uri}")
+        print(browse_hint(outcome["tracking_uri"], outcome["experiment_id"]))
     return 1 if outcome["failed"] else 0
 
 

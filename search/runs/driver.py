@@ -53,6 +53,9 @@ class Drive:
         journal_dir = workdir / "ray_results" / "tracking_journal" if journal else None
         tracker = Tracker(tracking_uri, journal_dir)
         experiment_id = tracker.experiment_id(experiment, workdir / "mlartifacts" / experiment)
+        # (per language: each run's accuracy_by_language figure and table; a row of eleven columns does not fit)
+        tracker.set_runs_view(experiment_id, {"params": ["model", "task", "mixture"],
+                                              "metrics": ["eval/avg_seen", "eval/avg_unseen", "eval/avg", "selected/val/avg_loss"]})
         return cls(study, workdir, address, tracking_uri, data_dir, model_paths, tracker, experiment, experiment_id,
                    journal_dir)
 
@@ -116,8 +119,8 @@ class Drive:
 
     def coordinates(self, **outcome) -> dict:
         """Where the drive's results are, and what it returns besides."""
-        return {"tracking_uri": self.tracking_uri, "experiment": self.experiment, "parent_run_id": self.parent_run_id,
-                **outcome}
+        return {"tracking_uri": self.tracking_uri, "experiment": self.experiment, "experiment_id": self.experiment_id,
+                "parent_run_id": self.parent_run_id, **outcome}
 
 
 def content_hash(document) -> str:

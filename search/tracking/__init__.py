@@ -21,6 +21,7 @@ from search.tracking.tracker import (
                                     EVAL_LANGUAGES_PARAM,
                                     KIND_TAG,
                                     NODE_TAG,
+                                    RUNS_VIEW_KEY,
                                     SEARCH_KEY_TAG,
                                     SPEC_HASH_TAG,
                                     STOPPED_TAG,
@@ -31,7 +32,7 @@ from search.tracking.tracker import (
                                     tuned_tag,
 )
 
-__all__ = ["CREDENTIAL_ENV", "EVAL_LANGUAGES_PARAM", "KIND_TAG", "NODE_TAG", "SEARCH_KEY_TAG", "SPEC_HASH_TAG", "STOPPED_TAG",
+__all__ = ["CREDENTIAL_ENV", "EVAL_LANGUAGES_PARAM", "KIND_TAG", "NODE_TAG", "RUNS_VIEW_KEY", "SEARCH_KEY_TAG", "SPEC_HASH_TAG", "STOPPED_TAG",
            "STUDY_HASH_TAG", "MLflowEpochLogger", "StopRecorder", "Tracker", "check_tracking_server",
            "default_tracking_uri", "redact_uri", "results_table", "split_credentials", "study_document", "study_params",
            "tracking_reachable", "tuned_tag"]

@@ -27,6 +27,7 @@ STUDY_HASH_TAG = "polymix.study_hash"
 KIND_TAG = "polymix.kind"
 SEARCH_KEY_TAG = "polymix.search_key"  # runs of ratio searches that can share a fit (search/runs/ratio_search.py)
 STOPPED_TAG = "polymix.stopped"  # why a run ended before its last epoch (e.g. ASHA)
+RUNS_VIEW_KEY = "polymix-trials"  # the MLflow UI view of an experiment's trial runs (Tracker.set_runs_view)
 NODE_TAG = "polymix.node"  # the Ray node a trial last ran on (host and node id): where to look for its logs
 
 
@@ -169,6 +170,20 @@ class Tracker:
         remote = self.uri.startswith(("http://", "https://"))
         location = artifact_root.resolve().as_uri() if artifact_root and not remote else None
         return self.client.create_experiment(name, artifact_location=location)
+
+    def set_runs_view(self, experiment_id: str, columns: dict[str, list[str]]) -> str:
+        """The experiment's trial runs as the MLflow UI (3.15+) should show them: a shared view (an experiment tag the
+        UI reads for ``#/experiments/<id>/runs?viewStateShareKey=<key>``) that lists every trial run, grouped by task
+        (without a grouping the UI folds them under their parent run), newest first, with ``columns`` (``{"params":
+        [...], "metrics": [...], "tags": [...]}``) shown; and the experiment marked as model training, so the UI does
+        not open it on its GenAI overview. Returns the view's key."""
+        selected = [f"{kind}.`{name}`" for kind, names in columns.items() for name in names]
+        state = {"searchFilter": f"tags.`{KIND_TAG}` = 'trial'", "orderByKey": "attributes.start_time",
+                 "orderByAsc": False, "selectedColumns": selected,
+                 "groupBy": {"aggregateFunction": "average", "groupByKeys": [{"mode": "param", "groupByData": "task"}]}}
+        self.client.set_experiment_tag(experiment_id, f"mlflow.sharedViewState.{RUNS_VIEW_KEY}", json.dumps(state))
+        self.client.set_experiment_tag(experiment_id, "mlflow.experimentKind", "custom_model_development")
+        return RUNS_VIEW_KEY
 
     def find_experiment(self, name: str) -> str | None:
         """The id of the experiment called ``name``, or None when there is none."""

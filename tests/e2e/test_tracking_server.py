@@ -103,7 +103,7 @@ def rendered_text(url: str) -> str:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "chromium not installed: .ci/run installs Debian's chromium package"
     done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                           "--virtual-time-budget=30000", "--dump-dom", url], capture_output=True, text=True, timeout=180)
+                           "--virtual-time-budget=30000", "--window-size=2400,1200", "--dump-dom", url], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     text = re.sub(r"<(script|style)\b.*?</\1>", " ", done.stdout, flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text))
@@ -122,6 +122,7 @@ def test_micro_study_on_a_team_tracking_server(tracking_server, tmp_path):
     with_password = url.replace("http://", f"http://polymix:{URI_PASSWORD}@")
     run = polymix(tmp_path, "run", "tests/e2e/server_micro.yaml", tracking_uri=with_password)
     assert URI_PASSWORD not in run.stdout + run.stderr and f"Browse: {url}" in run.stdout
+    run_output = run.stdout
 
     client = MlflowClient(url)  # everything below is read back over HTTP
     experiment = client.get_experiment_by_name("server-micro")
@@ -154,6 +155,13 @@ def test_micro_study_on_a_team_tracking_server(tracking_server, tmp_path):
     # The UI a user browses lists the runs: the experiment's run table, and a child run's own page.
     table = rendered_text(f"{url}/#/experiments/{experiment.experiment_id}/runs")
     assert parent.info.run_name in table and "4 matching runs" in table
+    # polymix's view of the trial runs (the link `polymix run` prints): every trial run listed, grouped by task, with
+    # the study's columns, not folded under the sweep's parent run
+    assert f"Browse: {url}/#/experiments/{experiment.experiment_id}/runs?viewStateShareKey=polymix-trials" in run_output
+    view = rendered_text(f"{url}/#/experiments/{experiment.experiment_id}/runs?viewStateShareKey=polymix-trials")
+    assert "Group: math 3" in view and all(r.info.run_name in view for r in runs), view[:3000]
+    missing = [column for column in ("eval/avg_seen", "eval/avg_unseen", "selected/val/avg_loss", "mixture") if column not in view]
+    assert not missing, (missing, view[:3000])
     child = next(run for run in runs if run.data.params["mixture"] == "en-es")
     page = rendered_text(f"{url}/#/experiments/{experiment.experiment_id}/runs/{child.info.run_id}")
     assert child.info.run_name in page and "eval/acc/en" in page
