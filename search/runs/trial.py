@@ -220,8 +220,9 @@ def log_language_view(tracker: Tracker, run_id: str, spec: TrialSpec, results: d
     """What the MLflow UI shows of a run at a glance: its accuracy per language with 95% Wilson intervals, as one
     figure (``accuracy_by_language.png``) and a table (``accuracy_by_language.json``). Drawn from the metrics, so
     skipped, saying so, while the tracking server does not answer (images and tables are not journaled)."""
-    if not tracker.reachable():
-        print("[polymix] accuracy_by_language.png/.json not logged: the tracking server does not answer", flush=True)
+    away = "[polymix] accuracy_by_language.png/.json not logged: the tracking server does not answer"
+    if not tracker.reachable() or run_id.startswith("offline-"):
+        print(away, flush=True)
         return
     import pandas as pd
 
@@ -236,10 +237,12 @@ def log_language_view(tracker: Tracker, run_id: str, spec: TrialSpec, results: d
             rows.append({"task": task, "lang": lang, "trained": trained.get(lang, 0) > 0, "accuracy": result["accuracy"],
                          "n": result["n"], "low": low, "high": high})
     table = pd.DataFrame(rows)
-    tracker.log_table(run_id, table, "accuracy_by_language.json")
     figure = language_accuracy_figure(table, spec.label)
-    tracker.log_figure(run_id, figure, "accuracy_by_language.png")
+    logged = tracker.log_table(run_id, table, "accuracy_by_language.json") and tracker.log_figure(
+        run_id, figure, "accuracy_by_language.png")
     plt.close(figure)
+    if not logged:  # (the server went away meanwhile)
+        print(away, flush=True)
 
 
 def run_trial(config: dict) -> None:

@@ -218,13 +218,14 @@ class Tracker:
     def log_folder(self, run_id: str, folder: Path, artifact_path: str) -> None:
         self.client.log_artifacts(run_id, str(folder), artifact_path)
 
-    def log_figure(self, run_id: str, figure, artifact_file: str) -> None:
-        """A matplotlib figure as an image artifact."""
-        self.client.log_figure(run_id, figure, artifact_file)
+    def log_figure(self, run_id: str, figure, artifact_file: str) -> bool:
+        """A matplotlib figure as an image artifact; False (not logged, not journaled) while the server is away."""
+        return self._attempt(lambda: self.client.log_figure(run_id, figure, artifact_file))[0]
 
-    def log_table(self, run_id: str, table, artifact_file: str) -> None:
-        """A pandas DataFrame as MLflow's table artifact (JSON the UI shows as a table)."""
-        self.client.log_table(run_id, table, artifact_file)
+    def log_table(self, run_id: str, table, artifact_file: str) -> bool:
+        """A pandas DataFrame as MLflow's table artifact (JSON the UI shows as a table); False (not logged, not
+        journaled) while the server is away."""
+        return self._attempt(lambda: self.client.log_table(run_id, table, artifact_file))[0]
 
     def search_all(self, experiment_id: str, query: str) -> list[RunRecord]:
         """Every run of the experiment that matches ``query`` (MLflow's filter syntax), newest first, page after page."""
