@@ -38,23 +38,33 @@ class Cluster:
             self.env.pop(name, None)
         # Ray's socket paths must stay under 108 bytes: a short temp dir (scripts/test.sh sets RAY_TMPDIR).
         self.temp_dir = tempfile.mkdtemp(prefix="m", dir=os.environ.get("RAY_TMPDIR"))
-        self.address = f"127.0.0.1:{free_port()}"
+        self.address = ""  # the head's, once started
         self.nodes: list[int] = []
 
-    def start(self, *args: str, wrapper: list[str] = ()) -> int:
-        """A node (the head first); returns its session id."""
-        # Each node's agents on ports of their own: Ray's fixed default (52365) is taken by the first node.
-        node = subprocess.Popen([*wrapper, BIN / "ray", "start", "--node-ip-address=127.0.0.1", f"--dashboard-agent-listen-port={free_port()}",
-                                 "--disable-usage-stats", *args], env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        output, _ = node.communicate(timeout=180)
-        assert node.returncode == 0, output[-3000:]
-        self.nodes.append(node.pid)
-        return node.pid
+    def start(self, *args: str, head: bool = False, wrapper: list[str] = ()) -> int:
+        """A node (the head first); returns its session id. Its ports are drawn free, but a concurrent test's Ray may
+        take one before this node binds it ("address already in use"): then that attempt is ended and the node
+        started again on fresh ports."""
+        for attempt in range(1, 4):
+            # Each node's agents on ports of their own: Ray's fixed default (52365) is taken by the first node.
+            ports = [f"--dashboard-agent-listen-port={free_port()}"]
+            if head:
+                self.address = f"127.0.0.1:{free_port()}"
+                ports += [f"--port={self.address.split(':')[1]}", f"--dashboard-port={free_port()}"]
+            node = subprocess.Popen([*wrapper, BIN / "ray", "start", "--node-ip-address=127.0.0.1", *ports,
+                                     "--disable-usage-stats", *args], env=self.env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)
+            output, _ = node.communicate(timeout=180)
+            if node.returncode == 0:
+                self.nodes.append(node.pid)
+                return node.pid
+            end_session(node.pid, grace=2)
+            assert "address already in use" in output and attempt < 3, output[-3000:]
+        return -1  # (not reached: the third failed attempt raises)
 
     def start_head(self) -> None:
-        self.start("--head", f"--port={self.address.split(':')[1]}", "--num-cpus=0", "--include-dashboard=true",
-                   "--dashboard-host=127.0.0.1", f"--dashboard-port={free_port()}", f"--temp-dir={self.temp_dir}")
+        self.start("--head", "--num-cpus=0", "--include-dashboard=true", "--dashboard-host=127.0.0.1",
+                   f"--temp-dir={self.temp_dir}", head=True)
 
     def add_node(self, cpus: int, hiding: Path | None = None) -> int:
         """A worker node; one ``hiding`` a folder sees an empty one in its place (a tmpfs mounted over it in a mount
