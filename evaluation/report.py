@@ -65,9 +65,10 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
 
 
 def with_intervals(table: pd.DataFrame) -> pd.DataFrame:
-    """Each (run, language) accuracy with its 95% Wilson interval over its n test examples (NaN where n is unknown)."""
+    """Each (run, language) accuracy with its 95% Wilson interval over its n test examples (NaN where n is unknown or
+    0)."""
     def interval(row) -> tuple[float, float]:
-        if np.isnan(row["n"]):
+        if np.isnan(row["n"]) or row["n"] <= 0:
             return np.nan, np.nan
         n = int(row["n"])
         return wilson_interval(min(max(round(row["accuracy"] * n), 0), n), n)

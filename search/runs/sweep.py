@@ -73,9 +73,9 @@ def finished_runs(drive: Drive) -> dict[str, object]:
             for run in [next((r for r in runs if r.status == "FINISHED"), None)] if run is not None}
 
 
-def log_runs_used(drive: Drive, trials: list[TrialSpec]) -> list[dict]:
-    """A reused run stays the child of the sweep that trained it; this sweep's parent names every run it used."""
-    finished = finished_runs(drive)
+def log_runs_used(drive: Drive, trials: list[TrialSpec], finished: dict[str, object]) -> list[dict]:
+    """A reused run stays the child of the sweep that trained it; this sweep's parent names every run it used
+    (``finished``: :func:`finished_runs`)."""
     used = []
     for trial in trials:
         run = finished.get(trial.spec_hash)
@@ -85,12 +85,11 @@ def log_runs_used(drive: Drive, trials: list[TrialSpec]) -> list[dict]:
     return used
 
 
-def log_study_heatmap(drive: Drive, declared: list[TrialSpec]) -> None:
+def log_study_heatmap(drive: Drive, declared: list[TrialSpec], finished: dict[str, object]) -> None:
     """The sweep's accuracy at a glance on its parent run: ``accuracy_heatmap.png``, a panel per model × task, its
     mixtures (study order) × evaluation languages, from every finished run the sweep used."""
     from evaluation.report import accuracy_heatmap, plt  # (evaluation.report draws off-screen: Agg)
 
-    finished = finished_runs(drive)
     table = results_table([finished[t.spec_hash] for t in declared if t.spec_hash in finished])
     table = table[table["setting"] == "single"]
     if table.empty:
@@ -134,8 +133,9 @@ def run_study(study: Study, workdir: Path = Path(".polymix"), address: str | Non
     tracker.log_metrics(parent_run_id, {"trials_finished": len(trials) - failed, "trials_failed": failed,
                                         "trials_reused": len(trials) - len(pending) + reused_by_trials})
     # (with the server away, `polymix sync` completes the runs and the parent later)
-    used = None if waiting else log_runs_used(drive, trials)
-    if used is not None:
-        log_study_heatmap(drive, declared)
+    finished = None if waiting else finished_runs(drive)
+    used = None if finished is None else log_runs_used(drive, trials, finished)
+    if finished is not None:
+        log_study_heatmap(drive, declared, finished)
     tracker.finish(parent_run_id, "FAILED" if failed else "FINISHED")
     return drive.coordinates(failed=failed, run_ids=None if used is None else [u["run_id"] for u in used if u["run_id"]])

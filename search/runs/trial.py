@@ -226,17 +226,11 @@ def log_language_view(tracker: Tracker, run_id: str, spec: TrialSpec, results: d
         return
     import pandas as pd
 
-    from evaluation.report import language_accuracy_figure, plt  # (evaluation.report draws off-screen: Agg)
-    from evaluation.stats import wilson_interval
+    from evaluation.report import language_accuracy_figure, plt, with_intervals  # (draws off-screen: Agg)
 
-    rows = []
-    for task, by_lang in results.items():
-        trained = spec.task_counts()[task]
-        for lang, result in by_lang.items():
-            low, high = wilson_interval(round(result["accuracy"] * result["n"]), result["n"]) if result["n"] else (0.0, 1.0)
-            rows.append({"task": task, "lang": lang, "trained": trained.get(lang, 0) > 0, "accuracy": result["accuracy"],
-                         "n": result["n"], "low": low, "high": high})
-    table = pd.DataFrame(rows)
+    table = with_intervals(pd.DataFrame([
+        {"task": task, "lang": lang, "trained": spec.task_counts()[task].get(lang, 0) > 0, "accuracy": result["accuracy"],
+         "n": float(result["n"])} for task, by_lang in results.items() for lang, result in by_lang.items()]))
     figure = language_accuracy_figure(table, spec.label)
     logged = tracker.log_table(run_id, table, "accuracy_by_language.json") and tracker.log_figure(
         run_id, figure, "accuracy_by_language.png")

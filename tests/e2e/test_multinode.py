@@ -132,6 +132,8 @@ def can_hide_folders() -> bool:
     return probe.returncode == 0
 
 
+# Skipped only where this machine cannot play a node without the shared mount (no mount namespaces): the check it
+# tests then has no node to refuse; where it can (root, as here and on CI), it runs and a wrong result fails it.
 @pytest.mark.skipif(not can_hide_folders(), reason="needs mount namespaces (unshare --mount) to hide a folder from a node")
 def test_a_node_that_cannot_see_the_work_dir_is_named_before_anything_starts(cluster, tmp_path):
     cluster.add_node(cpus=2)
