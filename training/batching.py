@@ -67,23 +67,38 @@ class GlobalBatchSampler(Sampler[list[int]]):
             yield from micro_batches[self.rank :: self.world_size]
 
 
-def make_collate(pad_token_id: int):
-    """Right-padded tensors of a micro-batch; an empty one is a single masked pad token (it trains nothing)."""
+def make_collate(pad_token_id: int, supervised_logits: bool = False):
+    """Right-padded tensors of a micro-batch; an empty one is a single masked pad token (it trains nothing).
+
+    With ``supervised_logits`` the batch also names the positions that predict a target token (``logits_to_keep``:
+    a boolean mask, which transformers' causal LMs accept) and those targets in the same order (``shift_labels``):
+    the output head and the loss then run on these positions only. The loss is the same sum over the same target
+    tokens, but the logits of prompt and padding positions, which the loss ignores, are not computed: on the sample
+    data that is about half of the positions, and a vocabulary of 150-260 K entries makes the output head a large
+    share of a small model's compute and of the activation memory (``tests/training/test_global_batches.py``).
+    """
 
     def collate(rows: list[dict]) -> dict[str, torch.Tensor]:
         if not rows:
-            return {"input_ids": torch.full((1, 1), pad_token_id), "labels": torch.full((1, 1), IGNORE),
-                    "attention_mask": torch.ones((1, 1), dtype=torch.long)}
-        width = max(len(row["input_ids"]) for row in rows)
-        input_ids = torch.full((len(rows), width), pad_token_id)
-        labels = torch.full((len(rows), width), IGNORE)
-        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            n = len(row["input_ids"])
-            input_ids[i, :n] = torch.tensor(row["input_ids"])
-            labels[i, :n] = torch.tensor(row["labels"])
-            attention_mask[i, :n] = 1
-        return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
+            batch = {"input_ids": torch.full((1, 1), pad_token_id), "labels": torch.full((1, 1), IGNORE),
+                     "attention_mask": torch.ones((1, 1), dtype=torch.long)}
+        else:
+            width = max(len(row["input_ids"]) for row in rows)
+            input_ids = torch.full((len(rows), width), pad_token_id)
+            labels = torch.full((len(rows), width), IGNORE)
+            attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for i, row in enumerate(rows):
+                n = len(row["input_ids"])
+                input_ids[i, :n] = torch.tensor(row["input_ids"])
+                labels[i, :n] = torch.tensor(row["labels"])
+                attention_mask[i, :n] = 1
+            batch = {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
+        if supervised_logits:
+            next_is_target = batch["labels"][:, 1:] != IGNORE  # position t predicts token t + 1
+            keep = torch.zeros_like(batch["labels"], dtype=torch.bool)
+            keep[:, :-1] = next_is_target
+            batch.update(logits_to_keep=keep, shift_labels=batch["labels"][:, 1:][next_is_target])
+        return batch
 
     return collate
 

@@ -49,6 +49,14 @@ def load_model(name_or_path: str, dtype=None, gradient_checkpointing: bool = Fal
     return model
 
 
+def keeps_selected_logits(model) -> bool:
+    """Whether ``model``'s forward computes logits at chosen positions only (``logits_to_keep``, which every causal LM
+    of transformers 5 takes): training then asks for the target positions alone (training/batching.py)."""
+    import inspect
+
+    return "logits_to_keep" in inspect.signature(model.forward).parameters
+
+
 def language_model_parameters(model) -> int:
     """Parameters of the language model alone: its decoder and output head, each shared tensor once. A multimodal
     checkpoint (Gemma-3 4B loads with a vision tower and projector) is sized as the language model the study

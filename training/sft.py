@@ -30,7 +30,7 @@ from training.batching import GlobalBatchSampler, make_collate, step_target_toke
 from training.engines import DDPEngine, DeepSpeedEngine, decay_groups
 from training.errors import ConfigError
 from training.mixture import build_mixture
-from training.models import load_model, load_tokenizer
+from training.models import keeps_selected_logits, load_model, load_tokenizer
 from training.session import CheckpointWriter, RayTrainSession
 from training.settings import TrainSettings
 from training.sources import load_parallel
@@ -101,7 +101,8 @@ def run_sft(job: SFTJob, validator: Validator, session) -> None:
 
     sampler = GlobalBatchSampler(len(train_rows), job.train.global_batch, job.train.micro_batch, world_size, rank, job.seed,
                                  lengths=[len(ids) for ids in train_rows["input_ids"]])
-    loader = DataLoader(train_rows, batch_sampler=sampler, collate_fn=make_collate(tokenizer.pad_token_id))
+    loader = DataLoader(train_rows, batch_sampler=sampler,
+                        collate_fn=make_collate(tokenizer.pad_token_id, keeps_selected_logits(model)))
     engine = make_engine(job, model, ds_config, sampler.steps, first_epoch, world_size, device, session)
     if optimizer_state is not None:
         engine.load_optimizer_state(optimizer_state)
@@ -262,7 +263,7 @@ def validate_and_checkpoint(job: SFTJob, engine, tokenizer, validator: Validator
 @torch.no_grad()
 def validation_loss(model, tokenizer, job: SFTJob, task_name: str, by_lang: dict[str, datasets.Dataset]) -> dict[str, float]:
     """Mean target-token loss per language (the quantity Climb's loss laws are fitted to)."""
-    task, collate = get_task(task_name), make_collate(tokenizer.pad_token_id)
+    task, collate = get_task(task_name), make_collate(tokenizer.pad_token_id, keeps_selected_logits(model))
     model.eval()
     losses = {}
     for lang, rows in by_lang.items():

@@ -70,6 +70,32 @@ def test_an_empty_micro_batch_collates_to_one_masked_token():
     assert batch["labels"].tolist() == [[IGNORE]] and batch["input_ids"].shape == (1, 1)
 
 
+def test_logits_at_the_target_positions_only_give_the_loss_and_gradients_of_all_logits():
+    """The output head on the positions that predict a target (training's batches) against HF's loss over every
+    position: the same loss and the same gradients, from a head that saw only the targets' rows; an empty
+    micro-batch adds a zero loss and zero gradients."""
+    torch.manual_seed(0)
+    model = Qwen3ForCausalLM(qwen3_config(TINY_SIZES["s"], vocab_size=300, pad_token_id=PAD))
+    rows = examples()[:8]
+    full, selected = make_collate(PAD)(rows), make_collate(PAD, supervised_logits=True)(rows)
+    n_targets = torch.tensor(int((full["labels"][:, 1:] != IGNORE).sum()))
+    assert selected["logits_to_keep"].sum() == selected["shift_labels"].numel() == n_targets < full["labels"].numel()
+
+    def loss_and_grads(batch):
+        model.zero_grad()
+        output = model(**batch, num_items_in_batch=n_targets)
+        output.loss.backward()
+        return output, {n: p.grad.clone() for n, p in model.named_parameters()}
+
+    (full_out, full_grads), (sel_out, sel_grads) = loss_and_grads(full), loss_and_grads(selected)
+    assert sel_out.logits.shape == (n_targets, 300) and full_out.logits.shape[:2] == full["labels"].shape
+    assert torch.allclose(sel_out.loss, full_out.loss, atol=1e-6)
+    assert all(torch.allclose(sel_grads[n], full_grads[n], atol=1e-6) for n in full_grads)
+
+    empty_out, empty_grads = loss_and_grads(make_collate(PAD, supervised_logits=True)([]))
+    assert empty_out.loss.item() == 0.0 and all(not g.any() for g in empty_grads.values())
+
+
 def test_weight_decay_groups_are_chosen_by_name_also_for_zero3_placeholders():
     model = Qwen3ForCausalLM(qwen3_config(TINY_SIZES["s"], vocab_size=300))
     names = {id(p): n for n, p in model.named_parameters()}
@@ -107,7 +133,8 @@ def engine_updates(rank, world_size, cases, model_dir, port, out_dir):
         # (length-sorted micro-batches, as training uses them: the update must not depend on the split)
         sampler = GlobalBatchSampler(len(rows), 32, micro_batch, world_size, rank, seed=0,
                                      lengths=[len(row["input_ids"]) for row in rows])
-        micro_batches = [make_collate(PAD)([rows[i] for i in indices]) for indices in sampler]
+        # (with logits at the target positions only, as training computes them; the reference computes them all)
+        micro_batches = [make_collate(PAD, supervised_logits=True)([rows[i] for i in indices]) for indices in sampler]
         optimizer = torch.optim.SGD(model.parameters(), lr=LR)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
         if engine_kind == "deepspeed":
