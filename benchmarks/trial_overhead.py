@@ -86,7 +86,7 @@ def bare_loop(workdir: Path, config: dict) -> list[dict]:
     from evaluation.evaluate import evaluate_languages, validation_accuracy
     from training.batching import GlobalBatchSampler, make_collate
     from training.mixture import build_mixture
-    from training.models import load_model, load_tokenizer
+    from training.models import keeps_selected_logits, load_model, load_tokenizer
     from training.sft import tokenize
     from training.sources import load_parallel
     from training.tasks import get_task
@@ -108,7 +108,9 @@ def bare_loop(workdir: Path, config: dict) -> list[dict]:
         tests = {lang: rows_.select(range(config["eval"]["test_examples"]))
                  for lang, rows_ in load_parallel(data_dir, "math", "test", langs).items()}
         sampler = GlobalBatchSampler(len(examples), train["global_batch"], train["micro_batch"], 1, 0, 0)
-        collate, optimizer = make_collate(tokenizer.pad_token_id), torch.optim.AdamW(model.parameters(), lr=train["lr"])
+        # (logits at the target positions only, as training computes them)
+        collate = make_collate(tokenizer.pad_token_id, keeps_selected_logits(model))
+        optimizer = torch.optim.AdamW(model.parameters(), lr=train["lr"])
         setup = time.time() - started
         epochs_s = validation_s = 0.0
         tokens = 0
