@@ -17,7 +17,7 @@ from tests.sessions import end_session, session_members
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
-ONE_TRIAL = ["--set", "eval.baseline=false", "--set", "mixtures=[{name: en-es, languages: [en, es], per_language: 600}]"]
+ONE_TRIAL = ["--set", "eval.baseline=false", "--set", "mixtures=[{name: en-es, languages: [en, es], per_language: 1200}]"]
 # In a Ray Train run, whose worker the test kills: the DeepSpeed engine (ZeRO-1, gloo on CPU), which always trains
 # through Ray Train (a one-CPU-worker DDP job trains in its trial's process).
 IN_RAY_TRAIN = ["--set", "train.engine=deepspeed", "--set", "train.zero_stage=1", "--set", "resources.local_cpus=4"]

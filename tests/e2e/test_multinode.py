@@ -109,8 +109,10 @@ def test_a_trial_trains_on_a_worker_node_and_finishes_on_another_when_that_node_
         run = wait_for(lambda: next((r for r in trial_runs(client) if epochs_logged(client, r.info.run_id) == [1]), None),
                        driver, "the first epoch on the worker node", seconds=600)
         node_before = run.data.tags["polymix.node"]
-        cluster.add_node(cpus=2)  # a second worker node joins; the first is lost mid-way through epoch 2
+        # The first node is lost mid-way through epoch 2 (at once: starting a node takes longer than an epoch), then
+        # a second worker node joins; the trial's retry waits for it.
         cluster.remove_node(first)
+        cluster.add_node(cpus=2)
         output = finish(driver)
     finally:
         end_session(driver.pid, grace=2)
