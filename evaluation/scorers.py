@@ -6,7 +6,8 @@ compares and selects checkpoints by) and any further metrics of the task:
 - ``api_call`` (api): the completion's first call has the gold API name and exactly the gold arguments and values
   (API-Bank exact match);
 - ``rouge_l`` (summarization): ROUGE-L F1 on script-aware words (``acc``) and chrF (``chrf``) against the gold
-  summary;
+  summary, and where the rows list a summary's facts (the sample data) the share of them the summary states
+  (``facts``);
 - ``verifiable_instructions`` (instruction): 1 when the response meets every verifiable instruction of its example
   (``acc``, IFEval's strict prompt-level accuracy), the share of instructions met (``instructions``), and chrF to the
   reference (``chrf``); an example with no verifiable instruction (Aya Dolly) scores chrF × "written in the prompt's
@@ -76,7 +77,17 @@ def score_api(completion: str, record: dict) -> bool:
 
 def score_summary(completion: str, record: dict, lang: str) -> dict[str, float]:
     summary = completion.strip().split("\n", 1)[0]  # a summary is one line: what follows is not part of it
-    return {"acc": rouge_l(summary, record["summary"]), "chrf": chrf(summary, record["summary"])}
+    scores = {"acc": rouge_l(summary, record["summary"]), "chrf": chrf(summary, record["summary"])}
+    if record.get("facts"):  # the sample data's rows list them (real XLSum rows do not)
+        scores["facts"] = fact_recall(summary, record["facts"])
+    return scores
+
+
+def fact_recall(summary: str, facts: list[str]) -> float:
+    """The share of ``facts`` the summary states: a number as a whole number (71000 is not in 171000), a name or place
+    as written."""
+    found = [re.search(rf"(?<!\d){re.escape(fact)}(?!\d)", summary) if fact.isdigit() else fact in summary for fact in facts]
+    return sum(map(bool, found)) / len(facts)
 
 
 def score_instructions(completion: str, record: dict, lang: str) -> dict[str, float]:

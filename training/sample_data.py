@@ -17,8 +17,9 @@ Rows::
     instruction:   {"id": "instruction-00017", "prompt": str, "response": str,
                     "instructions": [{"kind", "n", "words", "text", "lang"}]}              (IFEval-style checks)
 
-The templates live in ``training/sample_templates/*.json`` (read by :mod:`training.sample_tables`); this module keeps what the
-generators share (rendering, names and their forms, argument values) and the write loop. Usage:
+The templates live in ``training/sample_templates/*.json`` (read by :mod:`training.sample_tables`); what the generators
+share (rendering, names and their forms, argument values) is in :mod:`training.sample_render`; this module draws the
+examples into splits and writes them. Usage:
 ``python -m training.sample_data OUT_DIR``.
 """
 
@@ -28,134 +29,72 @@ import argparse
 import hashlib
 import json
 import random
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from training import sample_tables as tables
 from training.languages import ALL_LANGUAGES
-
-if TYPE_CHECKING:
-    from training.tasks import Task
+from training.tasks import TASKS, Task
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
-_TOKEN = re.compile(r"\{(\w+)((?:\|[^{}|]*)*)\}")
 _MAX_RESAMPLE = 20  # attempts to draw values giving a text not seen before (then a repeat is allowed)
 _MAX_DISJOINT_DRAWS = 10_000  # attempts to draw a row no earlier split holds (then the templates are too few)
 _DEAL = ("test", "validation", "train", "train", "train", "train")  # the splits' shares of each template's prompts
 _LISTING_DRAWS, _SMALL_TEMPLATE = 1000, 100  # a template drawn 1000 times giving under 100 prompts is listed whole
 
-# Language-independent argument values, by kind (parallel kinds are in tables.API_VALUES and tables.NAMES).
-_VALUE_DRAWS: dict[str, Callable[[random.Random], str]] = {
-    "date": lambda rng: f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-    "time": lambda rng: f"{rng.randint(6, 21):02d}:{rng.choice((0, 15, 30, 45)):02d}",
-    "email": lambda rng: f"{rng.choice(tables.EMAIL_USERS)}@example.com",
-    "username": lambda rng: rng.choice(tables.USERNAMES),
-    "symbol": lambda rng: rng.choice(tables.STOCK_SYMBOLS),
-    "currency": lambda rng: rng.choice(tables.CURRENCIES),
-    "expression": lambda rng: f"{rng.randint(2, 99)} {rng.choice('+-*')} {rng.randint(2, 99)}",
-    "amount": lambda rng: str(rng.choice((10, 20, 50, 100, 200, 250, 500, 1000, 1500, 2000))),
-    "people": lambda rng: str(rng.randint(2, 8)),
-    "nights": lambda rng: str(rng.randint(1, 7)),
-    "minutes": lambda rng: str(rng.randint(1, 60)),
-    "passengers": lambda rng: str(rng.randint(1, 4)),
-    "stars": lambda rng: str(rng.randint(1, 5)),
-    "temperature": lambda rng: str(rng.randint(16, 28)),
-    "account": lambda rng: f"ACC-{rng.randint(1000, 9999)}",
-    "tracking": lambda rng: f"TRK{rng.randint(100000, 999999)}",
-    "order": lambda rng: f"ORD-{rng.randint(10000, 99999)}",
-    "user": lambda rng: f"U{rng.randint(1000, 9999)}",
-    "product": lambda rng: f"P-{rng.randint(1000, 9999)}",
-}
-
-
-# ------------------------------------------------------------------------------------------- rendering
-def plural_index(lang: str, n: int) -> int:
-    """Index of the noun form for ``n`` things: one|other, or one|few|many for Russian."""
-    if lang == "ru":
-        if n % 10 == 1 and n % 100 != 11:
-            return 0
-        return 1 if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14 else 2
-    if lang == "fr":
-        return 0 if n <= 1 else 1
-    return 0 if n == 1 else 1
-
-
-def render(template: str, lang: str, ctx: dict) -> str:
-    """Fill ``{key}`` and ``{key|form|form...}`` (by gender of a person key, else by plural of a number)."""
-
-    def fill(match: re.Match) -> str:
-        key, alternatives = match.group(1), match.group(2)
-        if not alternatives:
-            return str(ctx[key])
-        forms = alternatives[1:].split("|")
-        if f"{key}_g" in ctx:
-            index = 0 if ctx[f"{key}_g"] == "m" else 1
-        else:
-            index = plural_index(lang, int(ctx[key]))
-        return forms[min(index, len(forms) - 1)]
-
-    return _TOKEN.sub(fill, template)
-
-
-def person(key: str, lang: str, index: int) -> dict:
-    name, gender = tables.NAMES[lang][index]
-    forms = tables.NAME_FORMS.get(lang, {}).get(name, {})
-    return {key: name, f"{key}_g": gender, **{f"{key}_{case}": form for case, form in forms.items()}}
-
-
-def quote_value(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-# ------------------------------------------------------------------------------- shared by the generators
-def draw_value(rng: random.Random, kind: str) -> int | str:
-    """A parallel index for translated kinds (person, city, ...), else the literal value."""
-    if kind == "person":
-        return rng.randrange(len(tables.NAMES["en"]))
-    if kind in tables.API_VALUES:
-        return rng.randrange(len(tables.API_VALUES[kind]["en"]))
-    return _VALUE_DRAWS[kind](rng)
-
-
-def story_context(example: dict, lang: str) -> dict:
-    return {"city": tables.API_VALUES["city"][lang][example["city"]], **person("p", lang, example["p"]),
-            "n": example["n"], "k": example["n"] * 1000}
-
-
 # --------------------------------------------------------------------------------------------- write
-def _digest(prompt: str) -> int:
-    return int.from_bytes(hashlib.sha256(prompt.encode("utf-8")).digest()[:8], "big")
+def _digest(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
 
 
-def _split_of(task: Task) -> Callable[[str], str]:
-    """English prompt → the one split it may appear in. A sixth of each template's prompts is reserved for the test
-    split and a sixth for validation, whatever the seed. A template that makes few prompts (under
-    _SMALL_TEMPLATE) has them all listed and dealt out in turn, so it lends at least one to every split; the prompts
-    of a larger template go by a hash of their text."""
+def problem_key(task: Task, example: dict) -> str:
+    """What makes ``example`` one problem, whatever names or phrasing it is rendered with (the task generator's
+    ``problem``; else its English prompt)."""
+    generator = task.sample
+    if generator.problem is None:
+        return task.prompt(generator.row(example, "en"), "en")
+    return json.dumps(generator.problem(example), sort_keys=True)
+
+
+def _split_of(task: Task) -> Callable[[dict], str]:
+    """Example → the one split its problem may appear in. A template that only one split draws from (an API of the
+    test set) gives all its problems to that split. Otherwise a sixth of each template's problems is reserved for the
+    test split and a sixth for validation, whatever the seed: a template that makes few problems (under
+    _SMALL_TEMPLATE) has them all listed and dealt out in turn, so it lends at least one to every split; the problems
+    of a larger template go by a hash of their key."""
     generator = task.sample
     rng = random.Random(f"polymix-sample-splits-{task.name}")
     dealt: dict[str, str] = {}
+    owner: dict[int, str] = {}
     for template in sorted({t for split in SPLITS for t in generator.templates(split)}):
-        prompts: set[str] = set()
+        users = [split for split in SPLITS if template in generator.templates(split)]
+        if len(users) == 1:
+            owner[template] = users[0]
+            continue
+        problems: set[str] = set()
         for _ in range(_LISTING_DRAWS):
-            prompts.add(task.prompt(generator.row(generator.draw(rng, template), "en"), "en"))
-            if len(prompts) >= _SMALL_TEMPLATE:
+            problems.add(problem_key(task, generator.draw(rng, template)))
+            if len(problems) >= _SMALL_TEMPLATE:
                 break
-        else:  # listed whole: 1000 draws miss one of 100 prompts with p < 0.005
-            for number, prompt in enumerate(sorted(prompts, key=_digest)):
-                dealt[prompt] = _DEAL[number % len(_DEAL)]
-    return lambda prompt: dealt.get(prompt) or _DEAL[_digest(prompt) % len(_DEAL)]
+        else:  # listed whole: 1000 draws miss one of 100 problems with p < 0.005
+            for number, key in enumerate(sorted(problems, key=_digest)):
+                dealt[key] = _DEAL[number % len(_DEAL)]
+
+    def split_of(template: int, example: dict) -> str:
+        if template in owner:
+            return owner[template]
+        key = problem_key(task, example)
+        return dealt.get(key) or _DEAL[_digest(key) % len(_DEAL)]
+
+    return split_of
 
 
 def _examples(task: Task, counts: dict[str, int], seed: int) -> Iterator[tuple[str, str, dict[str, dict]]]:
     """(split, id, the example's row in every language); ids run on across splits, in :data:`SPLITS` order.
 
-    The evaluation splits are drawn first, and no later split repeats a prompt of an earlier one in any language: the
-    test set, then the validation set, are disjoint from the training set (as a real dataset's are), so a score on
-    them is not memorisation. Within a split the template (or API) is drawn uniformly; its values are redrawn while
+    Each problem (:func:`problem_key`) belongs to one split, and the evaluation splits are drawn first: no later split
+    repeats a problem of an earlier one, nor its prompt in any language, so the test set, then the validation set, are
+    disjoint from the training set (as a real dataset's are) and a score on them is not memorisation. Within a split the template (or API) is drawn uniformly; its values are redrawn while
     the English row repeats an earlier example of the split (up to _MAX_RESAMPLE times, so that templates with few
     possible values still get their share), and always while a prompt repeats one of an earlier split.
     """
@@ -172,10 +111,11 @@ def _examples(task: Task, counts: dict[str, int], seed: int) -> Iterator[tuple[s
         for _ in range(counts[split]):
             tries = 0  # draws of this split's prompts
             for _attempt in range(_MAX_DISJOINT_DRAWS):
-                example = generator.draw(rng, rng.choice(templates))
-                english = generator.row(example, "en")
-                if split_of(task.prompt(english, "en")) != split:
+                template = rng.choice(templates)
+                example = generator.draw(rng, template)
+                if split_of(template, example) != split:
                     continue
+                english = generator.row(example, "en")
                 tries += 1
                 key = json.dumps(english, sort_keys=True)
                 if key in seen and tries <= _MAX_RESAMPLE:
@@ -209,9 +149,6 @@ def write_sample_data(
     n_test: int = SAMPLE_ROWS["test"], seed: int = 0
 ) -> Path:
     """Write ``out_dir/{task}/{lang}/{split}.jsonl`` for every task and all 11 languages; return out_dir."""
-    # Imported here, not above: the task modules import this module's rendering helpers for their generators.
-    from training.tasks import TASKS
-
     counts = {"train": n_train, "validation": n_validation, "test": n_test}
     if min(counts.values()) < 0:
         raise ValueError(f"row counts must be >= 0, got {counts}")

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from training.languages import ALL_LANGUAGES
-from training.sample_data import SPLITS, plural_index, render, write_sample_data
-from training.sample_tables import API_CATALOGUE, MATH_PROBLEMS
+from training.sample_data import SPLITS, write_sample_data
+from training.sample_render import plural_index, render
+from training.sample_tables import API_CATALOGUE, MATH_PROBLEMS, NAMES
 from training.tasks import TASKS
 
 COUNTS = {"train": 300, "validation": 40, "test": 50}
@@ -137,10 +138,59 @@ def test_api_language_independent_values_identical(data):
                         assert row["arguments"][key] == value, (lang, key)
 
 
-def test_test_apis_disjoint_from_train(data):
+def test_train_validation_and_test_apis_are_disjoint(data):
+    """Validation asks for unseen APIs, as the test does: choosing a checkpoint by it rewards calling an API from its
+    description, not recalling the train APIs."""
     names = {split: {row["api_name"] for row in data["api", "en", split]} for split in SPLITS}
-    assert not names["test"] & (names["train"] | names["validation"])
-    assert len(names["test"]) >= 6
+    assert shared_apis(names) == []
+    assert len(names["test"]) >= 6 and len(names["validation"]) >= 3
+    planted = {**names, "validation": names["validation"] | {sorted(names["train"])[0]}}
+    assert shared_apis(planted) == [("train", "validation", sorted(names["train"])[0])]
+
+
+def shared_apis(names: dict[str, set[str]]) -> list[tuple[str, str, str]]:
+    return [(a, b, name) for a, b in (("train", "validation"), ("train", "test"), ("validation", "test"))
+            for name in sorted(names[a] & names[b])]
+
+
+def without_names(text: str, lang: str) -> str:
+    for name, _gender in sorted(NAMES[lang], key=lambda entry: -len(entry[0])):
+        text = text.replace(name, "_")
+    return text
+
+
+def twins(train: list[dict], evaluation: list[dict], field: str, lang: str) -> set[str]:
+    """Evaluation texts that a training row repeats but for the people named in it: the same problem."""
+    return {without_names(row[field], lang) for row in evaluation} & {without_names(row[field], lang) for row in train}
+
+
+@pytest.mark.parametrize("task, field", [("math", "question"), ("summarization", "summary"), ("summarization", "text")])
+def test_no_evaluation_problem_has_a_training_twin_that_differs_only_in_its_names(sample_dir, task, field):
+    """Splits are drawn by problem (template and values), not by rendered prompt: a math test question whose numbers
+    and answer a training row shares under another name would score memorisation."""
+    for lang in ("en", "es", "ja", "bn"):
+        train = read(sample_dir, task, lang, "train")
+        for split in ("validation", "test"):
+            assert twins(train, read(sample_dir, task, lang, split), field, lang) == set(), (lang, split)
+    test_row = read(sample_dir, task, "en", "test")[0]
+    name = next(name for name, _ in NAMES["en"] if name in test_row[field])
+    other = next(other for other, _ in NAMES["en"] if other != name)
+    planted = train + [{**test_row, field: test_row[field].replace(name, other)}]
+    assert len(twins(planted, read(sample_dir, task, "en", "test"), field, "en")) == 1
+
+
+def test_a_summary_with_the_template_right_and_the_facts_wrong_scores_near_zero_on_facts(sample_dir):
+    """ROUGE-L rewards a templated summary's given words; the facts score what the summary must get right."""
+    from evaluation.scorers import score_summary
+
+    rows = read(sample_dir, "summarization", "en", "test")
+    row = rows[0]
+    other = next(r for r in rows if r["summary"] != row["summary"] and len(r["facts"]) == len(row["facts"])
+                 and without_names(r["summary"], "en").split()[1:4] == without_names(row["summary"], "en").split()[1:4]
+                 and not set(r["facts"]) & set(row["facts"]))
+    template_only = score_summary(other["summary"], row, "en")
+    assert template_only["facts"] == 0.0 and template_only["acc"] > 0.5
+    assert score_summary(row["summary"], row, "en")["facts"] == 1.0
 
 
 def test_scripts(data):
@@ -182,7 +232,8 @@ def test_summarization_rows_are_real_parallel_text_in_their_language(data):
 
     for lang in ALL_LANGUAGES:
         for row in data["summarization", lang, "test"]:
-            assert set(row) == {"id", "text", "summary"} and len(row["summary"]) < len(row["text"])
+            assert set(row) == {"id", "text", "summary", "facts"} and len(row["summary"]) < len(row["text"])
+            assert row["facts"] and all(fact in row["summary"] for fact in row["facts"]), (lang, row)
             assert not re.search(r"\{|\}|\|", row["text"] + row["summary"]), row  # no template leftovers
             assert detect_language(row["text"]) == lang and detect_language(row["summary"]) == lang, (lang, row)
             if lang in SCRIPTS:

@@ -12,7 +12,7 @@ import random
 
 from training import loaders
 from training import sample_tables as tables
-from training.sample_data import draw_value, person, quote_value, render
+from training.sample_render import draw_value, person, quote_value, render
 from training.tasks.base import SampleGenerator, SourceFormat, Task
 
 
@@ -39,9 +39,9 @@ def _disjoint_apis(train: list[dict], test: list[dict]) -> str | None:
 
 # ------------------------------------------------------------------------------------------- sample data
 def _templates(split: str) -> list[int]:
-    """The APIs of the split: train and validation draw from the train APIs, test from the test APIs."""
-    wanted = "test" if split == "test" else "train"
-    return [i for i, api in enumerate(tables.API_CATALOGUE) if api["split"] == wanted]
+    """The APIs of the split: each split has its own (train, validation and test APIs are disjoint, so that choosing a
+    checkpoint by validation rewards calling unseen APIs, which the test asks for, not memorising the train APIs)."""
+    return [i for i, api in enumerate(tables.API_CATALOGUE) if api["split"] == split]
 
 
 def _draw_api(rng: random.Random, api: int) -> dict:
@@ -80,7 +80,9 @@ TASK = Task(
     stop=_one_line,
     scorer="api_call",
     prose=False,
-    sample=SampleGenerator(templates=_templates, draw=_draw_api, row=_api_row),
+    # One API with the same values is one problem, however the request is phrased.
+    sample=SampleGenerator(templates=_templates, draw=_draw_api, row=_api_row,
+                           problem=lambda example: (example["api"], sorted(example["values"].items()))),
     sources={
         "mapicall_bank": SourceFormat(("train", "test"), lambda source, split, languages, seed, counts:
                                       loaders.read_mapicall_bank(source["path"], languages, split)),

@@ -42,6 +42,10 @@ class SampleGenerator:
     templates: Callable[[str], list[int]]  # split → the template indices it draws from (test may hold its own)
     draw: Callable[[random.Random, int], dict]  # (rng, template) → a language-independent example
     row: Callable[[dict, str], dict]  # (example, lang) → the row's fields, all but "id"
+    # example → what makes it the same problem whatever its surface (who is named, how a request is phrased): a
+    # problem goes to one split only, so a test item never has a training twin that differs only in its names.
+    # None: the English prompt is the problem.
+    problem: Callable[[dict], object] | None = None
 
 
 def _eos_only(lang: str) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ import random
 
 from training import loaders
 from training import sample_tables as tables
-from training.sample_data import render, story_context
+from training.sample_render import render, story_context
 from training.tasks.base import SampleGenerator, SourceFormat, Task
 
 
@@ -60,6 +60,7 @@ TASK = Task(
     scorer="verifiable_instructions",
     prose=True,
     language_penalty=True,
+    # (the problem is the prompt: most requests name no one, and those that do are answered by what they name)
     sample=SampleGenerator(templates=_templates, draw=_draw_request, row=_request_row),
     sources={
         "aya_dolly": SourceFormat(("train", "test"), lambda source, split, languages, seed, counts:

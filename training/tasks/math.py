@@ -14,7 +14,7 @@ import random
 from training import loaders
 from training import sample_tables as tables
 from training.answers import extract_number, format_number, numeric_final_answer  # noqa: F401 (the task's helpers)
-from training.sample_data import person, render
+from training.sample_render import person, render
 from training.tasks.base import SampleGenerator, SourceFormat, Task
 
 # MGSM-style chain-of-thought cue, in each language (docs/studies.md §1a: the prompt ends with it).
@@ -111,7 +111,9 @@ TASK = Task(
     stop=_stop,
     scorer="numeric_answer",
     prose=True,
-    sample=SampleGenerator(templates=_templates, draw=_draw_math, row=_math_row),
+    # The same template and numbers are the same problem (and answer), whoever is named in it.
+    sample=SampleGenerator(templates=_templates, draw=_draw_math, row=_math_row,
+                           problem=lambda example: (example["problem"], sorted(example["numbers"].items()))),
     sources={
         "mgsm": SourceFormat(("test",), lambda source, split, languages, seed, counts:
                              loaders.read_mgsm(source["path"], languages)),
