@@ -179,6 +179,17 @@ def _cmd_server(args) -> int:
     return 0  # not reached: the server replaces this process
 
 
+def _cmd_pretrain_base(args) -> int:
+    from training.pretrain import Recipe, pretrain_base
+
+    recipe = Recipe(size=args.size, steps=args.steps, seed=args.seed)
+    workdir = Path(args.workdir) / "pretrain" / f"tiny-{args.size}-seed{args.seed}"
+    written = pretrain_base(recipe, workdir, args.out, args.stop_after, args.threads)
+    if written:
+        print(f"wrote tiny-{args.size} and its manifest to {written} (checkpoints and log in {workdir})")
+    return 0
+
+
 def quiet_progress_bars() -> None:
     """No progress bars (weights written, splits generated) when the output is not a terminal: in a job's log or a
     file each bar is a line of noise. Set before transformers and datasets are imported, and inherited by a local Ray
@@ -204,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _add_study_commands(commands)
     _add_tracking_commands(commands)
+    _add_pretrain_command(commands)
     return parser
 
 
@@ -261,6 +273,18 @@ def _add_tracking_commands(commands) -> None:
                         "(default sqlite:///WORKDIR/mlflow.db, the store polymix run, runs and report use)")
     server.add_argument("mlflow_args", nargs=argparse.REMAINDER, help="further `mlflow server` options, after --")
     server.set_defaults(handler=_cmd_server)
+
+
+def _add_pretrain_command(commands) -> None:
+    pretrain = commands.add_parser("pretrain-base", help="pre-train a tiny base model from scratch on the synthetic "
+                                   "corpus (resumes from WORKDIR/pretrain/... if stopped)")
+    pretrain.add_argument("--size", choices=("s", "m"), default="m")
+    pretrain.add_argument("--steps", type=int, default=6000, help="optimiser steps of the whole run (default 6000)")
+    pretrain.add_argument("--seed", type=int, default=0)
+    pretrain.add_argument("--out", help="where the finished base goes (default: the committed training/bases/tiny-SIZE)")
+    pretrain.add_argument("--stop-after", type=int, help="stop after this many steps from where it stands (go on later)")
+    pretrain.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    pretrain.set_defaults(handler=_cmd_pretrain_base)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,9 @@ STUDY_CASES = [
     (set_path("models", []), "models: is empty; declare at least one"),
     (set_path("models.0", {"name": "m", "tiny": "s", "path": "Qwen/Qwen3-0.6B"}), "models[0]: give exactly one of 'path'"),
     (set_path("models.0.tiny", "xl"), "models[0].tiny: Input should be 's' or 'm'"),
+    (set_path("models.0", {"name": "m", "path": "Qwen/Qwen3-0.6B", "init": "random"}),
+     "models[0]: init: random applies to tiny models only"),
+    (set_path("models.0.init", "scratch"), "models[0].init: Input should be 'pretrained' or 'random'"),
     (set_path("models.1.name", "tiny-s"), "models: duplicate name(s) tiny-s"),
     (set_path("models.0.profile", "a100"), "models[0].profile: unknown profile 'a100'"),
     (set_path("models.0.params", -5), "models[0].params: Input should be greater than 0"),
@@ -188,10 +191,10 @@ def test_bad_files_and_overrides(tmp_path, capsys):
 
 
 SMOKE_TEXT = (ROOT / "configs/smoke.yaml").read_text()
-LR_LINE = SMOKE_TEXT.splitlines().index("  lr: 3.0e-3") + 1
+LR_LINE = SMOKE_TEXT.splitlines().index("  lr: 1.0e-3") + 1
 HOSTILE_YAML = [
     # a key given twice: YAML keeps the last, so a repeated (typo'd, pasted) key silently overrides the first
-    (SMOKE_TEXT.replace("  lr: 3.0e-3\n", "  lr: 3.0e-3\n  warmup_ratio: 0.1\n  lr: 1.0e-3\n"),
+    (SMOKE_TEXT.replace("  lr: 1.0e-3\n", "  lr: 1.0e-3\n  warmup_ratio: 0.1\n  lr: 3.0e-3\n"),
      f"line {LR_LINE + 2}: duplicate key 'lr' (first at line {LR_LINE}); keep one of them"),
     ("name: a\ntasks: [math]\nname: b\n", "line 3: duplicate key 'name' (first at line 1)"),
     # aliases stay (configs/english_not_all.yaml gives its counts once), bounded: the "billion laughs" shape, each

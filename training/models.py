@@ -1,9 +1,12 @@
-"""Model loading (hub id or local path, always through ``from_pretrained``) and the tiny-model factory.
+"""Model loading (hub id or local path, always through ``from_pretrained``), polymix's tiny bases and the tiny-model
+factory.
 
-The tiny models stand in for model scale on a machine without GPUs: a Qwen3 architecture with random
-weights and a byte-level BPE tokenizer trained on the parallel sample data (byte fallback covers every
-script, digits are split one by one so arithmetic stays learnable). They are written in HF format, so
-the training and evaluation code cannot tell them from a hub checkpoint.
+The tiny models stand in for model scale on a machine without GPUs. By default they are polymix's own pre-trained
+bases (``training/bases/tiny-{s,m}``, made by ``polymix pretrain-base``, docs/tiny_bases.md): Llama architecture, a
+byte-level BPE tokenizer trained on the pre-training corpus and the sample data's training splits (byte fallback
+covers every script, digits are split one by one so arithmetic stays learnable). With ``init: random`` a study gets
+a randomly initialised Qwen3 of the old shapes instead, its tokenizer trained on the study's training files. Both are
+in HF format, so the training and evaluation code cannot tell them from a hub checkpoint.
 """
 
 from __future__ import annotations
@@ -26,7 +29,35 @@ TINY_SIZES: dict[str, dict] = {
     "s": dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
     "m": dict(hidden_size=128, intermediate_size=512, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2),
 }
+# name → the shape of polymix's pre-trained tiny bases (training/pretrain.py): Llama, without Qwen3's QK-norm, which
+# kept copying from starting in pre-training here; 4 heads of 32 (tiny-m) or 24 (tiny-s), 2 of keys and values.
+BASE_SHAPES: dict[str, dict] = {
+    "s": dict(hidden_size=96, intermediate_size=384, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
+    "m": dict(hidden_size=128, intermediate_size=512, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2),
+}
+BASES_DIR = Path(__file__).with_name("bases")
 SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>"}
+
+
+def base_dir(size: str) -> Path:
+    """The committed pre-trained tiny base of ``size``."""
+    tiny_shape(size)  # an unknown size is refused by name
+    folder = BASES_DIR / f"tiny-{size}"
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"{folder}: no pre-trained tiny-{size} base there; re-create it with `polymix pretrain-base "
+                         f"--size {size}`, or set init: random on the model to build a random-init one")
+    return folder
+
+
+def base_manifest(size: str) -> dict:
+    import json
+
+    return json.loads((base_dir(size) / "manifest.json").read_text(encoding="utf-8"))
+
+
+def base_version(size: str) -> str:
+    """The base's version: the start of its weights' sha256 (a re-created base is a different model)."""
+    return base_manifest(size)["files"]["model.safetensors"][:12]
 
 
 def load_tokenizer(name_or_path: str):
@@ -153,8 +184,20 @@ def qwen3_config(shape: dict, vocab_size: int = TINY_VOCAB_SIZE, max_position_em
                        max_position_embeddings=max_position_embeddings, tie_word_embeddings=True, **token_ids, **shape)
 
 
-def tiny_param_count(size: str) -> int:
-    """Parameters of a tiny model of ``size`` (built on the meta device: no memory, no tokenizer needed)."""
+def base_config(shape: dict, vocab_size: int = TINY_VOCAB_SIZE, max_position_embeddings: int = 512, **token_ids):
+    """A Llama configuration of ``shape`` for a tiny base (RoPE base 10,000, tied embeddings)."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(vocab_size=vocab_size, head_dim=shape["hidden_size"] // shape["num_attention_heads"],
+                       max_position_embeddings=max_position_embeddings, tie_word_embeddings=True, rope_theta=10_000.0,
+                       **token_ids, **shape)
+
+
+def tiny_param_count(size: str, init: str = "random") -> int:
+    """Parameters of a tiny model of ``size``: the base's manifest says, a random-init one is built on the meta device
+    (no memory, no tokenizer needed)."""
+    if init == "pretrained":
+        return int(base_manifest(size)["parameters"])
     import torch
     from transformers import Qwen3ForCausalLM
 

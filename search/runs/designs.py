@@ -7,6 +7,7 @@ import json
 from typing import ClassVar
 
 from search.study import MULTITASK, DataConfig, EvalConfig, Frozen, ModelSpec, Study, TrainConfig
+from training.models import base_version
 
 
 class TrialResources(Frozen):
@@ -80,7 +81,7 @@ class TrialSpec(Frozen):
     NOT_IDENTITY: ClassVar[tuple[str, ...]] = ("study", "resources", "tuned_from", "dose", "dose_languages")
     # Of the model: where its weights come from and its name; not its size annotation or profile name (the
     # profile's settings are in ``train``).
-    MODEL_IDENTITY: ClassVar[tuple[str, ...]] = ("name", "path", "tiny")
+    MODEL_IDENTITY: ClassVar[tuple[str, ...]] = ("name", "path", "tiny", "init")
 
     @property
     def spec_hash(self) -> str:
@@ -92,8 +93,11 @@ class TrialSpec(Frozen):
             fields.discard("validation_languages")
         if not self.tasks:  # (empty: a single-task run)
             fields.discard("tasks")
-        include = {field: set(self.MODEL_IDENTITY) if field == "model" else True for field in fields}
+        model_fields = set(self.MODEL_IDENTITY) - ({"init"} if self.model.tiny is None else set())
+        include = {field: model_fields if field == "model" else True for field in fields}
         content = {**self.model_dump(mode="json", include=include), "recipe": RECIPE}
+        if self.model.tiny is not None and self.model.init == "pretrained":  # a new version of the base: new runs
+            content["model"]["base"] = base_version(self.model.tiny)
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     @property

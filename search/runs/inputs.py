@@ -1,5 +1,6 @@
 """Before any job starts: the data a study reads (given, converted from the real datasets, or the sample data),
-checked, and the models it trains (hub ids or paths, or tiny models built locally).
+checked, and the models it trains (hub ids or paths, polymix's pre-trained tiny bases, or random-init tiny models
+built locally).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from evaluation.scorers import scorer_for
 from search.study import Study
 from search.tracking import Tracker, check_tracking_server, default_tracking_uri, split_credentials
 from training.errors import ConfigError, DataError
-from training.models import make_tiny_model
+from training.models import base_dir, base_version, make_tiny_model
 from training.preparation import CONVERSION_FILE, prepare_sources
 from training.sources import load_parallel, sample_data_dir, split_path
 from training.tasks import get_task
@@ -124,7 +125,11 @@ def resolve_model_paths(study: Study, data_dir: Path, workdir: Path) -> dict[str
     cache = machine_cache() if data_dir.name.startswith("sample-") else None
     code = hashlib.sha256(TINY_MODEL_CODE.read_bytes()).hexdigest()[:8]
     for model in study.models:
-        if model.tiny:
+        if model.tiny and model.init == "pretrained":  # the committed base, copied where every node reads the work dir
+            source = base_dir(model.tiny)
+            built = copy_once(source, workdir / "models" / f"tiny-{model.tiny}-base-{base_version(model.tiny)}")
+            paths[model.name] = str(built.resolve())
+        elif model.tiny:
             corpus = (line for f in files for line in f.read_text(encoding="utf-8").splitlines())
             name = f"tiny-{model.tiny}-seed{study.seed}-{data_dir.name}-{'-'.join(sorted(study.tasks))}"
             if cache is None:

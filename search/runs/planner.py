@@ -53,7 +53,7 @@ def model_params(study: Study) -> dict[str, float]:
         if model.params is not None:
             params[model.name] = model.params
         elif model.tiny is not None:
-            params[model.name] = float(tiny_param_count(model.tiny))
+            params[model.name] = float(tiny_param_count(model.tiny, model.init))
         else:
             raise ConfigError(f"models[{index}].params: not set; `polymix plan` needs the parameter count of "
                               f"{model.path} (e.g. params: 6.0e8)")

@@ -54,7 +54,10 @@ def check_training_languages(value, empty: str = "list at least one training lan
 class ModelSpec(Frozen):
     name: SafeName
     path: str | None = None  # hub id or local directory, loaded with from_pretrained
-    tiny: Literal["s", "m"] | None = None  # a tiny random-init model built locally (embedded default)
+    # A tiny model (embedded default): polymix's pre-trained base of that size (training/bases), or with init: random
+    # a randomly initialised one built locally.
+    tiny: Literal["s", "m"] | None = None
+    init: Literal["pretrained", "random"] = "pretrained"
     params: float | None = Field(None, gt=0)  # parameter count, for `polymix plan` (tiny models: computed)
     profile: str | None = None  # a key of the study's `profiles`: GPUs, ZeRO stage, micro-batch for this size
 
@@ -62,6 +65,8 @@ class ModelSpec(Frozen):
     def _one_source(self):
         if (self.path is None) == (self.tiny is None):
             raise ValueError("give exactly one of 'path' (hub id or directory) or 'tiny' (s or m)")
+        if self.path is not None and self.init != "pretrained":
+            raise ValueError("init: random applies to tiny models only; a model given by path is loaded as it is")
         return self
 
 

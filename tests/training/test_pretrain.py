@@ -1,0 +1,137 @@
+"""The tiny bases' pre-training (training/pretrain.py, training/pretrain_corpus.py): a corpus disjoint from every
+evaluation item, committed checkpoints that match their manifests, a tokenizer that is the recipe's, and a recipe
+whose loss falls and that resumes exactly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from training import pretrain_corpus as corpus
+from training.models import BASES_DIR
+from training.pretrain import MANIFEST, Pretraining, Recipe, check_manifest
+
+SIZES = ("s", "m")
+
+
+@pytest.fixture(scope="module")
+def prose(sample_dir) -> tuple[list[str], list[str]]:
+    texts = corpus.training_prose(sample_dir)
+    return texts, corpus.word_pool(texts)
+
+
+def manifest(size: str) -> dict:
+    return json.loads((BASES_DIR / f"tiny-{size}" / MANIFEST).read_text(encoding="utf-8"))
+
+
+def test_a_document_depends_on_the_seed_and_its_index_alone(prose):
+    texts, pool = prose
+    assert corpus.document(0, 1234, texts, pool) == corpus.document(0, 1234, texts, pool)
+    assert list(corpus.documents(0, 10, 5, texts, pool)) == [corpus.document(0, i, texts, pool)[1] for i in range(10, 15)]
+    assert corpus.document(0, 1234, texts, pool) != corpus.document(1, 1234, texts, pool)
+    kinds = {corpus.document(0, i, texts, pool)[0] for i in range(200)}
+    assert kinds == set(corpus.KINDS)
+
+
+def test_the_corpus_reads_prose_of_the_text_tasks_training_splits_only(sample_dir, prose):
+    texts, _ = prose
+    math_and_api = {json.loads(line)[field] for task, field in (("math", "question"), ("api", "request"))
+                    for path in sample_dir.glob(f"{task}/*/train.jsonl")
+                    for line in path.read_text(encoding="utf-8").splitlines()}
+    assert texts and not math_and_api & set(texts)
+    evaluation = {json.loads(line)["text"] for split in ("validation", "test")
+                  for path in sample_dir.glob(f"summarization/*/{split}.jsonl")
+                  for line in path.read_text(encoding="utf-8").splitlines()}
+    assert not evaluation & set(texts)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_no_document_a_base_was_trained_on_holds_an_evaluation_item(sample_dir, prose, size):
+    """Every document of the committed base's run (its steps × batch) against every validation and test row."""
+    texts, pool = prose
+    recipe = manifest(size)["recipe"]
+    docs = ["".join(text for text, _ in doc)
+            for doc in corpus.documents(recipe["seed"], 0, recipe["steps"] * recipe["batch"], texts, pool)]
+    items = corpus.evaluation_items(sample_dir)
+    assert items["prompt"] and items["api_name"] and items["api_value"]
+    found = corpus.leaks(docs, items)
+    # A short value that the made-up-word generator also makes (Swahili "kuku", chicken, is "ku" + "ku") is a chance
+    # collision, not a read of the evaluation data: it is in no prose the corpus reads.
+    chance = [(kind, item) for kind, item in found if kind == "api_value" and corpus.could_be_made_up(item)]
+    assert not any(item in text for _, item in chance for text in texts)
+    assert found == chance and len(chance) <= 2
+
+
+def test_a_planted_evaluation_item_is_caught(sample_dir, prose):
+    texts, pool = prose
+    items = corpus.evaluation_items(sample_dir)
+    test_rows = [json.loads(line) for line in (sample_dir / "api" / "en" / "test.jsonl").read_text().splitlines()]
+    math_test = json.loads((sample_dir / "math" / "es" / "test.jsonl").read_text().splitlines()[3])
+    value = next(v for row in test_rows for v in row["arguments"].values() if v in items["api_value"])
+    planted = [f"def {test_rows[0]['api_name']}(x): y\n>>> ", f"order code {value} here", math_test["question"]]
+    docs = ["".join(text for text, _ in doc) for doc in corpus.documents(0, 0, 2000, texts, pool)]
+    found = corpus.leaks(docs + planted, items)
+    assert ("api_name", test_rows[0]["api_name"]) in found
+    assert ("api_value", value) in found
+    assert ("prompt", math_test["question"]) in found
+    assert len(found) == 3
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_committed_base_matches_its_manifest(size, tmp_path):
+    folder = BASES_DIR / f"tiny-{size}"
+    assert check_manifest(folder) == []
+    facts = manifest(size)
+    assert {"model.safetensors", "config.json", "tokenizer.json"} <= set(facts["files"])
+    assert facts["steps"] == facts["recipe"]["steps"] and facts["tokens_seen"] > 0 and len(facts["corpus_sha256"]) == 64
+    tampered = shutil.copytree(folder, tmp_path / "copy")
+    (tampered / "config.json").write_text((tampered / "config.json").read_text() + " ")
+    assert check_manifest(tampered) == ["config.json: sha256 differs from the manifest"]
+
+
+def test_the_bases_weigh_at_most_25_mb_in_all():
+    assert sum(path.stat().st_size for path in BASES_DIR.glob("*/*")) <= 25 * 2**20
+
+
+def test_the_committed_tokenizer_is_the_one_the_recipe_trains_from_the_corpus_and_training_splits(sample_dir, tmp_path):
+    """So no validation or test text made a vocabulary entry: an unseen API's name breaks into seen pieces."""
+    shutil.copytree(sample_dir, tmp_path / "sample_data")
+    run = Pretraining(Recipe(**manifest("m")["recipe"]), tmp_path)
+    run.setup()
+    trained = json.loads((tmp_path / "tokenizer" / "tokenizer.json").read_text())["model"]["vocab"]
+    for size in SIZES:
+        committed = json.loads((BASES_DIR / f"tiny-{size}" / "tokenizer.json").read_text())["model"]["vocab"]
+        assert committed == trained
+    assert "SetThermostat" not in trained and len(run.tokenizer.tokenize("SetThermostat")) > 1
+
+
+def test_pretraining_lowers_the_loss_and_resumes_exactly(sample_dir, tmp_path):
+    recipe = Recipe(size="s", steps=24, batch=8, lr=5e-3, warmup=4, log_every=4, checkpoint_every=4)
+    for name in ("whole", "resumed"):
+        shutil.copytree(sample_dir, tmp_path / name / "sample_data")
+    whole = Pretraining(recipe, tmp_path / "whole")
+    whole.setup()
+    shutil.copytree(tmp_path / "whole" / "tokenizer", tmp_path / "resumed" / "tokenizer")  # trained once
+    whole.train()
+    first = Pretraining(recipe, tmp_path / "resumed")
+    first.setup()
+    first.train(stop_after=10)  # stops at step 10; the last checkpoint is step 10's
+    assert first.step == 10
+    second = Pretraining(recipe, tmp_path / "resumed")
+    second.setup()  # a new process would do the same: the checkpoint brings model, optimiser, schedule and step back
+    assert second.step == 10
+    second.train()
+    log = [json.loads(line) for line in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
+    resumed = [json.loads(line) for line in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["loss"] < log[0]["loss"] - 0.5
+    assert [e["step"] for e in log] == [4, 8, 12, 16, 20, 24]
+    assert [e["loss"] for e in resumed if e["step"] > 12] == pytest.approx([e["loss"] for e in log if e["step"] > 12], rel=1e-5)
+    for entry in log:
+        assert {"grad_norm", "copy_accuracy", "prefix_matching", "tokens_seen"} <= set(entry)
+    out = second.save(tmp_path / "base")
+    assert check_manifest(out) == []
+    from transformers import AutoModelForCausalLM
+
+    assert AutoModelForCausalLM.from_pretrained(out).config.model_type == "llama"
