@@ -18,7 +18,7 @@ def recommendation(client, parent, tmp_path) -> dict:
 
 def test_climb_search_then_adding_a_language_reuses_its_runs(tmp_path):
     first = polymix(tmp_path, "climb", "tests/e2e/climb_micro.yaml")
-    assert "recommended mixture: en" in first.stdout and "fitted interaction matrix T" in first.stdout
+    assert "recommended mixture: " in first.stdout and "fitted interaction matrix T" in first.stdout
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("climb-micro")

@@ -95,7 +95,7 @@ def test_a_ratio_search_goes_on_through_a_server_outage_then_polymix_sync(tmp_pa
         output = finish(driver)  # the whole search with the server away
     finally:
         stop_session(driver)
-    assert "recommended mixture: en" in output and "still kept in" in output, output[-3000:]
+    assert "recommended mixture: " in output and "still kept in" in output, output[-3000:]
     assert "transfer_matrix.png not logged: the tracking server does not answer" in output
     server = start_server(home, port)
     try:

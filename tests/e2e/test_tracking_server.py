@@ -133,7 +133,7 @@ def test_micro_study_on_a_team_tracking_server(tracking_server, tmp_path):
     for run in runs:
         assert run.info.status == "FINISHED"
         assert {f"eval/acc/{lang}" for lang in ALL_LANGUAGES} | {f"eval/n/{lang}" for lang in ALL_LANGUAGES} <= set(run.data.metrics)
-        assert run.data.params["model_family"] == "qwen" and int(run.data.params["model_params"]) > 0
+        assert run.data.params["model_family"] == "llama" and int(run.data.params["model_params"]) > 0
     predictions = Path(client.download_artifacts(runs[0].info.run_id, "predictions.jsonl", str(tmp_path)))
     assert len(predictions.read_text(encoding="utf-8").splitlines()) == 4 * len(ALL_LANGUAGES)
     assert list((home / "artifacts").rglob("predictions.jsonl"))  # stored under the server's artifact root

@@ -1,5 +1,6 @@
-"""The machine cache: the sample data and tiny models built on it are generated once per machine and copied into each
-work dir, which keeps a complete copy of its own (a cluster's nodes read the work dir)."""
+"""The machine cache: the sample data and random-init tiny models built on it are generated once per machine and copied
+into each work dir, which keeps a complete copy of its own (a cluster's nodes read the work dir). A pre-trained base
+is copied from the repository (tests/training/test_tiny_bases.py)."""
 
 import filecmp
 from pathlib import Path
@@ -12,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def prepare(workdir: Path):
-    study = load_study(ROOT / "tests/e2e/faults.yaml")
+    study_file = workdir.parent / f"{workdir.name}.yaml"
+    study_file.write_text((ROOT / "tests/e2e/faults.yaml").read_text().replace("tiny: s}", "tiny: s, init: random}"))
+    study = load_study(study_file)
     data_dir = resolve_data_dir(study, workdir)
     return data_dir, Path(resolve_model_paths(study, data_dir, workdir)["tiny-s"])
 
