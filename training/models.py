@@ -11,6 +11,8 @@ in HF format, so the training and evaluation code cannot tell them from a hub ch
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
 import shutil
@@ -49,9 +51,8 @@ def base_dir(size: str) -> Path:
     return folder
 
 
+@functools.lru_cache(maxsize=None)  # read once per process: every run's identity (spec_hash) asks for the version
 def base_manifest(size: str) -> dict:
-    import json
-
     return json.loads((base_dir(size) / "manifest.json").read_text(encoding="utf-8"))
 
 

@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training import pretrain_corpus as corpus
-from training.models import BASE_SHAPES, base_config, train_tokenizer
+from training.models import BASE_SHAPES, BASES_DIR, base_config, train_tokenizer
 from training.sample_data import write_sample_data
 
-BASES_DIR = Path(__file__).with_name("bases")  # the committed checkpoints (package data)
 MANIFEST = "manifest.json"
 TOKENIZER_DOCUMENTS = 20_000  # corpus documents the tokenizer learns from
 HELD_OUT_START = 10**9  # held-out documents: indices no run reaches (10^9 / 32 steps)
@@ -95,7 +94,7 @@ def scored_loss(model, input_ids, attention, labels):
 
 
 # ------------------------------------------------------------------------------------------ copy monitoring
-def repeated_tokens(token_ids: list[int], seed: int, rows: int = 16, length: int = 24):
+def repeated_tokens(token_ids: list[int], bos_id: int, seed: int, rows: int = 16, length: int = 24):
     """Held-out sequences of random tokens, each repeated once (BOS, x, x), drawn from ``token_ids``: the tokens the
     corpus's words are made of (a token never seen as an input cannot be copied, whatever the circuit)."""
     import torch
@@ -103,7 +102,7 @@ def repeated_tokens(token_ids: list[int], seed: int, rows: int = 16, length: int
     generator = torch.Generator().manual_seed(seed + 1_000_003)
     choices = torch.tensor(sorted(set(token_ids)))
     body = choices[torch.randint(len(choices), (rows, length), generator=generator)]
-    return torch.cat([torch.full((rows, 1), 0), body, body], dim=1), length
+    return torch.cat([torch.full((rows, 1), bos_id), body, body], dim=1), length
 
 
 def induction_scores(model, probe) -> dict[str, float]:
@@ -165,7 +164,8 @@ class Pretraining:
         self.scheduler = get_cosine_with_min_lr_schedule_with_warmup(
             self.optimizer, recipe.warmup, recipe.steps, min_lr_rate=recipe.min_lr_ratio)
         self.step, self.tokens_seen = 0, 0
-        self.probe = repeated_tokens(self.tokenizer.encode(" ".join(self.pool), add_special_tokens=False), recipe.seed)
+        self.probe = repeated_tokens(self.tokenizer.encode(" ".join(self.pool), add_special_tokens=False),
+                                     self.tokenizer.bos_token_id, recipe.seed)
         self.held_out = [corpus.document(recipe.seed, HELD_OUT_START + i, self.texts, self.pool) for i in range(200)]
         if self.checkpoint.is_file():
             self._resume()
@@ -295,11 +295,6 @@ class Pretraining:
 def _trained_by(recipe: dict) -> dict:
     """The settings that change what is trained (how often it logs and checkpoints does not)."""
     return {key: value for key, value in recipe.items() if key not in ("log_every", "checkpoint_every")}
-
-
-def _chain(*iterables):
-    for iterable in iterables:
-        yield from iterable
 
 
 def file_sha256(path: Path) -> str:

@@ -239,7 +239,8 @@ def word_pool(texts: Iterable[str]) -> list[str]:
 def evaluation_items(sample_dir: str | Path) -> dict[str, set[str]]:
     """What no pre-training document may contain, from the sample data's validation and test rows (every task and
     language): their prompts' distinctive content (a math question, an API request, a summary), the names of APIs
-    that only evaluation calls, and the argument values no training row has."""
+    that only evaluation calls, and the argument values of 4 or more characters that no training row has (a shorter
+    value, '21' or 'ja', is a common string, not an item)."""
     sample_dir = Path(sample_dir)
     items: dict[str, set[str]] = {"prompt": set(), "api_name": set(), "api_value": set()}
     train_apis, train_values = set(), set()
