@@ -180,9 +180,9 @@ def _cmd_server(args) -> int:
 
 
 def _cmd_pretrain_base(args) -> int:
-    from training.pretrain import Recipe, pretrain_base
+    from training.pretrain import COMMITTED_STEPS, Recipe, pretrain_base
 
-    recipe = Recipe(size=args.size, steps=args.steps, seed=args.seed)
+    recipe = Recipe(size=args.size, steps=args.steps or COMMITTED_STEPS[args.size], seed=args.seed)
     workdir = Path(args.workdir) / "pretrain" / f"tiny-{args.size}-seed{args.seed}"
     written = pretrain_base(recipe, workdir, args.out, args.stop_after, args.threads)
     if written:
@@ -279,7 +279,8 @@ def _add_pretrain_command(commands) -> None:
     pretrain = commands.add_parser("pretrain-base", help="pre-train a tiny base model from scratch on the synthetic "
                                    "corpus (resumes from WORKDIR/pretrain/... if stopped)")
     pretrain.add_argument("--size", choices=("s", "m"), default="m")
-    pretrain.add_argument("--steps", type=int, default=6000, help="optimiser steps of the whole run (default 6000)")
+    pretrain.add_argument("--steps", type=int, help="optimiser steps of the whole run (default: the committed base's, "
+                          "tiny-s 5000, tiny-m 8000)")
     pretrain.add_argument("--seed", type=int, default=0)
     pretrain.add_argument("--out", help="where the finished base goes (default: the committed training/bases/tiny-SIZE)")
     pretrain.add_argument("--stop-after", type=int, help="stop after this many steps from where it stands (go on later)")

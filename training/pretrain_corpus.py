@@ -8,9 +8,10 @@ model can predict from what came before (the copy, the recalled value, the resul
 start within a few thousand steps on a CPU.
 
 Kinds of document:
-- ``copy``: a quoted span of 2-10 words, a gap of other words, the span again (scored);
-- ``characters``: the same with a run of random characters of every script, which the tokenizer cuts into arbitrary
-  small pieces (copying an unseen name is copying such pieces);
+- ``copy``: a span of 3-10 words, a gap of other words, the span again (scored after its first word), with nothing
+  marking either: copying by content, the induction circuit;
+- ``characters``: the same with made-up identifiers (pieces of real words in new orders, or random characters of
+  every script), which the tokenizer cuts into arbitrary small pieces (copying an unseen name is copying such pieces);
 - ``recall``: key: value pairs, then one key asked again and its value (scored);
 - ``call``: a function with a random CamelCase name and keys (made of words of the prose, or made up) is defined,
   its values are given among random words, then the call ``Name(key='value', ...)`` (scored) - a shape unlike the API
@@ -39,7 +40,7 @@ TEXT_TASKS = ("summarization", "instruction")  # the tasks whose training prose 
 KINDS = ("copy", "characters", "recall", "call", "arithmetic", "text")
 # Shares of the kinds: copying first (the circuit every other kind builds on), prose enough that every script's
 # tokens are seen as inputs, arithmetic for the math solutions.
-WEIGHTS = (0.2, 0.2, 0.1, 0.2, 0.12, 0.18)
+WEIGHTS = (0.15, 0.25, 0.1, 0.2, 0.12, 0.18)
 
 # Letters of each script, to make words that mean nothing in any language: names and values the model must copy
 # rather than recall.
@@ -103,25 +104,51 @@ def _words(rng: random.Random, pool: list[str], n: int) -> list[str]:
     return [rng.choice(pool) if pool and rng.random() < 0.5 else random_word(rng) for _ in range(n)]
 
 
+def repeat(lead: list[str], span: list[str], gap: list[str]) -> Document:
+    """``lead span gap span``, the loss on the repeat after its first unit. No marker says where the span begins or
+    where it comes again: only an induction circuit (find where the current token occurred before, predict what
+    followed it) predicts the repeat, and that circuit copies any name from any prompt. (With the span quoted,
+    «span» … | «span», the first bases learnt to count from the quote instead and copied nothing else.) The first unit
+    of the repeat is not scored: nothing announces it. Units are joined by spaces, so each is tokenised as in the
+    first occurrence."""
+    return [(" ".join([*lead, *span, *gap, span[0]]), False), (" " + " ".join(span[1:]), True)]
+
+
 def copy_document(rng: random.Random, pool: list[str]) -> Document:
-    span = " ".join(_words(rng, pool, rng.randint(2, 10)))
-    gap = " ".join(_words(rng, pool, rng.randint(0, 12)))
-    lead = " ".join(_words(rng, pool, rng.randint(0, 6)))
-    # The first occurrence is quoted, so the model knows where the span to repeat begins.
-    return [(f"{lead} «{span}» {gap}".strip() + " | «", False), (f"{span}»", True)]
+    return repeat(_words(rng, pool, rng.randint(0, 6)), _words(rng, pool, rng.randint(3, 10)),
+                  _words(rng, pool, rng.randint(0, 12)))
 
 
 def characters_document(rng: random.Random, pool: list[str]) -> Document:
-    """A copy of a run of random characters: the tokenizer cuts it into an arbitrary sequence of small pieces, which is
-    what copying an unseen name ("SetThermostat" → S, et, Th, erm, ...) asks for: induction over any tokens."""
-    if rng.random() < 0.5:  # one script (Latin in either case, half the time): runs the tokenizer merges into pieces
-        consonants, vowels = _SCRIPTS[rng.choice(("latin", "latin", *_SCRIPTS))]
-        letters = consonants + vowels + (consonants + vowels).upper()
+    """A copy of made-up identifiers, which the tokenizer cuts into arbitrary sequences of small pieces: what copying
+    an unseen name ("SetThermostat" → Se, t, Th, erm, ...) asks for, induction over any tokens. Half of them are
+    made of pieces of real words in orders no language has ("ThermRateos"), so that the copy must follow the context
+    against what the language predicts after each piece (the first bases wrote "SetThankedostat"); the others are runs
+    of random characters of one script or of all of them."""
+    mode = rng.random()
+    if mode < 0.5:
+        span = [_fragments(rng, pool) for _ in range(rng.randint(2, 4))]
     else:
-        letters = "".join(consonants + vowels for consonants, vowels in _SCRIPTS.values()) + "ABCDEFGHKLMNPRSTZ0123456789"
-    span = "".join(rng.choice(letters) for _ in range(rng.randint(4, 20)))
-    gap = " ".join(_words(rng, pool, rng.randint(0, 10)))
-    return [(f"«{span}» {gap}".strip() + " | «", False), (f"{span}»", True)]
+        if mode < 0.75:  # one script (Latin in either case, half the time)
+            consonants, vowels = _SCRIPTS[rng.choice(("latin", "latin", *_SCRIPTS))]
+            letters = consonants + vowels + (consonants + vowels).upper()
+        else:
+            letters = "".join(c + v for c, v in _SCRIPTS.values()) + "ABCDEFGHKLMNPRSTZ0123456789"
+        span = ["".join(rng.choice(letters) for _ in range(rng.randint(3, 10))) for _ in range(rng.randint(2, 4))]
+    return repeat(_words(rng, pool, rng.randint(0, 4)), span, _words(rng, pool, rng.randint(0, 10)))
+
+
+def _fragments(rng: random.Random, pool: list[str]) -> str:
+    """2-4 pieces (2-5 characters) of words of the prose, each capitalised half the time, joined: mostly Latin, as
+    API names and keys are."""
+    words = [word for word in pool if word.isascii() and len(word) >= 3] if rng.random() < 0.6 else pool
+    pieces = []
+    for _ in range(rng.randint(2, 4)):
+        word = rng.choice(words)
+        start = rng.randrange(max(len(word) - 1, 1))
+        piece = word[start:start + rng.randint(2, 5)]
+        pieces.append(piece.capitalize() if rng.random() < 0.5 else piece)
+    return "".join(pieces)
 
 
 def recall_document(rng: random.Random, pool: list[str]) -> Document:

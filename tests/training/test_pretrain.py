@@ -5,6 +5,7 @@ whose loss falls and that resumes exactly."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -33,6 +34,25 @@ def test_a_document_depends_on_the_seed_and_its_index_alone(prose):
     assert corpus.document(0, 1234, texts, pool) != corpus.document(1, 1234, texts, pool)
     kinds = {corpus.document(0, i, texts, pool)[0] for i in range(200)}
     assert kinds == set(corpus.KINDS)
+
+
+def test_a_copy_episode_repeats_its_span_token_for_token_with_nothing_marking_it(prose):
+    """The copy and characters episodes teach induction: the scored repeat is, token for token, a stretch the document
+    already holds (so it is predictable from the context alone), and no marker announces where it starts."""
+    from transformers import PreTrainedTokenizerFast
+
+    texts, pool = prose
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(BASES_DIR / "tiny-m")
+    episodes = [doc for kind, doc in (corpus.document(0, i, texts, pool) for i in range(400))
+                if kind in ("copy", "characters")]
+    assert len(episodes) > 100
+    for doc in episodes:
+        (context, scored), (repeat, is_scored) = doc
+        assert not scored and is_scored and not re.search(r"[«»|]", context)
+        context_ids = tokenizer.encode(context, add_special_tokens=False)
+        repeat_ids = tokenizer.encode(repeat, add_special_tokens=False)
+        starts = [i for i in range(len(context_ids)) if context_ids[i:i + len(repeat_ids)] == repeat_ids]
+        assert starts and starts[0] < len(context_ids) - len(repeat_ids), (context, repeat)
 
 
 def test_the_corpus_reads_prose_of_the_text_tasks_training_splits_only(sample_dir, prose):
