@@ -180,9 +180,12 @@ def _cmd_server(args) -> int:
 
 
 def _cmd_pretrain_base(args) -> int:
-    from training.pretrain import COMMITTED_STEPS, Recipe, pretrain_base
+    from training.models import base_manifest
+    from training.pretrain import Recipe, pretrain_base
 
-    recipe = Recipe(size=args.size, steps=args.steps or COMMITTED_STEPS[args.size], seed=args.seed)
+    # By default the committed base's own schedule, as its manifest records it (tiny-s 5000, tiny-m 8000).
+    steps = args.steps or base_manifest(args.size)["steps"]
+    recipe = Recipe(size=args.size, steps=steps, seed=args.seed)
     workdir = Path(args.workdir) / "pretrain" / f"tiny-{args.size}-seed{args.seed}"
     written = pretrain_base(recipe, workdir, args.out, args.stop_after, args.threads)
     if written:

@@ -30,7 +30,6 @@ from training.sample_data import write_sample_data
 MANIFEST = "manifest.json"
 TOKENIZER_DOCUMENTS = 20_000  # corpus documents the tokenizer learns from
 HELD_OUT_START = 10**9  # held-out documents: indices no run reaches (10^9 / 32 steps)
-COMMITTED_STEPS = {"s": 5000, "m": 8000}  # the committed bases' schedules (tiny-m's copying still rose at 7,500)
 
 
 @dataclass(frozen=True)
