@@ -100,6 +100,18 @@ def law_parameters(n: int) -> int:
     return n * n + 2 * n
 
 
+def language_parameters(n: int) -> int:
+    """Parameters one language's loss depends on: its row of T (n − 1 off the diagonal), its E, B and β. Only runs
+    that measured that language inform them, so identifiability is per language, not per law."""
+    return n + 2
+
+
+def measured_per_language(losses: np.ndarray, n: int) -> np.ndarray:
+    """How many runs measured each language's loss (a NaN is a run that did not)."""
+    losses = np.asarray(losses, float).reshape(-1, n)
+    return (~np.isnan(losses)).sum(axis=0)
+
+
 class _LeastSquares:
     """The fit's problem in θ = (T off-diagonal, E, A, β), with B = A·(D + d0)^β: A is on the scale of the losses,
     which keeps the problem well conditioned. A NaN loss (a language that run did not measure) has no residual."""
@@ -185,11 +197,15 @@ def fit_loss_law(languages: tuple[str, ...], ratios: np.ndarray, losses: np.ndar
 
 def residual_noise(law: LossLaw, ratios: np.ndarray, losses: np.ndarray) -> float:
     """The run-to-run noise of one measured loss the fit leaves unexplained: √(RSS / residual degrees of freedom),
-    inf when the runs measured no more losses than the law has parameters."""
-    residuals = (law.losses(np.asarray(ratios)) - np.asarray(losses)).ravel()
-    residuals = residuals[~np.isnan(residuals)]
-    dof = len(residuals) - law_parameters(len(law.languages))
-    return float(np.sqrt(residuals @ residuals / dof)) if dof > 0 else float("inf")
+    pooled over languages. Each language has its own degrees of freedom (its measured losses minus its n + 2
+    parameters); inf while any language has none, since that language's law then passes through its points whatever
+    the noise, and a pooled estimate from the other languages would hide that its parameters are undetermined."""
+    n = len(law.languages)
+    residuals = law.losses(np.asarray(ratios)) - np.asarray(losses)
+    dof = measured_per_language(losses, n) - language_parameters(n)
+    if (dof <= 0).any():
+        return float("inf")
+    return float(np.sqrt(np.nansum(residuals**2) / dof.sum()))
 
 
 # ------------------------------------------------------------------------------------------- optimise
@@ -263,18 +279,21 @@ def minimise_directly(law: LossLaw, weights: np.ndarray, starts: int = 4, seed: 
 
 # ------------------------------------------------------------------------------------- adaptive loop
 def new_initial_runs(n: int, previous: tuple[np.ndarray, np.ndarray] | None = None) -> int:
-    """Runs of the initial design still to make: until the measured losses (those of ``previous`` runs included)
-    are as many as the law has parameters (n² + 2n, at n losses per new run), plus one run, whose n losses are
-    the fit's residual degrees of freedom (an estimate of the noise, and no law that passes through every point)."""
-    measured = int(np.sum(~np.isnan(previous[1]))) if previous is not None and len(previous[1]) else 0
-    return max(2, -(-(law_parameters(n) - measured) // n) + 1)
+    """Runs of the initial design still to make: every language needs n + 3 runs that measured it, its n + 2
+    parameters and one run more (a residual degree of freedom: an estimate of the noise, and no law that passes
+    through every point). A new run measures every language, so the language measured least decides. Runs made
+    before a language joined the search did not measure it: they count for the other languages only (n + 3 new
+    runs for a new language, unless the old runs' checkpoints are validated on it)."""
+    measured = measured_per_language(previous[1], n) if previous is not None and len(previous[1]) else np.zeros(n, int)
+    return max(2, int(language_parameters(n) + 1 - measured.min()))
 
 
 class ClimbSearch:
     """The adaptive loop of docs/studies.md §1c without Ray: ``ask()`` a mixture, ``tell()`` its per-language losses.
 
     First an initial design of proxy mixtures (the uniform mixture, then seeded random language subsets) until the
-    runs hold more measured losses than the law has parameters (:func:`new_initial_runs`: n + 3 runs from scratch);
+    runs measured every language more often than its law has parameters (:func:`new_initial_runs`: n + 3 runs from
+    scratch);
     then each ask fits the law to every run so far and proposes its optimum. A proposal already run (or in flight) is replaced by a neighbour, a Dirichlet draw around it, so that every run adds
     information. ``predicted_gain`` (fitted objective of the best run so far minus that of the optimum) is the
     stopping signal.
@@ -284,8 +303,8 @@ class ClimbSearch:
     the fitted optimum moves with every new run while the truth does not, so the best run is recommended instead.
 
     ``previous`` = (ratios, losses) of runs made before, e.g. before a language joined the search: their
-    ratios are 0 and their losses NaN for the languages they did not have, and they count towards the
-    initial design, so adding a language costs only the runs its new parameters need.
+    ratios are 0 and their losses NaN for the languages they did not have. They inform the languages they measured;
+    a language they did not measure still needs n + 3 runs that measure it.
     """
 
     def __init__(self, languages: tuple[str, ...], weights: np.ndarray, budget: float, offset: float = 1.0,

@@ -7,6 +7,7 @@ from search.mixtures.climb import (
     check_weights,
     fit_loss_law,
     minimise_directly,
+    new_initial_runs,
     optimality_gap,
     optimise,
 )
@@ -147,3 +148,25 @@ def test_the_fit_measures_the_noise_and_recommends_its_optimum_only_beyond_it():
             assert 0.6 * sigma < search.noise() < 1.5 * sigma
             assert search.predicted_gain() <= search.objective_noise() == pytest.approx(search.noise() * np.sqrt(1 / 3))
             assert recommended.method == "run" and any(np.array_equal(recommended.ratios, r) for r in search.ratios)
+
+
+def test_a_language_added_to_a_finished_search_needs_n_plus_3_runs_that_measured_it():
+    """Each language's loss depends on its own n + 2 parameters, informed only by runs that validated it. Six runs of
+    en and es say nothing about fr: adding fr needs n + 3 = 6 new runs (counting all losses against n² + 2n, as
+    before, gave 2), and until then the fit reports no noise estimate rather than one borrowed from en and es."""
+    rng = np.random.default_rng(3)
+    truth, weights = random_law(rng, 3), np.full(3, 1 / 3)
+    old = np.array([rng.dirichlet([2.0, 2.0]) for _ in range(6)])
+    previous = (np.column_stack([old, np.zeros(6)]), np.column_stack([truth.losses(np.column_stack([old, np.zeros(6)]))[:, :2],
+                                                                     np.full(6, np.nan)]))
+    assert new_initial_runs(3) == 6 and new_initial_runs(3, previous) == 6
+    search = ClimbSearch(truth.languages, weights, truth.budget, truth.offset, seed=0, previous=previous)
+    assert search.initial_runs == 6 + 6
+    for made in range(6):
+        ratios = search.ask()
+        search.tell(ratios, truth.losses(ratios) + np.random.default_rng(made).normal(0, 1e-3, 3))
+        if made == 1:  # fr measured twice: its five parameters are undetermined
+            assert search.noise() == float("inf")
+    assert np.isfinite(search.noise())
+    held_out = rng.dirichlet(np.ones(3), size=20)
+    assert np.abs(search.fit().losses(held_out)[:, 2] - truth.losses(held_out)[:, 2]).max() < 0.05
