@@ -185,7 +185,7 @@ def _cmd_pretrain_base(args) -> int:
 
     # By default the committed base's own schedule, as its manifest records it (tiny-s 5000, tiny-m 8000).
     steps = args.steps or base_manifest(args.size)["steps"]
-    recipe = Recipe(size=args.size, steps=steps, seed=args.seed)
+    recipe = Recipe(size=args.size, steps=steps, seed=args.seed, stored_dtype=args.stored_dtype)
     workdir = Path(args.workdir) / "pretrain" / f"tiny-{args.size}-seed{args.seed}"
     written = pretrain_base(recipe, workdir, args.out, args.stop_after, args.threads)
     if written:
@@ -288,6 +288,8 @@ def _add_pretrain_command(commands) -> None:
     pretrain.add_argument("--out", help="where the finished base goes (default: the committed training/bases/tiny-SIZE)")
     pretrain.add_argument("--stop-after", type=int, help="stop after this many steps from where it stands (go on later)")
     pretrain.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    pretrain.add_argument("--stored-dtype", choices=("float32", "bfloat16"), default="float32",
+                          help="how the weights are stored (bfloat16: half the bytes in the repository's history)")
     pretrain.set_defaults(handler=_cmd_pretrain_base)
 
 

@@ -47,6 +47,9 @@ class Recipe:
     seed: int = 0
     log_every: int = 100
     checkpoint_every: int = 500
+    # How the weights are stored: "bfloat16" halves the bytes every committed version leaves in the repository's
+    # history (fine-tuning loads them as fp32); the committed bases are float32.
+    stored_dtype: str = "float32"
 
 
 # ------------------------------------------------------------------------------------------------- batches
@@ -183,6 +186,9 @@ class Pretraining:
         if _trained_by(state["recipe"]) != _trained_by(dataclasses.asdict(self.recipe)):
             raise ValueError(f"{self.checkpoint}: made by another recipe ({state['recipe']}); give a new --workdir or "
                              "the same settings")
+        if state.get("shape", BASE_SHAPES[self.recipe.size]) != BASE_SHAPES[self.recipe.size]:
+            raise ValueError(f"{self.checkpoint}: a tiny-{self.recipe.size} of another shape ({state['shape']}) than "
+                             f"training.models.BASE_SHAPES's; give a new --workdir")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -197,7 +203,8 @@ class Pretraining:
     def save_checkpoint(self) -> None:
         import torch
 
-        state = {"recipe": dataclasses.asdict(self.recipe), "model": self.model.state_dict(),
+        state = {"recipe": dataclasses.asdict(self.recipe), "shape": BASE_SHAPES[self.recipe.size],
+                 "model": self.model.state_dict(),
                  "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                  "step": self.step, "tokens_seen": self.tokens_seen, "torch_rng": torch.get_rng_state()}
         staging = self.checkpoint.with_suffix(".tmp")
@@ -246,15 +253,16 @@ class Pretraining:
               f"{scores['copy_accuracy']:.2f}, prefix matching {scores['prefix_matching']:.2f} · "
               f"{entry['steps_per_s']:.1f} steps/s", flush=True)
 
-    def held_out_accuracy(self) -> dict[str, float]:
+    def held_out_accuracy(self, model=None) -> dict[str, float]:
         """Next-token accuracy on the scored tokens of held-out documents, per kind (``held_out/copy``, ...)."""
         import torch
 
+        model = model or self.model
         hits: dict[str, list[int]] = {}
         for kind, doc in self.held_out:
             ids, labels = encode(self.tokenizer, doc, self.recipe.max_len)
             with torch.no_grad():
-                predicted = self.model(input_ids=torch.tensor([ids])).logits[0, :-1].argmax(-1)
+                predicted = model(input_ids=torch.tensor([ids])).logits[0, :-1].argmax(-1)
             targets = torch.tensor(labels[1:])
             scored = targets != -100
             counts = hits.setdefault(kind, [0, 0])
@@ -263,11 +271,17 @@ class Pretraining:
         return {f"held_out/{kind}": right / max(total, 1) for kind, (right, total) in sorted(hits.items())}
 
     def save(self, out_dir: str | Path) -> Path:
-        """The HF checkpoint (fp32 safetensors and the tokenizer) and its manifest, written atomically."""
+        """The HF checkpoint (weights in the recipe's ``stored_dtype``; fine-tuning loads them as fp32) and its
+        manifest, written atomically. The manifest's scores are measured on the weights as stored, so what it claims
+        is what a study gets."""
+        import copy
+
+        import torch
+
         out_dir = Path(out_dir)
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=".staging-"))
-        self.model.save_pretrained(staging)
+        copy.deepcopy(self.model).to(getattr(torch, self.recipe.stored_dtype)).save_pretrained(staging)
         self.tokenizer.save_pretrained(staging)
         shutil.copy(self.log_path, staging / "pretrain_log.jsonl")
         (staging / MANIFEST).write_text(json.dumps(self.manifest(staging), indent=2) + "\n", encoding="utf-8")
@@ -277,11 +291,18 @@ class Pretraining:
         return out_dir
 
     def manifest(self, folder: Path) -> dict:
+        import torch
+        from transformers import LlamaForCausalLM
+
         final = json.loads(self.log_path.read_text(encoding="utf-8").splitlines()[-1])
+        stored = LlamaForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+        as_stored = {**induction_scores(stored, self.probe), **self.held_out_accuracy(stored)}
         return {"recipe": dataclasses.asdict(self.recipe), "architecture": "LlamaForCausalLM",
+                "shape": BASE_SHAPES[self.recipe.size],
                 "parameters": sum(p.numel() for p in self.model.parameters()), "steps": self.step,
                 "tokens_seen": self.tokens_seen, "corpus_sha256": self.corpus_hash(),
-                "final": {key: value for key, value in final.items() if key not in ("step", "lr", "steps_per_s")},
+                "final": {"loss": final["loss"], "grad_norm": final["grad_norm"], **as_stored},
+                "final_as_trained": {key: value for key, value in final.items() if key not in ("step", "lr", "steps_per_s")},
                 "files": {path.name: file_sha256(path) for path in sorted(folder.iterdir()) if path.name != MANIFEST}}
 
     def corpus_hash(self) -> str:
@@ -293,8 +314,8 @@ class Pretraining:
 
 
 def _trained_by(recipe: dict) -> dict:
-    """The settings that change what is trained (how often it logs and checkpoints does not)."""
-    return {key: value for key, value in recipe.items() if key not in ("log_every", "checkpoint_every")}
+    """The settings that change what is trained (how often it logs and checkpoints, and how it is stored, do not)."""
+    return {key: value for key, value in recipe.items() if key not in ("log_every", "checkpoint_every", "stored_dtype")}
 
 
 def file_sha256(path: Path) -> str:

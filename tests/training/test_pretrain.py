@@ -4,6 +4,7 @@ whose loss falls and that resumes exactly."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -11,7 +12,7 @@ import shutil
 import pytest
 
 from training import pretrain_corpus as corpus
-from training.models import BASES_DIR
+from training.models import BASE_SHAPES, BASES_DIR, load_model
 from training.pretrain import MANIFEST, Pretraining, Recipe, check_manifest
 
 SIZES = ("s", "m")
@@ -155,3 +156,31 @@ def test_pretraining_lowers_the_loss_and_resumes_exactly(sample_dir, tmp_path):
     from transformers import AutoModelForCausalLM
 
     assert AutoModelForCausalLM.from_pretrained(out).config.model_type == "llama"
+
+
+def test_a_base_stored_in_bf16_is_half_the_bytes_loads_as_fp32_and_its_manifest_scores_the_stored_weights(
+        sample_dir, tmp_path, monkeypatch):
+    recipe = Recipe(size="s", steps=8, batch=8, lr=5e-3, warmup=2, log_every=4, checkpoint_every=4)
+    shutil.copytree(sample_dir, tmp_path / "run" / "sample_data")
+    run = Pretraining(recipe, tmp_path / "run")
+    run.setup()
+    run.train()
+    fp32 = run.save(tmp_path / "fp32")
+    stored = Pretraining(dataclasses.replace(recipe, stored_dtype="bfloat16"), tmp_path / "run")
+    stored.setup()  # the same run (how it is stored is not part of what it trains): resumed at its last step
+    assert stored.step == 8
+    bf16 = stored.save(tmp_path / "bf16")
+    assert check_manifest(bf16) == []
+    size = {out: (out / "model.safetensors").stat().st_size for out in (fp32, bf16)}
+    assert size[bf16] < 0.55 * size[fp32]
+    model = load_model(str(bf16))
+    assert {p.dtype for p in model.parameters()} == {__import__("torch").float32}
+    facts = json.loads((bf16 / MANIFEST).read_text())
+    assert facts["shape"] == BASE_SHAPES["s"] and facts["recipe"]["stored_dtype"] == "bfloat16"
+    from training.pretrain import induction_scores
+
+    assert facts["final"]["copy_accuracy"] == induction_scores(model.eval(), stored.probe)["copy_accuracy"]
+    # A work dir whose checkpoint has another shape than BASE_SHAPES says is refused by name, not by a tensor error.
+    monkeypatch.setitem(BASE_SHAPES, "s", {**BASE_SHAPES["s"], "num_hidden_layers": 3})
+    with pytest.raises(ValueError, match="another shape"):
+        Pretraining(recipe, tmp_path / "run").setup()
