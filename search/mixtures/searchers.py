@@ -211,11 +211,22 @@ def _regmix(search, total: int, previous) -> Searcher:
     return RegMixSearcher(search.languages, search.weight_of(), total, search.runs, search.seed)
 
 
-def _optuna(search, total: int, previous) -> Searcher:
+def tpe_sampler(seed: int, budget: int):
+    """Optuna's TPE with its random start scaled to the budget: a third of the runs, at least 2, at most Optuna's
+    default of 10. With the default, a budget of 10 runs or fewer is all random start, i.e. random search."""
     import optuna
+
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(budget))
+
+
+def startup_trials(budget: int) -> int:
+    return min(10, max(2, budget // 3))
+
+
+def _optuna(search, total: int, previous) -> Searcher:
     from ray.tune.search.optuna import OptunaSearch
 
-    return OptunaSearch(metric=METRIC, mode="min", sampler=optuna.samplers.TPESampler(seed=search.seed))
+    return OptunaSearch(metric=METRIC, mode="min", sampler=tpe_sampler(search.seed, search.runs))
 
 
 # The registry of ratio-search strategies (the study's ``search.strategy``): strategy → factory(search section,

@@ -16,6 +16,7 @@ from pathlib import Path
 import ray
 from ray import tune
 
+from search.mixtures.searchers import tpe_sampler
 from search.runs.cluster import concurrency, run_config, trial_resources
 from search.runs.designs import TrialSpec, model_settings
 from search.runs.driver import Drive, content_hash
@@ -84,13 +85,11 @@ def plan_tunings(study: Study) -> list[TrialSpec]:
 
 def _searcher(tuning: TuningConfig, concurrent: int):
     if tuning.searcher == "optuna":
-        import optuna
         from ray.tune.search.optuna import OptunaSearch
 
         # A finished trial's last report gives the kept epoch's value (search/runs/trial.py); a trial ASHA stopped,
         # the value at the rung where it was stopped.
-        return OptunaSearch(metric=tuning.metric, mode=tuning.mode,
-                            sampler=optuna.samplers.TPESampler(seed=tuning.seed))
+        return OptunaSearch(metric=tuning.metric, mode=tuning.mode, sampler=tpe_sampler(tuning.seed, tuning.trials))
     from ray.tune.search import BasicVariantGenerator
 
     # Random samples, or every grid combination. Tune ignores TuneConfig.max_concurrent_trials for a generator it

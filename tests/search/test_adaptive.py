@@ -115,3 +115,11 @@ def test_grid_searcher_runs_every_lattice_mixture_once_and_recommends_the_best_m
     ratios, predicted = searcher.recommended
     objectives = {mixture: law.objective(np.array(mixture), np.full(4, 0.25)) for mixture in mixtures}
     assert predicted is None and tuple(ratios) == min(objectives, key=objectives.get)
+
+
+def test_tpe_starts_at_random_for_a_third_of_the_budget_not_optunas_ten():
+    """With Optuna's default of 10 random startup trials, an 8-run TPE search would be random search throughout."""
+    from search.mixtures.searchers import startup_trials, tpe_sampler
+
+    assert [startup_trials(runs) for runs in (4, 8, 12, 24, 60)] == [2, 2, 4, 8, 10]
+    assert tpe_sampler(0, 8)._n_startup_trials == 2
