@@ -126,7 +126,9 @@ def main() -> None:
         seconds[strategy] = polymix_climb(workdir, study(f"real-{strategy}", strategy, args.runs, args.total, weights))
         [summary] = summaries(workdir, f"real-{strategy}")
         rec = summary["recommended"]
-        rows.append((strategy, key(rec["counts"]), rec["measured"][METRIC], summary["runs_finished"], seconds[strategy]))
+        # (no measurement when the budget ran out before the recommendation's confirmation run)
+        measured = (rec.get("measured") or {}).get(METRIC)
+        rows.append((strategy, key(rec["counts"]), measured, summary["runs_finished"], seconds[strategy]))
         print(f"{strategy}: {seconds[strategy]:.0f} s", flush=True)
     available = {lang: SAMPLE_ROWS["train"] for lang in LANGUAGES}
     by_temperature = key(temperature(available, args.total))
@@ -146,6 +148,9 @@ def main() -> None:
     print(f"\n{'strategy':<16} {'recommended':>12} {'measured':>9} {'grid value':>10} {'regret':>7} {'runs':>5} {'seconds':>8}")
     for name, point, measured, runs, wall in rows:
         on_grid = f"{truth[point]:.4f}" if point in truth else "—"
+        if measured is None:
+            print(f"{name:<16} {'/'.join(map(str, point)):>12} {'—':>9} {on_grid:>10} {'—':>7} {runs:>5} {wall:>8.0f}")
+            continue
         regret = (measured - truth[best]) / gap if gap > 0 else float("nan")  # (nan: uniform is the best)
         print(f"{name:<16} {'/'.join(map(str, point)):>12} {measured:>9.4f} {on_grid:>10} {regret:>7.2f} {runs:>5} {wall:>8.0f}")
     spread = f"± {noise / gap:.2f}" if gap > 0 else "undefined (uniform is the best grid mixture)"
