@@ -408,6 +408,19 @@ class ClimbSearch:
             return self._run_as_optimum(self._best_run())
         return optimum
 
+    def recommendation_rule(self) -> str:
+        """Why :meth:`recommend` chose what it chose, in words (recommendation.json and the printout)."""
+        if self.fitted_optimum().method == "run":
+            return "best run: the law predicts no mixture better than the run it rates best"
+        gain, noise = self.predicted_gain(), self.objective_noise()
+        if not np.isfinite(self.noise()):
+            return ("the law's optimum, with the noise unknown (a language has no residual degree of freedom: more "
+                    "initial runs would measure it); only its confirmation run says what it is worth")
+        if gain <= noise:
+            return (f"best run: the law's optimum is predicted to gain {gain:.4g} over it, within the noise of a run's "
+                    f"objective ({noise:.4g})")
+        return f"the law's optimum: predicted to gain {gain:.4g} over the best run, beyond the noise ({noise:.4g})"
+
     def predicted_gain(self) -> float:
         law = self.fit()
         return float(law.objective(self._best_run(), self.weights) - self.fitted_optimum().objective)

@@ -210,9 +210,10 @@ def summarise(study: Study, plan: PlannedSearch, searcher, results) -> dict:
         summary["recommended"]["optimiser"] = {"method": optimum.method, "iterations": optimum.iterations,
                                                "optimality_gap": optimum.gap, "certified": optimum.certified,
                                                "predicted_gain": climb.predicted_gain(),
-                                               "objective_noise": climb.objective_noise(),
                                                # (none without residual degrees of freedom: search.initial_runs too few)
-                                               "residual_noise_per_loss": climb.noise() if np.isfinite(climb.noise()) else None}
+                                               "objective_noise": climb.objective_noise() if np.isfinite(climb.noise()) else None,
+                                               "residual_noise_per_loss": climb.noise() if np.isfinite(climb.noise()) else None,
+                                               "rule": climb.recommendation_rule()}
         law = searcher.climb.fit()
         summary["fitted_law"] = {"languages": list(law.languages), "transfer": law.transfer.round(4).tolist(),
                                  "floor": law.floor.round(4).tolist(), "scale": law.scale.round(4).tolist(),
@@ -284,6 +285,8 @@ def format_outcome(outcome: SearchOutcome) -> str:
                  + ", ".join(f"{lang} {count / s['total']:.3f}" for lang, count in rec["counts"].items()) + ")")
     if "hparams" in rec:
         lines.append(f"  with training settings: {describe(rec['hparams'])}")
+    if "optimiser" in rec:
+        lines.append(f"  chosen as {rec['optimiser']['rule']}")
     predicted = f"{rec['predicted'][METRIC]:.4f}" if rec["predicted"] else "—"
     measured = f"{rec['measured'][METRIC]:.4f}" if rec["measured"] else "— (not run)"
     lines.append(f"  objective Σ w·val loss: predicted {predicted}, measured {measured}; best run measured "

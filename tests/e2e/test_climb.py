@@ -25,8 +25,8 @@ def test_climb_search_then_adding_a_language_reuses_its_runs(tmp_path):
     [parent] = client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'search'")
     assert parent.info.status == "FINISHED"
     runs = children(client, experiment.experiment_id, parent.info.run_id)
-    # 5 initial mixtures (2² + 2·2 = 8 parameters, 2 losses per run, one run more for the residual degrees of
-    # freedom), 1 fitted optimum, then the recommendation's confirmation unless it is a mixture already run.
+    # 5 initial mixtures (each language measured by n + 3 = 5 runs: its n + 2 = 4 parameters and one residual degree
+    # of freedom), 1 fitted optimum, then the recommendation's confirmation unless it is a mixture already run.
     assert len(runs) in (6, 7) and all(run.info.status == "FINISHED" for run in runs)
     assert f"climb search tiny-s/math: {len(runs)} runs finished" in first.stdout
     for run in runs:  # every run validated both searched languages and scored the objective
@@ -45,6 +45,8 @@ def test_climb_search_then_adding_a_language_reuses_its_runs(tmp_path):
     assert optimiser["method"] in ("slsqp", "run") and optimiser["residual_noise_per_loss"] > 0
     # the law's optimum only where its predicted gain beats the noise of a run's objective; else the best run
     assert (optimiser["method"] == "slsqp") == (optimiser["predicted_gain"] > optimiser["objective_noise"])
+    assert optimiser["rule"].startswith("the law's optimum" if optimiser["method"] == "slsqp" else "best run")
+    assert f"chosen as {optimiser['rule']}" in first.stdout
     assert optimiser["method"] == "run" or optimiser["certified"]
     assert parent.data.metrics["search/tiny-s-math/recommended_measured"] == pytest.approx(rec["measured"]["val/objective"])
     assert summary["fitted_law"]["languages"] == ["en", "es"]

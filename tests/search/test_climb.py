@@ -144,10 +144,13 @@ def test_the_fit_measures_the_noise_and_recommends_its_optimum_only_beyond_it():
             best, uniform = minimise_directly(truth, weights).objective, truth.objective(np.full(3, 1 / 3), weights)
             assert search.noise() < 1e-4 and recommended.gap < 1e-6  # the optimum (by now also the last run made)
             assert (truth.objective(recommended.ratios, weights) - best) / (uniform - best) < 1e-3
+            # (the optimum is by now a run: the rule says it is the best run, within a noise of ~0)
+            assert search.recommendation_rule().startswith("best run" if recommended.method == "run" else "the law's optimum")
         else:
             assert 0.6 * sigma < search.noise() < 1.5 * sigma
             assert search.predicted_gain() <= search.objective_noise() == pytest.approx(search.noise() * np.sqrt(1 / 3))
             assert recommended.method == "run" and any(np.array_equal(recommended.ratios, r) for r in search.ratios)
+            assert search.recommendation_rule().startswith("best run")
 
 
 def test_a_language_added_to_a_finished_search_needs_n_plus_3_runs_that_measured_it():
@@ -170,3 +173,17 @@ def test_a_language_added_to_a_finished_search_needs_n_plus_3_runs_that_measured
     assert np.isfinite(search.noise())
     held_out = rng.dirichlet(np.ones(3), size=20)
     assert np.abs(search.fit().losses(held_out)[:, 2] - truth.losses(held_out)[:, 2]).max() < 0.05
+
+
+def test_without_residual_degrees_of_freedom_the_recommendation_says_the_noise_is_unknown():
+    """A user's small ``initial_runs`` leaves a language without a residual degree of freedom: the noise cannot be
+    estimated, and the rule says so instead of comparing the predicted gain with a noise of 0."""
+    rng = np.random.default_rng(5)
+    truth, weights = random_law(rng, 3), np.full(3, 1 / 3)
+    search = ClimbSearch(truth.languages, weights, truth.budget, truth.offset, seed=0, initial_runs=3)
+    for _ in range(4):
+        ratios = search.ask()
+        search.tell(ratios, truth.losses(ratios) + np.random.default_rng(len(search.ratios)).normal(0, 0.01, 3))
+    assert search.noise() == float("inf")
+    assert search.recommend().method == "slsqp"  # recommended, but only its confirmation run will measure it
+    assert search.recommendation_rule().startswith("the law's optimum, with the noise unknown")
