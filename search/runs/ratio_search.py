@@ -267,7 +267,8 @@ def log_transfer_heatmap(tracker: Tracker, run_id: str, law: dict, artifact_file
     for i in range(len(languages)):
         for j in range(len(languages)):
             axes.text(j, i, f"{transfer[i, j]:.2f}", ha="center", va="center", color="white" if transfer[i, j] < 0.6 else "black")
-    axes.set_title(f"fitted interaction matrix T\n{title}", fontsize=9)
+    # T is fitted with d0 = 1: a base that already knows a language shows it as off-diagonal mass too (T + c)/(1 + c)
+    axes.set_title(f"fitted interaction matrix T (d0 = 1: transfer and the base's prior knowledge)\n{title}", fontsize=8)
     figure.colorbar(image, ax=axes, fraction=0.046)
     figure.tight_layout()
     tracker.log_figure(run_id, figure, artifact_file)
@@ -294,7 +295,9 @@ def format_outcome(outcome: SearchOutcome) -> str:
     if "fitted_law" in s:
         law = s["fitted_law"]
         width = max(len(lang) for lang in law["languages"]) + 1
-        lines.append("  fitted interaction matrix T (row i: how much each language's data counts for language i):")
+        lines.append("  fitted interaction matrix T (row i: how much each language's data counts for language i, at d0 = 1;")
+        lines.append("  what the base already knew reads as transfer too: a true T with prior c·(D + 1) examples shows "
+                     "(T + c)/(1 + c)):")
         lines.append("  " + " " * width + "".join(f"{lang:>7}" for lang in law["languages"]))
         for lang, row in zip(law["languages"], law["transfer"]):
             lines.append(f"  {lang:<{width}}" + "".join(f"{value:>7.2f}" for value in row))
