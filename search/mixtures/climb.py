@@ -281,11 +281,18 @@ def minimise_directly(law: LossLaw, weights: np.ndarray, starts: int = 4, seed: 
 def new_initial_runs(n: int, previous: tuple[np.ndarray, np.ndarray] | None = None) -> int:
     """Runs of the initial design still to make: every language needs n + 3 runs that measured it, its n + 2
     parameters and one run more (a residual degree of freedom: an estimate of the noise, and no law that passes
-    through every point). A new run measures every language, so the language measured least decides. Runs made
-    before a language joined the search did not measure it: they count for the other languages only (n + 3 new
-    runs for a new language, unless the old runs' checkpoints are validated on it)."""
-    measured = measured_per_language(previous[1], n) if previous is not None and len(previous[1]) else np.zeros(n, int)
-    return max(2, int(language_parameters(n) + 1 - measured.min()))
+    through every point), 4 of which trained it. A new run measures every language, so the language measured least
+    decides. Runs made before a language joined the search did not measure it: they count for the other languages
+    only (n + 3 new runs for it), unless their kept checkpoints were validated on it (search/runs/revalidation.py);
+    then they measure its row of T, and 4 new runs that train it give its own curve."""
+    if previous is None or not len(previous[1]):
+        return language_parameters(n) + 1
+    ratios, losses = np.asarray(previous[0], float), np.asarray(previous[1], float)
+    measured = measured_per_language(losses, n)
+    # Runs that did not train a language measure only the transfer into it (its row of T) near zero data: its own
+    # curve (E, B, β) needs runs that trained it, 4 of them (one more than its 3 parameters).
+    trained = ((ratios > 0) & ~np.isnan(losses)).sum(axis=0)
+    return max(2, int(language_parameters(n) + 1 - measured.min()), int(4 - trained.min()))
 
 
 class ClimbSearch:
@@ -303,8 +310,9 @@ class ClimbSearch:
     the fitted optimum moves with every new run while the truth does not, so the best run is recommended instead.
 
     ``previous`` = (ratios, losses) of runs made before, e.g. before a language joined the search: their
-    ratios are 0 and their losses NaN for the languages they did not have. They inform the languages they measured;
-    a language they did not measure still needs n + 3 runs that measure it.
+    ratios are 0 and their losses NaN for the languages they did not have (or measured on their checkpoints since).
+    They inform the languages they measured; the initial design then trains the languages they did not train in
+    every run, until 4 runs have.
     """
 
     def __init__(self, languages: tuple[str, ...], weights: np.ndarray, budget: float, offset: float = 1.0,
@@ -348,6 +356,11 @@ class ClimbSearch:
         n = len(self.languages)
         size = int(self.rng.integers(min(2, n - 1), n))
         chosen = self.rng.choice(n, size=size, replace=False)
+        if self.reused and len(known):  # after reuse: a language earlier runs did not train is in every subset
+            untrained = np.flatnonzero((known > 0).sum(axis=0) < 4)
+            if 0 < len(untrained) < n:
+                others = self.rng.permutation(np.setdiff1d(np.arange(n), untrained))
+                chosen = np.concatenate([untrained, others])[:max(size, len(untrained))]
         ratios = np.zeros(n)
         ratios[chosen] = self.rng.dirichlet(np.full(size, 2.0))
         for _ in range(100):  # (a draw within the resolution of a known mixture would round to the same run)

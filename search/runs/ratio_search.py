@@ -30,6 +30,7 @@ from search.runs.designs import TrialSpec, model_settings
 from search.runs.driver import Drive, content_hash
 from search.runs.early_stopping import STOPPED_BY_ASHA, early_stopping
 from search.runs.progress import Progress
+from search.runs.revalidation import Unvalidated, expected_measured, revalidate, revalidated_losses, runs_to_revalidate
 from search.runs.trial import run_trial, selected_losses
 from search.runs.tuning import describe, max_epochs, sampled, tune_space
 from search.study import Study
@@ -70,24 +71,29 @@ def search_key(base: TrialSpec, total: int) -> str:
     return hashlib.sha256(json.dumps({**content, "total": total}, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def previous_runs(tracker: Tracker, experiment_id: str, key: str, languages: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
-    """Finished runs of earlier searches over other languages (same model, task, budget and settings).
+def previous_runs(tracker: Tracker, experiment_id: str, key: str,
+                  languages: list[str]) -> tuple[tuple[np.ndarray, np.ndarray] | None, list[str]]:
+    """Finished runs of earlier searches over other languages (same model, task, budget and settings), and their
+    run ids.
 
-    They re-enter the fit (mixture reuse): a language they did not train has ratio 0, a language they did
-    not validate has a NaN loss. Runs of a search over the same languages are not taken here: that search
-    proposes the same mixtures again and reuses each finished run by its spec hash.
+    They re-enter the fit (mixture reuse): a language they did not train has ratio 0, a language they did not
+    validate has a NaN loss, unless their kept checkpoint was validated on it since (search/runs/revalidation.py).
+    Runs of a search over the same languages are not taken here: that search proposes the same mixtures again and
+    reuses each finished run by its spec hash.
     """
     runs = tracker.runs_tagged(experiment_id, SEARCH_KEY_TAG, key, finished=True)
-    ratios, losses = [], []
+    ratios, losses, run_ids = [], [], []
     for run in runs:
         counts = json.loads(run.params.get("counts", "{}"))
-        validated = selected_losses(run.metrics)
-        if not counts or set(counts) - set(languages) or set(validated) == set(languages):
+        selected = selected_losses(run.metrics)
+        if not counts or set(counts) - set(languages) or set(selected) == set(languages):
             continue
+        validated = {**revalidated_losses(run.metrics), **selected}
         total = sum(counts.values())
         ratios.append([counts.get(lang, 0) / total for lang in languages])
         losses.append([validated.get(lang, np.nan) for lang in languages])
-    return (np.array(ratios), np.array(losses)) if ratios else None
+        run_ids.append(run.run_id)
+    return ((np.array(ratios), np.array(losses)) if ratios else None), run_ids
 
 
 @dataclass
@@ -107,6 +113,7 @@ class PlannedSearch:
     total: int
     key: str
     previous: tuple[np.ndarray, np.ndarray] | None
+    unvalidated: list[Unvalidated]  # earlier runs whose kept checkpoints are validated on the added languages first
 
 
 def plan_searches(study: Study, tracker: Tracker, experiment_id: str) -> list[PlannedSearch]:
@@ -122,20 +129,26 @@ def plan_searches(study: Study, tracker: Tracker, experiment_id: str) -> list[Pl
                              eval=study.eval, data=study.data, seed=study.seed, resources=resources,
                              validation_languages=s.languages)
             key = search_key(base, total)
-            previous = previous_runs(tracker, experiment_id, key, s.languages) if s.strategy == "climb" else None
+            previous, run_ids, unvalidated = None, [], []
             if s.strategy == "climb":
-                initial = s.initial_runs or new_initial_runs(len(s.languages), previous)
+                previous, run_ids = previous_runs(tracker, experiment_id, key, s.languages)
+                unvalidated = runs_to_revalidate(tracker, experiment_id, key, s.languages)
+                expected = expected_measured(previous, run_ids, unvalidated, s.languages)
+                initial = s.initial_runs or new_initial_runs(len(s.languages), expected)
                 if s.runs <= initial:
                     reused = f" (after reusing {len(previous[0])} runs of earlier searches)" if previous else ""
                     raise ConfigError(f"search.runs: {s.runs} leaves no run after the {initial} initial mixtures{reused} "
                                       f"of {model.name}/{task}; raise search.runs above {initial}")
-            planned.append(PlannedSearch(model, task, base, total, key, previous))
+            planned.append(PlannedSearch(model, task, base, total, key, previous, unvalidated))
     return planned
 
 
 def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracker, parent_run_id: str,
                workdir: Path) -> SearchOutcome:
     s = study.search
+    if plan.unvalidated:  # Ray is up: validate the earlier runs' checkpoints on the added languages, then refit with them
+        revalidate(plan.base, context, tracker, plan.unvalidated)
+        plan.previous, _ = previous_runs(tracker, context["experiment_id"], plan.key, s.languages)
     model, task, base, total, key, previous = plan.model, plan.task, plan.base, plan.total, plan.key, plan.previous
     searcher = SEARCHERS[s.strategy](s, total, previous)
     weights = s.weight_of()

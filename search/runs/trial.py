@@ -17,7 +17,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 
 from evaluation.evaluate import evaluate_languages, language_metrics, summarize, validation_accuracy
 from search.runs.designs import TrialSpec
-from search.tracking import NODE_TAG, SEARCH_KEY_TAG, MLflowEpochLogger, Tracker
+from search.tracking import CHECKPOINT_TAG, NODE_TAG, SEARCH_KEY_TAG, MLflowEpochLogger, Tracker
 from training.models import language_model_parameters, load_model, load_tokenizer, model_family
 from training.session import LocalSession
 from training.sft import SELECTION_METRIC, SFTJob, run_sft, train_loop
@@ -159,7 +159,15 @@ def train(spec: TrialSpec, context: dict, tracker: Tracker, run_id: str, search:
         return train_in_process(spec, context, tracker, run_id, search)
     result = torch_trainer(spec, context, run_id, search).fit()
     best = max(result.best_checkpoints, key=lambda pair: pair[1][SELECTION_METRIC])[1]
-    return result.get_best_checkpoint(SELECTION_METRIC, "max"), selection(tracker, run_id, best, search)
+    checkpoint = result.get_best_checkpoint(SELECTION_METRIC, "max")
+    return checkpoint, selection(tracker, run_id, best, search, checkpoint_location(checkpoint))
+
+
+def checkpoint_location(checkpoint: ray.train.Checkpoint) -> str:
+    """Where a Ray checkpoint is, as ``ray.train.Checkpoint(path=...)`` opens it again: a path on local or shared
+    storage, a URI on cloud storage."""
+    kind = getattr(checkpoint.filesystem, "type_name", "local")
+    return checkpoint.path if kind == "local" else f"{kind}://{checkpoint.path}"
 
 
 def train_in_process(spec: TrialSpec, context: dict, tracker: Tracker, run_id: str, search: dict | None):
@@ -174,12 +182,13 @@ def train_in_process(spec: TrialSpec, context: dict, tracker: Tracker, run_id: s
     job = sft_job(spec, context["model_path"], context["data_dir"], search and search["weights"])
     run_sft(job, partial(validation_accuracy, budgets=budgets(spec)), session)
     directory, best = session.best()
-    return str(directory), selection(tracker, run_id, best, search)
+    return str(directory), selection(tracker, run_id, best, search, str(directory))
 
 
-def selection(tracker: Tracker, run_id: str, best: dict, search: dict | None) -> dict[str, float]:
-    """The kept epoch (tagged on the run) and its validation results under ``selected/...``."""
-    tracker.set_tags(run_id, {"polymix.best_epoch": best["epoch"]})
+def selection(tracker: Tracker, run_id: str, best: dict, search: dict | None, checkpoint: str) -> dict[str, float]:
+    """The kept epoch and where its checkpoint is (tagged on the run: a ratio search that adds a language validates
+    that checkpoint on it), and its validation results under ``selected/...``."""
+    tracker.set_tags(run_id, {"polymix.best_epoch": best["epoch"], CHECKPOINT_TAG: checkpoint})
     selected = {f"selected/{key}": value for key, value in best.items()
                 if key.startswith(("val/loss/", "val/avg_loss", "val/avg_acc"))}
     if search:

@@ -18,9 +18,11 @@ from search.tracking.server import (
                                     tracking_reachable,
 )
 from search.tracking.tracker import (
+                                    CHECKPOINT_TAG,
                                     EVAL_LANGUAGES_PARAM,
                                     KIND_TAG,
                                     NODE_TAG,
+                                    REVALIDATED_TAG,
                                     RUNS_VIEW_KEY,
                                     SEARCH_KEY_TAG,
                                     SPEC_HASH_TAG,
@@ -32,7 +34,7 @@ from search.tracking.tracker import (
                                     tuned_tag,
 )
 
-__all__ = ["CREDENTIAL_ENV", "EVAL_LANGUAGES_PARAM", "KIND_TAG", "NODE_TAG", "RUNS_VIEW_KEY", "SEARCH_KEY_TAG", "SPEC_HASH_TAG", "STOPPED_TAG",
+__all__ = ["CHECKPOINT_TAG", "CREDENTIAL_ENV", "EVAL_LANGUAGES_PARAM", "KIND_TAG", "NODE_TAG", "REVALIDATED_TAG", "RUNS_VIEW_KEY", "SEARCH_KEY_TAG", "SPEC_HASH_TAG", "STOPPED_TAG",
            "STUDY_HASH_TAG", "MLflowEpochLogger", "StopRecorder", "Tracker", "check_tracking_server",
            "default_tracking_uri", "redact_uri", "results_table", "split_credentials", "study_document", "study_params",
            "tracking_reachable", "tuned_tag"]

@@ -29,6 +29,8 @@ SEARCH_KEY_TAG = "polymix.search_key"  # runs of ratio searches that can share a
 STOPPED_TAG = "polymix.stopped"  # why a run ended before its last epoch (e.g. ASHA)
 RUNS_VIEW_KEY = "polymix-trials"  # the MLflow UI view of an experiment's trial runs (Tracker.set_runs_view)
 NODE_TAG = "polymix.node"  # the Ray node a trial last ran on (host and node id): where to look for its logs
+CHECKPOINT_TAG = "polymix.checkpoint"  # where a trained run's kept checkpoint is (a path, or a URI on cloud storage)
+REVALIDATED_TAG = "polymix.revalidated"  # languages a run's kept checkpoint was validated on after it ran
 
 
 @dataclass(frozen=True)

@@ -53,16 +53,22 @@ def test_climb_search_then_adding_a_language_reuses_its_runs(tmp_path):
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "search/tiny-s-math")}
     assert artifacts == {"search/tiny-s-math/recommendation.json", "search/tiny-s-math/transfer_matrix.png"}
 
-    # Add fr: the first search's runs re-enter the fit (fr ratio 0, fr loss unmeasured). They inform en and es only:
-    # fr's own n + 2 = 5 parameters need n + 3 = 6 runs that measured fr, all new here; then the confirmation of the
-    # recommendation unless it is a mixture already run.
+    # Add fr: the first search's runs re-enter the fit (fr ratio 0). Their kept checkpoints are first validated on fr
+    # (a forward pass each), so they measure fr's row of T too; fr's own curve needs 4 runs that train it: 4 new
+    # initial runs (6 without the re-validation), then the confirmation of the recommendation unless already run.
+    selected_before = {run.info.run_id: {k: v for k, v in run.data.metrics.items() if k.startswith("selected/")} for run in runs}
     second = polymix(tmp_path, "climb", "tests/e2e/climb_micro.yaml", "--set", "search.languages=[en, es, fr]",
-                     "--set", "search.runs=7")
+                     "--set", "search.runs=5")
+    assert f"validated {len(runs)} earlier runs' kept checkpoints on fr" in second.stdout
     assert f"{len(runs)} runs of earlier searches reused" in second.stdout
+    for run in runs:  # recorded beside what the run measured, which is left as it was
+        again = client.get_run(run.info.run_id)
+        assert again.data.tags["polymix.revalidated"] == "fr" and again.data.metrics["revalidated/val/loss/fr"] > 0
+        assert {k: v for k, v in again.data.metrics.items() if k.startswith("selected/")} == selected_before[run.info.run_id]
     [new_parent] = [p for p in client.search_runs([experiment.experiment_id], "tags.`polymix.kind` = 'search'")
                     if p.info.run_id != parent.info.run_id]
     new_runs = children(client, experiment.experiment_id, new_parent.info.run_id)
-    assert len(new_runs) in (6, 7)
+    assert len(new_runs) in (4, 5)
     assert all("selected/val/loss/fr" in run.data.metrics for run in new_runs)
     summary = recommendation(client, new_parent, tmp_path)
     assert summary["runs_reused_from_earlier_searches"] == len(runs) and summary["runs_finished"] == len(new_runs)

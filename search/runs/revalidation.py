@@ -1,0 +1,104 @@
+"""Earlier runs' kept checkpoints validated on the languages a ratio search added: Climb's reuse made real.
+
+A language's loss law has n + 2 parameters, informed only by runs that validated that language
+(search/mixtures/climb.py). Runs of an earlier search over fewer languages did not validate the new one, so by
+themselves they leave it to n + 3 new runs. Each of them kept its checkpoint (tagged ``polymix.checkpoint`` on its
+run), and a forward pass over the new language's validation rows measures what the other languages' data does for
+it: the transfer into it, at ratio 0. The loss is recorded on the old run as ``revalidated/val/loss/<lang>`` and the
+run tagged ``polymix.revalidated``; what the run measured when it ran (``selected/...``) is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import ray
+
+from search.runs.designs import TrialSpec
+from search.runs.trial import selected_losses, sft_job
+from search.tracking import CHECKPOINT_TAG, REVALIDATED_TAG, SEARCH_KEY_TAG, Tracker
+from training.models import load_model, load_tokenizer
+from training.sft import SFTJob, validation_loss, validation_rows
+
+PREFIX = "revalidated/val/loss/"
+
+
+@dataclass(frozen=True)
+class Unvalidated:
+    """An earlier run of the same search key that did not validate some of the searched languages."""
+
+    run_id: str
+    counts: dict[str, int]
+    checkpoint: str
+    missing: tuple[str, ...]
+
+
+def revalidated_losses(metrics: dict) -> dict[str, float]:
+    """Per-language validation losses measured on a run's kept checkpoint after it ran, ``{lang: loss}``."""
+    return {key.removeprefix(PREFIX): value for key, value in metrics.items() if key.startswith(PREFIX)}
+
+
+def checkpoint_exists(location: str) -> bool:
+    """A URI (cloud storage) is taken as there: only opening it tells; a path must exist on this machine."""
+    return "://" in location or Path(location).is_dir()
+
+
+def runs_to_revalidate(tracker: Tracker, experiment_id: str, key: str, languages: list[str]) -> list[Unvalidated]:
+    """Finished runs of earlier searches over a subset of ``languages`` (same key) whose kept checkpoint is still
+    there and that did not validate every one of them."""
+    found = []
+    for run in tracker.runs_tagged(experiment_id, SEARCH_KEY_TAG, key, finished=True):
+        counts = json.loads(run.params.get("counts", "{}"))
+        measured = {**revalidated_losses(run.metrics), **selected_losses(run.metrics)}
+        missing = tuple(lang for lang in languages if lang not in measured)
+        checkpoint = run.tags.get(CHECKPOINT_TAG, "")
+        if counts and not set(counts) - set(languages) and missing and checkpoint and checkpoint_exists(checkpoint):
+            found.append(Unvalidated(run.run_id, counts, checkpoint, missing))
+    return found
+
+
+def expected_measured(previous: tuple[np.ndarray, np.ndarray] | None, run_ids: list[str],
+                      unvalidated: list[Unvalidated], languages: list[str]):
+    """``previous`` as it will be once ``unvalidated`` runs are validated (their missing losses 0, a placeholder):
+    what the initial design's size is planned on before any job starts."""
+    if previous is None:
+        return None
+    losses = previous[1].copy()
+    for run in unvalidated:
+        if run.run_id in run_ids:
+            for lang in run.missing:
+                losses[run_ids.index(run.run_id), languages.index(lang)] = 0.0
+    return previous[0], losses
+
+
+def validation_losses_at(checkpoint: str, job: SFTJob) -> dict[str, float]:
+    """The job's validation loss per language (its ``validation_languages``) at a kept checkpoint: the same rows and
+    the same computation as the run's own per-epoch validation."""
+    def measure(path: str) -> dict[str, float]:
+        model, tokenizer = load_model(path), load_tokenizer(path)
+        model.to("cuda" if ray.get_gpu_ids() else "cpu")
+        return validation_loss(model, tokenizer, job, job.task, validation_rows(job)[job.task])
+
+    if Path(checkpoint).is_dir():  # an in-process trial's folder, or Ray storage on a local or shared path
+        return measure(checkpoint)
+    with ray.train.Checkpoint(path=checkpoint).as_directory() as path:
+        return measure(path)
+
+
+def revalidate(base: TrialSpec, context: dict, tracker: Tracker, runs: list[Unvalidated]) -> None:
+    """Validate each run's kept checkpoint on the languages it missed, as Ray tasks placed like a trial's workers,
+    and record the losses on the run."""
+    resources = base.resources
+    remote = ray.remote(validation_losses_at).options(num_cpus=resources.cpus_per_worker,
+                                                      num_gpus=min(resources.gpus_per_worker, 1))
+    jobs = [sft_job(base.model_copy(update={"counts": run.counts, "validation_languages": list(run.missing)}),
+                    context["model_path"], context["data_dir"]) for run in runs]
+    for run, losses in zip(runs, ray.get([remote.remote(run.checkpoint, job) for run, job in zip(runs, jobs)])):
+        tracker.log_metrics(run.run_id, {f"{PREFIX}{lang}": loss for lang, loss in losses.items()})
+        tracker.set_tags(run.run_id, {REVALIDATED_TAG: ",".join(sorted(losses))})
+    languages = sorted({lang for run in runs for lang in run.missing})
+    print(f"[polymix] validated {len(runs)} earlier runs' kept checkpoints on {', '.join(languages)} "
+          f"(recorded on those runs as {PREFIX}<lang>)", flush=True)
