@@ -30,7 +30,8 @@ import numpy as np
 import optuna
 
 from search.mixtures.allocation import temperature, unimax
-from search.mixtures.climb import ClimbSearch, LossLaw, minimise_directly
+from search.mixtures.climb import LossLaw, minimise_directly
+from search.mixtures.climb_loop import ClimbSearch
 from search.mixtures.regmix import RegMixSearch
 from search.study import load_study
 from training.languages import TRAINABLE_LANGUAGES

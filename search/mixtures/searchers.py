@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 from ray.tune.search import Searcher
 
-from search.mixtures.climb import ClimbSearch
+from search.mixtures.climb_loop import ClimbSearch
 from search.mixtures.regmix import RegMixSearch
 from training.mixture import ratio_counts
 
@@ -112,7 +112,7 @@ class MixtureSearcher(Searcher):
 
 
 class ClimbSearcher(MixtureSearcher):
-    """Climb (search.mixtures.climb.ClimbSearch) on Ray Tune: initial design, then fitted optima; stops when the
+    """Climb (search.mixtures.climb_loop.ClimbSearch) on Ray Tune: initial design, then fitted optima; stops when the
     fitted law predicts a gain below ``min_gain`` over the best run, or at the run budget."""
 
     def __init__(self, languages, weights, total: int, runs: int, min_gain: float = 0.0, initial_runs: int | None = None,

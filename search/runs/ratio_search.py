@@ -23,7 +23,7 @@ import numpy as np
 import ray
 from ray import tune
 
-from search.mixtures.climb import new_initial_runs
+from search.mixtures.climb_loop import new_initial_runs
 from search.mixtures.searchers import METRIC, SEARCHERS, ClimbSearcher, MixtureSearcher
 from search.runs.cluster import concurrency, run_config, trial_resources
 from search.runs.designs import TrialSpec, model_settings

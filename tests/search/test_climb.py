@@ -1,16 +1,8 @@
 import numpy as np
 import pytest
 
-from search.mixtures.climb import (
-    ClimbSearch,
-    LossLaw,
-    check_weights,
-    fit_loss_law,
-    minimise_directly,
-    new_initial_runs,
-    optimality_gap,
-    optimise,
-)
+from search.mixtures.climb import LossLaw, check_weights, fit_loss_law, minimise_directly, optimality_gap, optimise
+from search.mixtures.climb_loop import ClimbSearch, new_initial_runs
 from training.errors import ConfigError
 
 

@@ -4,7 +4,7 @@ initial design planned before any job starts."""
 import numpy as np
 import ray
 
-from search.mixtures.climb import new_initial_runs
+from search.mixtures.climb_loop import new_initial_runs
 from search.runs.revalidation import Unvalidated, checkpoint_exists, expected_measured
 from search.runs.trial import checkpoint_location
 
