@@ -257,7 +257,7 @@ class Pretraining:
         """Next-token accuracy on the scored tokens of held-out documents, per kind (``held_out/copy``, ...)."""
         import torch
 
-        model = model or self.model
+        model = self.model if model is None else model
         hits: dict[str, list[int]] = {}
         for kind, doc in self.held_out:
             ids, labels = encode(self.tokenizer, doc, self.recipe.max_len)

@@ -71,29 +71,30 @@ def search_key(base: TrialSpec, total: int) -> str:
     return hashlib.sha256(json.dumps({**content, "total": total}, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def previous_runs(tracker: Tracker, experiment_id: str, key: str,
-                  languages: list[str]) -> tuple[tuple[np.ndarray, np.ndarray] | None, list[str]]:
-    """Finished runs of earlier searches over other languages (same model, task, budget and settings), and their
-    run ids.
-
-    They re-enter the fit (mixture reuse): a language they did not train has ratio 0, a language they did not
-    validate has a NaN loss, unless their kept checkpoint was validated on it since (search/runs/revalidation.py).
-    Runs of a search over the same languages are not taken here: that search proposes the same mixtures again and
-    reuses each finished run by its spec hash.
-    """
-    runs = tracker.runs_tagged(experiment_id, SEARCH_KEY_TAG, key, finished=True)
-    ratios, losses, run_ids = [], [], []
-    for run in runs:
+def earlier_runs(tracker: Tracker, experiment_id: str, key: str, languages: list[str]) -> list:
+    """Finished runs of earlier searches over other languages (same model, task, budget and settings) that trained
+    only searched languages. Runs of a search over the same languages are not taken: that search proposes the same
+    mixtures again and reuses each finished run by its spec hash."""
+    found = []
+    for run in tracker.runs_tagged(experiment_id, SEARCH_KEY_TAG, key, finished=True):
         counts = json.loads(run.params.get("counts", "{}"))
-        selected = selected_losses(run.metrics)
-        if not counts or set(counts) - set(languages) or set(selected) == set(languages):
-            continue
-        validated = {**revalidated_losses(run.metrics), **selected}
+        if counts and not set(counts) - set(languages) and set(selected_losses(run.metrics)) != set(languages):
+            found.append(run)
+    return found
+
+
+def previous_runs(runs: list, languages: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Earlier runs as they re-enter the fit (mixture reuse): a language they did not train has ratio 0, a language
+    they did not validate a NaN loss, unless their kept checkpoint was validated on it since
+    (search/runs/revalidation.py)."""
+    ratios, losses = [], []
+    for run in runs:
+        counts = json.loads(run.params["counts"])
+        validated = {**revalidated_losses(run.metrics), **selected_losses(run.metrics)}
         total = sum(counts.values())
         ratios.append([counts.get(lang, 0) / total for lang in languages])
         losses.append([validated.get(lang, np.nan) for lang in languages])
-        run_ids.append(run.run_id)
-    return ((np.array(ratios), np.array(losses)) if ratios else None), run_ids
+    return (np.array(ratios), np.array(losses)) if ratios else None
 
 
 @dataclass
@@ -129,11 +130,11 @@ def plan_searches(study: Study, tracker: Tracker, experiment_id: str) -> list[Pl
                              eval=study.eval, data=study.data, seed=study.seed, resources=resources,
                              validation_languages=s.languages)
             key = search_key(base, total)
-            previous, run_ids, unvalidated = None, [], []
+            previous, unvalidated = None, []
             if s.strategy == "climb":
-                previous, run_ids = previous_runs(tracker, experiment_id, key, s.languages)
-                unvalidated = runs_to_revalidate(tracker, experiment_id, key, s.languages)
-                expected = expected_measured(previous, run_ids, unvalidated, s.languages)
+                earlier = earlier_runs(tracker, experiment_id, key, s.languages)
+                previous, unvalidated = previous_runs(earlier, s.languages), runs_to_revalidate(earlier, s.languages)
+                expected = expected_measured(previous, earlier, unvalidated, s.languages)
                 initial = s.initial_runs or new_initial_runs(len(s.languages), expected)
                 if s.runs <= initial:
                     reused = f" (after reusing {len(previous[0])} runs of earlier searches)" if previous else ""
@@ -148,7 +149,7 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
     s = study.search
     if plan.unvalidated:  # Ray is up: validate the earlier runs' checkpoints on the added languages, then refit with them
         revalidate(plan.base, context, tracker, plan.unvalidated)
-        plan.previous, _ = previous_runs(tracker, context["experiment_id"], plan.key, s.languages)
+        plan.previous = previous_runs(earlier_runs(tracker, context["experiment_id"], plan.key, s.languages), s.languages)
     model, task, base, total, key, previous = plan.model, plan.task, plan.base, plan.total, plan.key, plan.previous
     searcher = SEARCHERS[s.strategy](s, total, previous)
     weights = s.weight_of()

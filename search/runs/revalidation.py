@@ -19,7 +19,7 @@ import ray
 
 from search.runs.designs import TrialSpec
 from search.runs.trial import selected_losses, sft_job
-from search.tracking import CHECKPOINT_TAG, REVALIDATED_TAG, SEARCH_KEY_TAG, Tracker
+from search.tracking import CHECKPOINT_TAG, REVALIDATED_TAG, Tracker
 from training.models import load_model, load_tokenizer
 from training.sft import SFTJob, validation_loss, validation_rows
 
@@ -34,6 +34,7 @@ class Unvalidated:
     counts: dict[str, int]
     checkpoint: str
     missing: tuple[str, ...]
+    revalidated: tuple[str, ...]  # languages its checkpoint was validated on before
 
 
 def revalidated_losses(metrics: dict) -> dict[str, float]:
@@ -46,31 +47,31 @@ def checkpoint_exists(location: str) -> bool:
     return "://" in location or Path(location).is_dir()
 
 
-def runs_to_revalidate(tracker: Tracker, experiment_id: str, key: str, languages: list[str]) -> list[Unvalidated]:
-    """Finished runs of earlier searches over a subset of ``languages`` (same key) whose kept checkpoint is still
-    there and that did not validate every one of them."""
+def runs_to_revalidate(runs: list, languages: list[str]) -> list[Unvalidated]:
+    """Those of the earlier runs (search.runs.ratio_search.earlier_runs) that did not validate every searched
+    language and whose kept checkpoint is still there."""
     found = []
-    for run in tracker.runs_tagged(experiment_id, SEARCH_KEY_TAG, key, finished=True):
-        counts = json.loads(run.params.get("counts", "{}"))
-        measured = {**revalidated_losses(run.metrics), **selected_losses(run.metrics)}
+    for run in runs:
+        revalidated = revalidated_losses(run.metrics)
+        measured = {**revalidated, **selected_losses(run.metrics)}
         missing = tuple(lang for lang in languages if lang not in measured)
         checkpoint = run.tags.get(CHECKPOINT_TAG, "")
-        if counts and not set(counts) - set(languages) and missing and checkpoint and checkpoint_exists(checkpoint):
-            found.append(Unvalidated(run.run_id, counts, checkpoint, missing))
+        if missing and checkpoint and checkpoint_exists(checkpoint):
+            found.append(Unvalidated(run.run_id, json.loads(run.params["counts"]), checkpoint, missing,
+                                     tuple(revalidated)))
     return found
 
 
-def expected_measured(previous: tuple[np.ndarray, np.ndarray] | None, run_ids: list[str],
-                      unvalidated: list[Unvalidated], languages: list[str]):
-    """``previous`` as it will be once ``unvalidated`` runs are validated (their missing losses 0, a placeholder):
-    what the initial design's size is planned on before any job starts."""
+def expected_measured(previous: tuple[np.ndarray, np.ndarray] | None, runs: list, unvalidated: list[Unvalidated],
+                      languages: list[str]):
+    """``previous`` (made from ``runs``, in order) as it will be once ``unvalidated`` runs are validated (their
+    missing losses 0, a placeholder): what the initial design's size is planned on before any job starts."""
     if previous is None:
         return None
-    losses = previous[1].copy()
+    losses, row = previous[1].copy(), {run.run_id: i for i, run in enumerate(runs)}
     for run in unvalidated:
-        if run.run_id in run_ids:
-            for lang in run.missing:
-                losses[run_ids.index(run.run_id), languages.index(lang)] = 0.0
+        for lang in run.missing:
+            losses[row[run.run_id], languages.index(lang)] = 0.0
     return previous[0], losses
 
 
@@ -98,7 +99,7 @@ def revalidate(base: TrialSpec, context: dict, tracker: Tracker, runs: list[Unva
                     context["model_path"], context["data_dir"]) for run in runs]
     for run, losses in zip(runs, ray.get([remote.remote(run.checkpoint, job) for run, job in zip(runs, jobs)])):
         tracker.log_metrics(run.run_id, {f"{PREFIX}{lang}": loss for lang, loss in losses.items()})
-        tracker.set_tags(run.run_id, {REVALIDATED_TAG: ",".join(sorted(losses))})
+        tracker.set_tags(run.run_id, {REVALIDATED_TAG: ",".join(sorted({*run.revalidated, *losses}))})
     languages = sorted({lang for run in runs for lang in run.missing})
     print(f"[polymix] validated {len(runs)} earlier runs' kept checkpoints on {', '.join(languages)} "
           f"(recorded on those runs as {PREFIX}<lang>)", flush=True)
