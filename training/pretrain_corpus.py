@@ -63,10 +63,12 @@ def random_word(rng: random.Random, script: str | None = None) -> str:
     return "".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(rng.randint(1, 3)))
 
 
-def could_be_made_up(word: str) -> bool:
-    """Whether :func:`random_word` can make ``word`` by chance (1-3 Latin consonant-vowel syllables)."""
+def could_be_drawn(value: str) -> bool:
+    """Whether the corpus's own draws can make ``value`` by chance: :func:`random_word` (1-3 Latin consonant-vowel
+    syllables) or :func:`random_value`'s clock times, which are every minute of the day."""
     consonants, vowels = _SCRIPTS["latin"]
-    return re.fullmatch(f"([{consonants}][{vowels}]){{1,3}}", word) is not None
+    made_up = re.fullmatch(f"([{consonants}][{vowels}]){{1,3}}", value) is not None
+    return made_up or re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value) is not None
 
 
 def random_value(rng: random.Random, pool: list[str]) -> str:

@@ -17,7 +17,8 @@ DATA_DIR = Path(__file__).with_name("sample_templates")
 FILES: dict[str, tuple[str, ...]] = {
     "names.json": ("NAMES", "NAME_FORMS"),
     "math.json": ("MATH_ANSWER", "MATH_TWO_STEP", "MATH_PROBLEMS"),
-    "api.json": ("API_VALUES", "EMAIL_USERS", "USERNAMES", "STOCK_SYMBOLS", "CURRENCIES", "API_CATALOGUE"),
+    "api.json": ("API_VALUES", "EMAIL_USERS", "USERNAMES", "STOCK_SYMBOLS", "CURRENCIES", "API_NAME_VERBS",
+                 "API_NAME_NOUNS", "API_CATALOGUE"),
     "stories.json": ("STORIES",),
     "requests.json": ("FRUITS", "REQUESTS"),
 }
@@ -58,6 +59,9 @@ EMAIL_USERS: list[str] = _TABLES["EMAIL_USERS"]
 USERNAMES: list[str] = _TABLES["USERNAMES"]
 STOCK_SYMBOLS: list[str] = _TABLES["STOCK_SYMBOLS"]
 CURRENCIES: list[str] = _TABLES["CURRENCIES"]
+# words a train API's fresh name is made of (training.tasks.api), none a word of a validation or test API's name
+API_NAME_VERBS: list[str] = _TABLES["API_NAME_VERBS"]
+API_NAME_NOUNS: list[str] = _TABLES["API_NAME_NOUNS"]
 API_CATALOGUE: list[dict] = _TABLES["API_CATALOGUE"]
 
 # stories.json: summarization, STORIES[i][lang] = [text, summary]

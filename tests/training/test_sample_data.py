@@ -148,6 +148,29 @@ def test_train_validation_and_test_apis_are_disjoint(data):
     assert shared_apis(planted) == [("train", "validation", sorted(names["train"])[0])]
 
 
+def test_train_apis_are_renamed_per_example_with_words_of_no_evaluation_api(data):
+    """18 train APIs would be memorised (their names and keys), so each train example names its API afresh, and half
+    rename its keys too: what the model learns is to copy the signature its description gives."""
+    train = data["api", "en", "train"]
+    assert len({row["api_name"] for row in train}) > len(train) // 2
+    for row in train + data["api", "en", "test"]:
+        assert row["api_doc"].startswith(f"{row['api_name']}({', '.join(row['arguments'])}):"), row
+    catalogue_keys = {key for api in API_CATALOGUE for key in api["args"]}
+    renamed = sum(not set(row["arguments"]) <= catalogue_keys for row in train) / len(train)
+    assert 0.4 < renamed < 0.6
+    evaluation = {api["name"] for api in API_CATALOGUE if api["split"] != "train"}
+    assert evaluation_words_in({row["api_name"] for row in train}, evaluation) == set()
+    assert evaluation_words_in({"FetchPopulationLamp"}, evaluation) == {"Population"}  # a planted leak is caught
+
+
+def evaluation_words_in(names: set[str], evaluation_names: set[str]) -> set[str]:
+    """The words of validation and test API names that a train name is made of (Get and Set, which every API name
+    might start with, included)."""
+    def words(name: str) -> set[str]:
+        return set(re.findall(r"[A-Z][a-z]*", name))
+    return set().union(*map(words, names)) & set().union(*map(words, evaluation_names))
+
+
 def shared_apis(names: dict[str, set[str]]) -> list[tuple[str, str, str]]:
     return [(a, b, name) for a, b in (("train", "validation"), ("train", "test"), ("validation", "test"))
             for name in sorted(names[a] & names[b])]

@@ -17,7 +17,7 @@ from training.tasks.base import SampleGenerator, SourceFormat, Task
 
 
 def _prompt(record: dict, lang: str) -> str:
-    return f"API: {record['api_doc']}\n{record['request']}\nAPI-Request: "
+    return f"API: {record['api_doc']}\n{record['request']}\nAPI-Request:"
 
 
 def _one_line(lang: str) -> tuple[str, ...]:
@@ -46,16 +46,38 @@ def _templates(split: str) -> list[int]:
 
 def _draw_api(rng: random.Random, api: int) -> dict:
     values: dict[str, int | str] = {}
-    for key, kind in tables.API_CATALOGUE[api]["args"].items():
-        taken = [values[k] for k, other in tables.API_CATALOGUE[api]["args"].items() if other == kind and k in values]
+    args = tables.API_CATALOGUE[api]["args"]
+    for key, kind in args.items():
+        taken = [values[k] for k, other in args.items() if other == kind and k in values]
         values[key] = draw_value(rng, kind)
         while values[key] in taken:  # e.g. origin != destination, from_currency != to_currency
             values[key] = draw_value(rng, kind)
-    return {"api": api, "variant": rng.randrange(2), "values": values}
+    example = {"api": api, "variant": rng.randrange(2), "values": values}
+    if tables.API_CATALOGUE[api]["split"] == "train":
+        example.update(_fresh_signature(rng, list(args)))
+    return example
+
+
+def _fresh_signature(rng: random.Random, keys: list[str]) -> dict:
+    """A new name for a train API (a verb and one or two nouns), and in half the examples new argument keys.
+
+    A real API-calling train set holds far more distinct APIs than the catalogue's 18 train APIs, which let SFT
+    memorise their names and keys: a model that memorised them writes a test API's unfamiliar name and keys from the
+    memorised ones instead of copying them from the description (docs/tiny_bases.md). Renamed, every train example asks for what the test asks: to copy the
+    signature its description gives. The name words are none of a validation or test API's (a test checks)."""
+    words = [rng.choice(tables.API_NAME_VERBS)] + rng.sample(tables.API_NAME_NOUNS, rng.randint(1, 2))
+    signature: dict = {"name": "".join(words)}
+    if rng.random() < 0.5:
+        nouns = [noun.lower() for noun in rng.sample(tables.API_NAME_NOUNS, 2 * len(keys))]
+        signature["keys"] = {key: nouns[2 * i] + (f"_{nouns[2 * i + 1]}" if rng.random() < 0.5 else "")
+                             for i, key in enumerate(keys)}
+    return signature
 
 
 def _api_row(example: dict, lang: str) -> dict:
     api = tables.API_CATALOGUE[example["api"]]
+    name, keys = example.get("name", api["name"]), example.get("keys", {key: key for key in api["args"]})
+    doc = f"{name}({', '.join(keys.values())})" + api["doc"].split(")", 1)[1]  # the catalogue's doc, renamed
     ctx: dict = {}
     arguments: dict[str, str] = {}
     for key, kind in api["args"].items():
@@ -67,15 +89,16 @@ def _api_row(example: dict, lang: str) -> dict:
             arguments[key] = tables.API_VALUES[kind][lang][value] if kind in tables.API_VALUES else value
     templates = api["requests"][lang]
     request = render(templates[example["variant"] % len(templates)], lang, {**ctx, **arguments})
-    call = f"{api['name']}({', '.join(f'{k}={quote_value(v)}' for k, v in arguments.items())})"
-    return {"api_name": api["name"], "api_doc": api["doc"], "request": request, "call": call, "arguments": arguments}
+    arguments = {keys[key]: value for key, value in arguments.items()}
+    call = f"{name}({', '.join(f'{key}={quote_value(value)}' for key, value in arguments.items())})"
+    return {"api_name": name, "api_doc": doc, "request": request, "call": call, "arguments": arguments}
 
 
 TASK = Task(
     name="api",
     required_fields=("id", "api_doc", "request", "call"),
     prompt=_prompt,
-    target=lambda record: record["call"],
+    target=lambda record: " " + record["call"],
     max_new_tokens=128,
     stop=_one_line,
     scorer="api_call",

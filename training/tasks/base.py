@@ -57,7 +57,11 @@ class Task:
     name: str
     required_fields: tuple[str, ...]  # the columns every row of DATA_DIR/{task}/{lang}/{split}.jsonl has
     prompt: Callable[[dict, str], str]  # (row, lang) → the prompt
-    target: Callable[[dict], str]  # row → what training teaches after the prompt
+    # row → what training teaches after the prompt. A space between the two belongs to the target (lm-evaluation-
+    # harness's target_delimiter): prompt and target are tokenised apart, and a prompt ending in a space makes that
+    # space a token of its own, so the target's first word becomes a different token ("Get" rather than " Get") from
+    # the one it is in the prompt's text, and copying a name from the prompt starts with a token never seen there.
+    target: Callable[[dict], str]
     # The generation budget (new tokens; a study may set its own, eval.max_new_tokens): the task's, never derived
     # from the reference answers, which a test set may not even have (MGSM rows hold the answer number only).
     max_new_tokens: int

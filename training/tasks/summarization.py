@@ -34,7 +34,7 @@ SUMMARIZE: dict[str, tuple[str, str]] = {
 
 def _prompt(record: dict, lang: str) -> str:
     instruction, cue = SUMMARIZE[lang]
-    return f"{instruction}\n\n{record['text']}\n\n{cue} "
+    return f"{instruction}\n\n{record['text']}\n\n{cue}"
 
 
 def _one_line(lang: str) -> tuple[str, ...]:
@@ -67,7 +67,7 @@ TASK = Task(
     name="summarization",
     required_fields=("id", "text", "summary"),
     prompt=_prompt,
-    target=lambda record: record["summary"],
+    target=lambda record: " " + record["summary"],
     max_new_tokens=256,
     stop=_one_line,
     scorer="rouge_l",
