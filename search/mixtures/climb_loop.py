@@ -16,6 +16,7 @@ from search.mixtures.climb import (
     optimise,
     residual_noise,
 )
+from search.mixtures.climb_uncertainty import GAIN_DRAWS, GainInterval, gain_interval, noise_covariance
 
 
 def new_initial_runs(n: int, previous: tuple[np.ndarray, np.ndarray] | None = None) -> int:
@@ -45,9 +46,11 @@ class ClimbSearch:
     information. ``predicted_gain`` (fitted objective of the best run so far minus that of the optimum) is the
     stopping signal.
 
-    The recommendation is the law's optimum only where the law predicts it beats the best run by more than the
-    noise of one run's objective (the fit's residual noise, :func:`residual_noise`, times ‖w‖): within the noise
-    the fitted optimum moves with every new run while the truth does not, so the best run is recommended instead.
+    The recommendation is the law's optimum only where the interval of its predicted gain over the best run
+    (:func:`~search.mixtures.climb_uncertainty.gain_interval`: refits to runs simulated with the runs' noise)
+    excludes 0: otherwise the fitted optimum may move with the next run while the truth does not, and the best run
+    is recommended instead. Without a residual degree of freedom the noise is unknown: the law's optimum is
+    recommended, and only its confirmation run says what it is worth.
 
     ``previous`` = (ratios, losses) of runs made before, e.g. before a language joined the search: their
     ratios are 0 and their losses NaN for the languages they did not have (or measured on their checkpoints since).
@@ -57,7 +60,8 @@ class ClimbSearch:
 
     def __init__(self, languages: tuple[str, ...], weights: np.ndarray, budget: float, offset: float = 1.0,
                  initial_runs: int | None = None, seed: int = 0, starts: int = 4,
-                 previous: tuple[np.ndarray, np.ndarray] | None = None, resolution: float = 1e-3):
+                 previous: tuple[np.ndarray, np.ndarray] | None = None, resolution: float = 1e-3,
+                 gain_draws: int = GAIN_DRAWS):
         self.languages, self.weights, self.budget, self.offset = tuple(languages), np.asarray(weights), budget, offset
         n = len(self.languages)
         self.rng = np.random.default_rng(seed)
@@ -72,6 +76,8 @@ class ClimbSearch:
         self.law: LossLaw | None = None
         self.previous_law: LossLaw | None = None  # warm start for the next fit
         self.optimum: Optimum | None = None
+        self.gain_draws = gain_draws
+        self._gain: GainInterval | None = None
 
     def ask(self, in_flight: list[np.ndarray] = ()) -> np.ndarray | None:
         """The next mixture to run, or None while the initial design's results are still in flight."""
@@ -112,7 +118,7 @@ class ClimbSearch:
     def tell(self, ratios: np.ndarray, losses: np.ndarray) -> None:
         self.ratios.append(np.asarray(ratios, float))
         self.losses.append(np.asarray(losses, float))
-        self.law = self.optimum = None
+        self.law = self.optimum = self._gain = None
 
     def fit(self) -> LossLaw:
         if self.law is None:
@@ -148,16 +154,30 @@ class ClimbSearch:
                        optimality_gap(law, ratios, self.weights))
 
     def objective_noise(self) -> float:
-        """The noise of one run's measured objective Σ w_i L_i: the residual noise times ‖w‖ (0 when it cannot be
-        estimated, where the law is trusted as fitted)."""
-        noise = self.noise()
-        return float(noise * np.linalg.norm(self.weights)) if np.isfinite(noise) else 0.0
+        """The noise of one run's measured objective Σ w_i L_i, √(wᵀΣw) with Σ the noise's covariance across
+        languages (:func:`~search.mixtures.climb_uncertainty.noise_covariance`); inf while the noise is unknown."""
+        if not np.isfinite(self.noise()):
+            return float("inf")
+        covariance, _ = noise_covariance(self.fit(), np.array(self.ratios), np.array(self.losses))
+        return float(np.sqrt(self.weights @ covariance @ self.weights))
+
+    def gain_interval(self) -> GainInterval | None:
+        """The interval of :meth:`predicted_gain` (None while the noise is unknown, or where the law's optimum is a
+        run already: no gain to bound)."""
+        optimum = self.fitted_optimum()
+        if optimum.method == "run" or not np.isfinite(self.noise()):
+            return None
+        if self._gain is None:
+            self._gain = gain_interval(self.fit(), np.array(self.ratios), np.array(self.losses), self.weights,
+                                       self._best_run(), optimum.ratios, draws=self.gain_draws, seed=self.seed)
+        return self._gain
 
     def recommend(self) -> Optimum:
-        """The fitted optimum where its predicted gain over the best run exceeds the noise of a run's objective,
-        else the best run (``method`` says which)."""
+        """The fitted optimum where the interval of its predicted gain over the best run excludes 0 (or where the
+        noise is unknown), else the best run (``method`` says which)."""
         optimum = self.fitted_optimum()
-        if optimum.method != "run" and self.predicted_gain() <= self.objective_noise():
+        interval = self.gain_interval()
+        if interval is not None and interval.low <= 0:
             return self._run_as_optimum(self._best_run())
         return optimum
 
@@ -165,14 +185,15 @@ class ClimbSearch:
         """Why :meth:`recommend` chose what it chose, in words (recommendation.json and the printout)."""
         if self.fitted_optimum().method == "run":
             return "best run: the law predicts no mixture better than the run it rates best"
-        gain, noise = self.predicted_gain(), self.objective_noise()
         if not np.isfinite(self.noise()):
             return ("the law's optimum, with the noise unknown (a language has no residual degree of freedom: more "
                     "initial runs would measure it); only its confirmation run says what it is worth")
-        if gain <= noise:
-            return (f"best run: the law's optimum is predicted to gain {gain:.4g} over it, within the noise of a run's "
-                    f"objective ({noise:.4g})")
-        return f"the law's optimum: predicted to gain {gain:.4g} over the best run, beyond the noise ({noise:.4g})"
+        gain, interval = self.predicted_gain(), self.gain_interval()
+        bounds = (f"{interval.level:.0%} interval {interval.low:.4g} to {interval.high:.4g} ({interval.draws} refits "
+                  f"to simulated runs; noise {interval.noise})")
+        if interval.low <= 0:
+            return f"best run: the law's optimum is predicted to gain {gain:.4g} over it, {bounds}, which includes 0"
+        return f"the law's optimum: predicted to gain {gain:.4g} over the best run, {bounds}, which excludes 0"
 
     def predicted_gain(self) -> float:
         law = self.fit()

@@ -219,14 +219,15 @@ def summarise(study: Study, plan: PlannedSearch, searcher, results) -> dict:
     if isinstance(searcher, ClimbSearcher):
         climb = searcher.climb
         optimum = climb.recommend()  # what produced the recommended ratios, and its optimality certificate
-        # The law's optimum is recommended only where its predicted gain over the best run exceeds the noise of a
-        # run's objective (the fit's residual noise × ‖w‖); "run" otherwise.
+        # The law's optimum is recommended only where the interval of its predicted gain over the best run excludes
+        # 0; "run" otherwise. Noise figures are none without residual degrees of freedom (initial_runs too few).
+        interval, known = climb.gain_interval(), np.isfinite(climb.noise())
         summary["recommended"]["optimiser"] = {"method": optimum.method, "iterations": optimum.iterations,
                                                "optimality_gap": optimum.gap, "certified": optimum.certified,
                                                "predicted_gain": climb.predicted_gain(),
-                                               # (none without residual degrees of freedom: search.initial_runs too few)
-                                               "objective_noise": climb.objective_noise() if np.isfinite(climb.noise()) else None,
-                                               "residual_noise_per_loss": climb.noise() if np.isfinite(climb.noise()) else None,
+                                               "gain_interval": interval and interval.as_dict(),
+                                               "objective_noise": climb.objective_noise() if known else None,
+                                               "residual_noise_per_loss": climb.noise() if known else None,
                                                "rule": climb.recommendation_rule()}
         law = searcher.climb.fit()
         summary["fitted_law"] = {"languages": list(law.languages), "transfer": law.transfer.round(4).tolist(),

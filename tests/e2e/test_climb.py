@@ -43,8 +43,10 @@ def test_climb_search_then_adding_a_language_reuses_its_runs(tmp_path):
     assert rec["predicted"]["val/objective"] > 0 and rec["measured"]["val/objective"] > 0  # confirmed by a run
     optimiser = rec["optimiser"]
     assert optimiser["method"] in ("slsqp", "run") and optimiser["residual_noise_per_loss"] > 0
-    # the law's optimum only where its predicted gain beats the noise of a run's objective; else the best run
-    assert (optimiser["method"] == "slsqp") == (optimiser["predicted_gain"] > optimiser["objective_noise"])
+    # the law's optimum only where the interval of its predicted gain excludes 0; else the best run
+    interval = optimiser["gain_interval"]
+    assert interval is None or (interval["draws"] == 200 and interval["low"] <= interval["high"])
+    assert (optimiser["method"] == "slsqp") == (interval is not None and interval["low"] > 0)
     assert optimiser["rule"].startswith("the law's optimum" if optimiser["method"] == "slsqp" else "best run")
     assert f"chosen as {optimiser['rule']}" in first.stdout
     assert optimiser["method"] == "run" or optimiser["certified"]
