@@ -74,7 +74,8 @@ class DecodeStats:
 
 def _stopped(ids: list[int], tokenizer, stop: tuple[str, ...], window: int) -> bool:
     """Whether the answer's last tokens complete a stop string (checked after every token, so the string can
-    only have appeared within the last ``window`` tokens: no token is shorter than one character)."""
+    only have appeared within the last ``window`` tokens: no token is shorter than one byte, while a character may
+    take several tokens, as byte-level BPE cuts a character it has no entry for into its UTF-8 bytes)."""
     return any(s in tokenizer.decode(ids[-window:], skip_special_tokens=True) for s in stop)
 
 
@@ -82,7 +83,7 @@ def _ended(ids: list[int], tokenizer, stop: tuple[str, ...], budget: int) -> Gen
     """The answer so far as a finished Generation, or None while it runs on."""
     if ids[-1] == tokenizer.eos_token_id:
         return Generation(_cut_at_stop(tokenizer.decode(ids[:-1], skip_special_tokens=True), stop)[0], len(ids), "eos")
-    if stop and _stopped(ids, tokenizer, stop, max(map(len, stop)) + 2):
+    if stop and _stopped(ids, tokenizer, stop, max(len(s.encode("utf-8")) for s in stop) + 2):
         return Generation(_cut_at_stop(tokenizer.decode(ids, skip_special_tokens=True), stop)[0], len(ids), "stop")
     if len(ids) == budget:
         return Generation(_cut_at_stop(tokenizer.decode(ids, skip_special_tokens=True), stop)[0], len(ids), "length")

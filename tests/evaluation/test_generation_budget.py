@@ -117,3 +117,15 @@ def test_a_budget_for_no_task_is_refused_and_one_for_a_task_left_out_is_ignored(
         parse_study({**study, "eval": {"max_new_tokens": {"maths": 64}}})
     # a study narrowed to math (--set tasks=[math]) keeps the api budget it no longer uses
     assert parse_study({**study, "eval": {"max_new_tokens": {"math": 64, "api": 32}}}).eval.budget("math") == 64
+
+
+def test_a_stop_string_whose_characters_take_several_tokens_each_still_stops_the_answer(tokenizer):
+    """Byte-level BPE cuts a character it has no entry for into its UTF-8 bytes: Japanese "問題：" is 3 characters
+    and 9 tokens for this tokenizer (none of its corpus is Japanese). A window of characters + 2 tokens never holds the
+    whole string, so decoding would run on to the budget; the window counts bytes, each token holds at least one."""
+    stop = QUESTION["ja"]
+    assert len(tokenizer(stop, add_special_tokens=False).input_ids) > len(stop) + 2
+    model = scripted(tokenizer, "The answer is 18. " + stop + " Janet has 16 eggs. 1 2 3 4 5 6 7 8 9")
+    out = generate(model, tokenizer, ["Q1"], max_new_tokens=40, stop=(stop,))
+    assert out[0].finish == "stop" and out[0].text == "The answer is 18. "
+    assert out[0].tokens == len(tokenizer("The answer is 18. " + stop, add_special_tokens=False).input_ids)
