@@ -47,7 +47,7 @@ def score(truth: LossLaw, design: np.ndarray, noise: np.ndarray, searches: int, 
         interval = search.gain_interval()
         if interval is None:  # the law's optimum is a run: no gain claimed
             continue
-        true_gain = truth.objective(search._best_run(), weights) - truth.objective(search.fitted_optimum().ratios, weights)
+        true_gain = truth.objective(search.best_run(), weights) - truth.objective(search.fitted_optimum().ratios, weights)
         intervals += 1
         covered += interval.low <= true_gain <= interval.high
         claims += interval.low > 0

@@ -132,7 +132,8 @@ class ClimbSearch:
         """The fit's residual noise of one measured loss (inf without residual degrees of freedom)."""
         return residual_noise(self.fit(), np.array(self.ratios), np.array(self.losses))
 
-    def _best_run(self) -> np.ndarray:
+    def best_run(self) -> np.ndarray:
+        """The run the fitted law rates best: the mixture the predicted gain and its interval are measured from."""
         law = self.fit()
         return min(self.ratios, key=lambda ratios: law.objective(ratios, self.weights))
 
@@ -142,9 +143,9 @@ class ClimbSearch:
         if self.optimum is None:
             law = self.fit()
             optimum = optimise(law, self.weights)
-            best_run = self._best_run()
-            if law.objective(best_run, self.weights) <= optimum.objective:
-                optimum = self._run_as_optimum(best_run)
+            best = self.best_run()
+            if law.objective(best, self.weights) <= optimum.objective:
+                optimum = self._run_as_optimum(best)
             self.optimum = optimum
         return self.optimum
 
@@ -169,7 +170,7 @@ class ClimbSearch:
             return None
         if self._gain is None:
             self._gain = gain_interval(self.fit(), np.array(self.ratios), np.array(self.losses), self.weights,
-                                       self._best_run(), optimum.ratios, draws=self.gain_draws, seed=self.seed)
+                                       self.best_run(), optimum.ratios, draws=self.gain_draws, seed=self.seed)
         return self._gain
 
     def recommend(self) -> Optimum:
@@ -178,7 +179,7 @@ class ClimbSearch:
         optimum = self.fitted_optimum()
         interval = self.gain_interval()
         if interval is not None and interval.low <= 0:
-            return self._run_as_optimum(self._best_run())
+            return self._run_as_optimum(self.best_run())
         return optimum
 
     def recommendation_rule(self) -> str:
@@ -197,4 +198,4 @@ class ClimbSearch:
 
     def predicted_gain(self) -> float:
         law = self.fit()
-        return float(law.objective(self._best_run(), self.weights) - self.fitted_optimum().objective)
+        return float(law.objective(self.best_run(), self.weights) - self.fitted_optimum().objective)

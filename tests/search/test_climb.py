@@ -181,7 +181,7 @@ def test_the_gains_interval_covers_the_true_gain_under_noise_correlated_across_l
                              previous=(design, losses))
         if (interval := search.gain_interval()) is None:
             continue  # the law's optimum is a run: no gain claimed
-        true_gain = truth.objective(search._best_run(), weights) - truth.objective(search.fitted_optimum().ratios, weights)
+        true_gain = truth.objective(search.best_run(), weights) - truth.objective(search.fitted_optimum().ratios, weights)
         intervals += 1
         covered += interval.low <= true_gain <= interval.high
     assert intervals >= 8 and covered >= 0.7 * intervals
