@@ -5,7 +5,10 @@ Two designs (docs/studies.md §1a, §1c):
 - ratio: a fixed total split across languages by ratios (largest-remainder rounding, exact sum).
 Both draw from one seeded permutation of the parallel ids, so a language with n examples gets the first
 n ids of that permutation: mixtures that share a language share its examples, and the same spec always
-gives the same dataset.
+gives the same dataset. That is parallel content: the languages of a mixture are translations of the same
+problems. With disjoint content (``mixture.content: disjoint``) the permutation is cut into one block per
+language of the study's pool, and a language takes the first ids of its own block: no two languages share a
+problem, and mixtures that share a language still share its examples.
 """
 
 from __future__ import annotations
@@ -35,18 +38,30 @@ def ratio_counts(ratios: dict[str, float], total: int) -> dict[str, int]:
     return {lang: count for lang, count in counts.items() if count > 0}
 
 
-def build_mixture(sources: dict[str, datasets.Dataset], counts: dict[str, int], seed: int) -> datasets.Dataset:
-    """Select ``counts[lang]`` rows of each language (first ids of one seeded permutation) and shuffle."""
+def disjoint_share(available: int, pool: list[str]) -> int:
+    """Problems of its own each language of ``pool`` has when ``available`` parallel ids are split among them."""
+    return available // len(pool)
+
+
+def build_mixture(sources: dict[str, datasets.Dataset], counts: dict[str, int], seed: int,
+                  pool: list[str] | None = None) -> datasets.Dataset:
+    """Select ``counts[lang]`` rows of each language (first ids of one seeded permutation, or of the language's
+    own block of it when ``pool`` makes the content disjoint) and shuffle."""
     if not counts:
         raise DataError("the mixture is empty: give at least one language a positive count")
     n_available = len(next(iter(sources.values())))
     order = list(range(n_available))
     random.Random(seed).shuffle(order)
+    share = disjoint_share(n_available, pool) if pool else n_available
     parts = []
     for lang, count in counts.items():
-        if count > n_available:
-            raise DataError(f"mixture asks for {count} {lang} examples but the source has {n_available}; lower the count")
-        part = sources[lang].select(order[:count])
+        if pool and lang not in pool:
+            raise DataError(f"{lang} is not in the disjoint content's pool ({', '.join(pool)})")
+        if count > share:
+            own = f" of its own with mixture.content: disjoint ({len(pool)} languages share them)" if pool else ""
+            raise DataError(f"mixture asks for {count} {lang} examples but the source has {share}{own}; lower the count")
+        start = pool.index(lang) * share if pool else 0
+        part = sources[lang].select(order[start:start + count])
         parts.append(part.add_column("lang", [lang] * count))
     import datasets
 

@@ -62,6 +62,8 @@ class SFTJob:
     objective_weights: dict[str, float] | None = None
     # A multi-task run: examples per language of each task (``task`` and ``counts`` then name the whole run).
     task_counts: dict[str, dict[str, int]] | None = None
+    # Disjoint content: the languages that split the problems among them, each taking its own block; None: parallel.
+    content_pool: list[str] | None = None
 
     def record(self) -> dict:
         """The job as its checkpoint records it (polymix_job.json): one flat mapping, the settings in place of
@@ -183,7 +185,8 @@ def tokenized_mixture(job: SFTJob, tokenizer) -> datasets.Dataset:
     parts = []
     for name, counts in job.per_task().items():
         task = get_task(name)
-        mixture = build_mixture(load_parallel(job.data_dir, name, "train", list(counts)), counts, job.seed)
+        mixture = build_mixture(load_parallel(job.data_dir, name, "train", list(counts)), counts, job.seed,
+                                job.content_pool)
         parts.append(mixture.map(
             lambda row, task=task: tokenize(tokenizer, task.prompt(row, row["lang"]), task.target(row), job.train.max_seq_len),
             remove_columns=mixture.column_names,

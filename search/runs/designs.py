@@ -52,6 +52,9 @@ class TrialSpec(Frozen):
     # report's dose curves. Annotations of ``counts``, not part of the run's identity.
     dose: int | None = None
     dose_languages: list[str] = []
+    # mixture.content: disjoint — the study's training languages, each of which takes its own block of the problems
+    # (training/mixture.py); empty: parallel content, every language takes the same problems.
+    content_pool: list[str] = []
 
     @property
     def in_trial_process(self) -> bool:
@@ -77,7 +80,7 @@ class TrialSpec(Frozen):
     # A new field is not part of the identity until it is named here (tests/search/test_study.py checks each
     # field is named here or in NOT_IDENTITY).
     IDENTITY: ClassVar[tuple[str, ...]] = ("model", "task", "mixture", "counts", "train", "eval", "data", "seed",
-                                           "baseline", "validation_languages", "tasks")
+                                           "baseline", "validation_languages", "tasks", "content_pool")
     NOT_IDENTITY: ClassVar[tuple[str, ...]] = ("study", "resources", "tuned_from", "dose", "dose_languages")
     # Of the model: where its weights come from and its name; not its size annotation or profile name (the
     # profile's settings are in ``train``).
@@ -93,6 +96,8 @@ class TrialSpec(Frozen):
             fields.discard("validation_languages")
         if not self.tasks:  # (empty: a single-task run)
             fields.discard("tasks")
+        if not self.content_pool:  # (empty: parallel content, as every run before the option)
+            fields.discard("content_pool")
         model_fields = set(self.MODEL_IDENTITY) - ({"init"} if self.model.tiny is None else set())
         include = {field: model_fields if field == "model" else True for field in fields}
         content = {**self.model_dump(mode="json", include=include), "recipe": RECIPE}
@@ -119,14 +124,14 @@ def model_settings(study: Study, model: ModelSpec) -> tuple[TrainConfig, TrialRe
 def expand_trials(study: Study, tuned: dict[tuple[str, str], tuple[dict, str]] | None = None) -> list[TrialSpec]:
     """Every run of the study. ``tuned`` maps (model, task) to the best values of a tuning run and that run's id
     (``hparams: from_tuning``); those values replace the train section's for that model and task."""
-    common = dict(study=study.name, eval=study.eval, data=study.data, seed=study.seed)
+    common = dict(study=study.name, eval=study.eval, data=study.data, seed=study.seed, content_pool=study.content_pool())
     trials = []
     for model in study.models:
         train, resources = model_settings(study, model)
         for task in study.tasks:
             if study.eval.baseline:
                 trials.append(TrialSpec(model=model, task=task, mixture="untrained", counts={}, baseline=True,
-                                        train=train, resources=resources, **common))
+                                        train=train, resources=resources, **{**common, "content_pool": []}))
             if study.multitask is not None and "single" not in study.multitask.variants:
                 continue
             for mixture, dose in doses(study):
@@ -153,7 +158,8 @@ def multitask_trial(study: Study, model: ModelSpec, mixture, train: TrainConfig,
              for task in study.tasks}
     counts = {lang: sum(by_lang.get(lang, 0) for by_lang in tasks.values()) for lang in mixture.trained_languages()}
     return TrialSpec(study=study.name, model=model, task=MULTITASK, mixture=mixture.name, counts=counts, tasks=tasks,
-                     train=train, resources=resources, eval=study.eval, data=study.data, seed=study.seed)
+                     train=train, resources=resources, eval=study.eval, data=study.data, seed=study.seed,
+                     content_pool=study.content_pool())
 
 
 def study_hash(trials: list[TrialSpec]) -> str:

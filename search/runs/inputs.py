@@ -16,6 +16,7 @@ from evaluation.scorers import scorer_for
 from search.study import Study
 from search.tracking import Tracker, check_tracking_server, default_tracking_uri, split_credentials
 from training.errors import ConfigError, DataError
+from training.mixture import disjoint_share
 from training.models import base_dir, base_version, make_tiny_model
 from training.preparation import CONVERSION_FILE, prepare_sources
 from training.sources import load_parallel, sample_data_dir, split_path
@@ -101,17 +102,27 @@ def check_data(study: Study, data_dir: Path) -> None:
                     for row, record in enumerate(rows, start=1):
                         if found := row_problems(record):
                             raise DataError(f"{split_path(data_dir, task, lang, split)}: row {row}: {found[0]}")
-        available = len(next(iter(train.values())))
-        for index, mixture in ((i, m) for i, entry in enumerate(study.mixtures) for m in entry.expanded()):
-            for lang, count in mixture.counts(task).items():
-                if count > available:
-                    raise ConfigError(f"mixtures[{index}] ({mixture.name}): {count} {lang} examples asked, "
-                                      f"{task} train has {available}; lower the count")
-        if study.search is not None:  # a searched mixture may give the whole budget to one language
-            total = study.search.total[task] if isinstance(study.search.total, dict) else study.search.total
-            if total > available:
-                raise ConfigError(f"search.total: {total} examples per run, but {task} train has {available} per "
-                                  f"language and a mixture may give all of them to one language; lower search.total")
+        check_sizes(study, task, len(next(iter(train.values()))))
+
+
+def check_sizes(study: Study, task: str, parallel: int) -> None:
+    """Every mixture's counts, and a searched mixture's whole budget, within what each language has of ``task``'s
+    ``parallel`` train ids: all of them, or its own share of them with disjoint content."""
+    pool = study.content_pool()
+    available = disjoint_share(parallel, pool) if pool else parallel
+    has = (f"{task} train has {parallel} problems, {available} for each of the {len(pool)} training languages with "
+           f"mixture.content: disjoint" if pool else f"{task} train has {available}")
+    fix = " (or use mixture.content: parallel)" if pool else ""
+    for index, mixture in ((i, m) for i, entry in enumerate(study.mixtures) for m in entry.expanded()):
+        for lang, count in mixture.counts(task).items():
+            if count > available:
+                raise ConfigError(f"mixtures[{index}] ({mixture.name}): {count} {lang} examples asked, {has}; "
+                                  f"lower the count{fix}")
+    if study.search is not None:  # a searched mixture may give the whole budget to one language
+        total = study.search.total[task] if isinstance(study.search.total, dict) else study.search.total
+        if total > available:
+            raise ConfigError(f"search.total: {total} examples per run, but {has} per language and a mixture may "
+                              f"give all of them to one language; lower search.total{fix}")
 
 
 def resolve_model_paths(study: Study, data_dir: Path, workdir: Path) -> dict[str, str]:

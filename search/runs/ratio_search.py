@@ -128,7 +128,7 @@ def plan_searches(study: Study, tracker: Tracker, experiment_id: str) -> list[Pl
             total = s.total[task] if isinstance(s.total, dict) else s.total
             base = TrialSpec(study=study.name, model=model, task=task, mixture="search", counts={}, train=train,
                              eval=study.eval, data=study.data, seed=study.seed, resources=resources,
-                             validation_languages=s.languages)
+                             validation_languages=s.languages, content_pool=study.content_pool())
             key = search_key(base, total)
             previous, unvalidated = None, []
             if s.strategy == "climb":

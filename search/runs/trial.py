@@ -55,7 +55,7 @@ def evaluate_model_dir(model_source, tasks: list[str], data_dir: str, languages:
 def sft_job(spec: TrialSpec, model_path: str, data_dir: str, objective_weights: dict[str, float] | None = None) -> SFTJob:
     return SFTJob(model_path=model_path, task=spec.task, data_dir=data_dir, counts=spec.counts, seed=spec.seed,
                   validation_languages=spec.validation_languages or None, objective_weights=objective_weights,
-                  task_counts=spec.tasks or None, train=spec.train)
+                  task_counts=spec.tasks or None, train=spec.train, content_pool=spec.content_pool or None)
 
 
 def trial_params(spec: TrialSpec) -> dict:
@@ -63,6 +63,7 @@ def trial_params(spec: TrialSpec) -> dict:
         "model": spec.model.name, "model_source": spec.model.path or f"tiny-{spec.model.tiny}", "task": spec.task,
         "mixture": spec.mixture, "languages": ",".join(spec.counts) or "none", "counts": spec.counts,
         "n_languages": len(spec.counts), "baseline": spec.baseline, "seed": spec.seed,
+        "content": "disjoint" if spec.content_pool else "parallel",
         **{f"train.{k}": v for k, v in spec.train.model_dump().items()},
         **({"tuned_from": spec.tuned_from} if spec.tuned_from else {}),
         "setting": "multi" if spec.tasks else "single", **({"tasks": spec.tasks} if spec.tasks else {}),

@@ -79,7 +79,7 @@ def plan_tunings(study: Study) -> list[TrialSpec]:
         for task in study.tasks:
             bases.append(TrialSpec(study=study.name, model=model, task=task, mixture=mixture.name,
                                    counts=mixture.counts(task), train=train, eval=study.eval, data=study.data,
-                                   seed=study.seed, resources=resources))
+                                   seed=study.seed, resources=resources, content_pool=study.content_pool()))
     return bases
 
 

@@ -250,6 +250,16 @@ class DataConfig(Frozen):
         return self
 
 
+class MixtureConfig(Frozen):
+    """How the study's mixtures (and its ratio search) draw their examples across languages."""
+
+    # parallel: every language takes the first ids of one seeded permutation, so the languages of a mixture are
+    # translations of the same problems (the 220-run grid's design); disjoint: the permutation is cut into one
+    # block per training language of the study, so no two languages share a problem (what the ratio search's
+    # additive law assumes: every example adds new content). docs/studies.md §1d.
+    content: Literal["parallel", "disjoint"] = "parallel"
+
+
 class ResourcesConfig(Frozen):
     """Defaults for models without a profile, and the local Ray instance the embedded default starts."""
 

@@ -14,6 +14,7 @@ from search.study.sections import (
     DataConfig,
     EvalConfig,
     Frozen,
+    MixtureConfig,
     MixtureSpec,
     ModelSpec,
     PlanConfig,
@@ -34,6 +35,7 @@ class Study(Frozen):
     tasks: list[str]
     models: list[ModelSpec]
     mixtures: list[MixtureSpec] = []  # may stay empty in a study that only searches ratios (`search`)
+    mixture: MixtureConfig = MixtureConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
     data: DataConfig = DataConfig()
@@ -216,6 +218,10 @@ class Study(Frozen):
         """Every language some run of the study trains on: the mixtures' and the ratio search's."""
         languages = {lang for mixture in self.design_mixtures for lang in mixture.trained_languages()}
         return sorted(languages | set(self.search.languages if self.search else ()))
+
+    def content_pool(self) -> list[str]:
+        """The languages that split the problems among them (``mixture.content: disjoint``); empty when parallel."""
+        return self.training_languages() if self.mixture.content == "disjoint" else []
 
     def profile_of(self, model: ModelSpec) -> ProfileSpec | None:
         return self.profiles.get(model.profile) if model.profile else None

@@ -143,3 +143,33 @@ def test_every_trial_field_is_declared_part_of_a_runs_identity_or_not():
     annotated = trial.model_copy(update={"study": "renamed", "dose": 100, "tuned_from": "run-1"})
     assert annotated.spec_hash == trial.spec_hash
     assert trial.model_copy(update={"seed": trial.seed + 1}).spec_hash != trial.spec_hash
+
+
+def test_disjoint_content_is_a_new_identity_and_is_sized_before_any_job(tmp_path, sample_dir):
+    """Parallel content keeps every earlier run's identity; disjoint content is another run, and a mixture that
+    asks for more than a language's own share of the problems is refused with the option that caused it."""
+    from search.runs.inputs import check_data
+
+    parallel = expand_trials(load_study(ROOT / "configs/smoke.yaml"))
+    disjoint = expand_trials(load_study(_study(tmp_path, mixture={"content": "disjoint"})))
+    assert [t.content_pool for t in parallel if not t.baseline] == [[]] * 16
+    assert {tuple(t.content_pool) for t in disjoint if not t.baseline} == {("bn", "en", "es", "ja", "sw")}
+    for before, after in zip(parallel, disjoint):
+        assert (before.spec_hash == after.spec_hash) == before.baseline  # a baseline trains on no mixture
+    with pytest.raises(ConfigError, match=r"mixtures\[0\] \(en\): 600 en examples asked, math train has 1200 "
+                                          r"problems, 240 for each of the 5 training languages with mixture.content: "
+                                          r"disjoint; lower the count \(or use mixture.content: parallel\)"):
+        check_data(load_study(_study(tmp_path, mixture={"content": "disjoint"})), sample_dir)
+    check_data(load_study(ROOT / "configs/smoke.yaml"), sample_dir)  # the same counts fit parallel content
+    fitting = [{"name": "en", "languages": ["en"], "per_language": 240},
+               {"name": "en-es", "languages": ["en", "es"], "per_language": 240}]
+    fits = expand_trials(load_study(_study(tmp_path, mixtures=fitting, mixture={"content": "disjoint"})))
+    check_data(load_study(_study(tmp_path, mixtures=fitting, mixture={"content": "disjoint"})), sample_dir)
+    from search.runs.trial import sft_job, trial_params
+
+    trained = next(t for t in fits if t.mixture == "en-es")
+    assert sft_job(trained, "m", "d").content_pool == ["en", "es"]  # what build_mixture cuts into blocks
+    assert trial_params(trained)["content"] == "disjoint"
+    assert sft_job(parallel[1], "m", "d").content_pool is None and trial_params(parallel[1])["content"] == "parallel"
+    with pytest.raises(ConfigError, match=r"study.yaml: mixture.content: Input should be 'parallel' or 'disjoint'"):
+        load_study(_study(tmp_path, mixture={"content": "separate"}))

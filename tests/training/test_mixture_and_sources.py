@@ -32,6 +32,21 @@ def test_mixture_larger_than_source_is_refused(sample_dir):
         build_mixture(sources, {"en": len(sources["en"]) + 1}, seed=0)
 
 
+def test_disjoint_content_gives_every_language_its_own_problems(sample_dir):
+    sources = load_parallel(sample_dir, "math", "train", ["en", "es", "ja"])
+    pool = ["en", "es", "ja"]
+    mixture = build_mixture(sources, {"en": 50, "es": 50, "ja": 50}, seed=3, pool=pool)
+    by_lang = {lang: {r["id"] for r in mixture if r["lang"] == lang} for lang in pool}
+    assert all(len(ids) == 50 for ids in by_lang.values())
+    assert not (by_lang["en"] & by_lang["es"] or by_lang["en"] & by_lang["ja"] or by_lang["es"] & by_lang["ja"])
+    english_only = build_mixture(sources, {"en": 50}, seed=3, pool=pool)
+    assert set(english_only["id"]) == by_lang["en"]  # mixtures that share a language share its examples
+    share = len(sources["en"]) // 3
+    build_mixture(sources, {"ja": share}, seed=3, pool=pool)  # the last block is whole
+    with pytest.raises(DataError, match="of its own with mixture.content: disjoint"):
+        build_mixture(sources, {"es": share + 1}, seed=3, pool=pool)
+
+
 def _write(path, rows):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
