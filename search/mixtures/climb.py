@@ -209,6 +209,39 @@ def residual_noise(law: LossLaw, ratios: np.ndarray, losses: np.ndarray) -> floa
     return float(np.sqrt(np.nansum(residuals**2) / dof.sum()))
 
 
+@dataclass(frozen=True)
+class PriorAndTransfer:
+    """The fitted T split into the base's prior and transfer, given the base's own losses (docs/studies.md §1c)."""
+
+    transfer: np.ndarray  # T_ij: how much language-j data counts as language-i data, the base's prior taken out
+    prior: np.ndarray  # p_i: how many examples of its own language the base's knowledge of language i is worth
+
+
+def separate_prior(law: LossLaw, base_losses: np.ndarray) -> PriorAndTransfer:
+    """T and the prior p from a fitted law and the base model's loss in each language (no fine-tuning: D·r̃ = 0).
+
+    On the simplex every mixture's loss reads L_i = E_i + B_i · (Σ_j (D·T'_ij + d0) r_j)^(−β_i): runs alone fix the
+    sums D·T'_ij + d0, not how they split between transfer and what the base already knew (the identity in the module
+    docstring). The base's loss is the law's zero-data point: u_i = ((L0_i − E_i)/B_i)^(−1/β_i) is where the fitted
+    curve reaches it, and with a true prior p_i the fitted sums are k·(D·T_ij + p_i) and u_i = k·p_i, so
+    T_ij = (D·T'_ij + d0 − u_i)/(D + d0 − u_i) and p_i = D·u_i/(D + d0 − u_i). This assumes the base's loss lies on
+    the curve its fine-tuned runs trace (no separate cost of learning the task's format). A T_ij below 0 means
+    language-j data leaves language i worse than the base (interference). NaN where the base's loss is not above the
+    fitted floor, or not above what the language's own data reaches (the law then has no zero-data point there).
+    """
+    base_losses = np.asarray(base_losses, float)
+    n, budget, offset = len(law.languages), law.budget, law.offset
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reach = ((base_losses - law.floor) / law.scale) ** (-1.0 / law.exponent)
+        reach = np.where(base_losses > law.floor, reach, np.nan)
+        own = budget + offset - reach  # > 0: the language's own data beats the base
+        own = np.where(own > 0, own, np.nan)
+        transfer = (budget * law.transfer + offset - reach[:, None]) / own[:, None]
+        prior = budget * reach / own
+    transfer[np.arange(n), np.arange(n)] = np.where(np.isnan(own), np.nan, 1.0)
+    return PriorAndTransfer(transfer, prior)
+
+
 # ------------------------------------------------------------------------------------------- optimise
 # Frank–Wolfe gap under which an optimum counts as certified: a millionth of a loss unit, three orders of magnitude
 # under the run-to-run noise of validation losses (~0.002). SLSQP with the analytic gradient reaches ≤ 4e-8 on random

@@ -23,6 +23,7 @@ import numpy as np
 import ray
 from ray import tune
 
+from search.mixtures.climb import separate_prior
 from search.mixtures.climb_loop import new_initial_runs
 from search.mixtures.searchers import METRIC, SEARCHERS, ClimbSearcher, MixtureSearcher
 from search.runs.cluster import concurrency, run_config, trial_resources
@@ -30,7 +31,14 @@ from search.runs.designs import TrialSpec, model_settings
 from search.runs.driver import Drive, content_hash
 from search.runs.early_stopping import STOPPED_BY_ASHA, early_stopping
 from search.runs.progress import Progress
-from search.runs.revalidation import Unvalidated, expected_measured, revalidate, revalidated_losses, runs_to_revalidate
+from search.runs.revalidation import (
+    Unvalidated,
+    base_losses,
+    expected_measured,
+    revalidate,
+    revalidated_losses,
+    runs_to_revalidate,
+)
 from search.runs.trial import run_trial, selected_losses
 from search.runs.tuning import describe, max_epochs, sampled, tune_space
 from search.study import Study
@@ -151,6 +159,7 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
         revalidate(plan.base, context, tracker, plan.unvalidated)
         plan.previous = previous_runs(earlier_runs(tracker, context["experiment_id"], plan.key, s.languages), s.languages)
     model, task, base, total, key, previous = plan.model, plan.task, plan.base, plan.total, plan.key, plan.previous
+    zero_data = base_losses(base, context) if s.strategy == "climb" else None  # the law's point before fine-tuning
     searcher = SEARCHERS[s.strategy](s, total, previous)
     weights = s.weight_of()
     param_space = {"base": base.model_dump(mode="json"), "total": total, "search": {"weights": weights, "key": key},
@@ -168,6 +177,9 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
     label = f"{model.name}/{task}"
     print(f"[polymix] {s.strategy} search {label}: {', '.join(s.languages)}, {total} examples per run, at most {budget} runs, "
           f"{concurrent} at a time" + (f"; {len(previous[0])} runs of earlier searches reused" if previous else ""), flush=True)
+    if not base.content_pool:  # the law's additivity takes every example to bring new content (docs/studies.md §1d)
+        print(f"[polymix] {label}: parallel content (the languages of a run share its problems); the fitted law then "
+              "includes that overlap; set mixture.content: disjoint where each language has enough data", flush=True)
     tuner = tune.Tuner(
         tune.with_resources(mixture_trainable, request),
         param_space=param_space,
@@ -182,13 +194,14 @@ def search_one(study: Study, plan: PlannedSearch, context: dict, tracker: Tracke
     stopped = len(set(recorder.stopped))
     if recorder.stopped:
         tracker.mark_stopped(context["experiment_id"], sorted(set(recorder.stopped)), STOPPED_BY_ASHA)
-    summary = {**summarise(study, plan, searcher, results), "runs_stopped_early": stopped}
+    summary = {**summarise(study, plan, searcher, results, zero_data), "runs_stopped_early": stopped}
     log_outcome(tracker, parent_run_id, summary, label)
     return SearchOutcome(model.name, task, summary)
 
 
-def summarise(study: Study, plan: PlannedSearch, searcher, results) -> dict:
-    """What recommendation.json holds: every finished run, the best one, the recommendation, the fitted law."""
+def summarise(study: Study, plan: PlannedSearch, searcher, results, zero_data: dict[str, float] | None = None) -> dict:
+    """What recommendation.json holds: every finished run, the best one, the recommendation, the fitted law (with
+    T split into the base's prior and transfer by the base's own losses, ``zero_data``)."""
     s, total, previous = study.search, plan.total, plan.previous
     runs = []
     for result in results:
@@ -233,7 +246,18 @@ def summarise(study: Study, plan: PlannedSearch, searcher, results) -> dict:
         summary["fitted_law"] = {"languages": list(law.languages), "transfer": law.transfer.round(4).tolist(),
                                  "floor": law.floor.round(4).tolist(), "scale": law.scale.round(4).tolist(),
                                  "exponent": law.exponent.round(4).tolist(), "budget": law.budget, "offset": law.offset}
+        if zero_data is not None:
+            summary["fitted_law"].update(prior_fields(law, zero_data))
     return summary
+
+
+def prior_fields(law, zero_data: dict[str, float]) -> dict:
+    """The base's losses, and T with the base's prior taken out (None where the law has no zero-data point)."""
+    base = np.array([zero_data[lang] for lang in law.languages])
+    split = separate_prior(law, base)
+    known = lambda values: [None if np.isnan(v) else round(float(v), 4) for v in values]  # noqa: E731
+    return {"base_losses": known(base), "transfer_without_prior": [known(row) for row in split.transfer],
+            "prior_examples": known(split.prior)}
 
 
 def log_outcome(tracker: Tracker, parent_run_id: str, summary: dict, label: str) -> None:
@@ -247,6 +271,9 @@ def log_outcome(tracker: Tracker, parent_run_id: str, summary: dict, label: str)
         metrics[f"{folder}/recommended_measured"] = rec["measured"][METRIC]
     if rec["predicted"]:
         metrics[f"{folder}/recommended_predicted"] = rec["predicted"][METRIC]
+    law = summary.get("fitted_law", {})
+    metrics.update({f"{folder}/base/val/loss/{lang}": loss for lang, loss in zip(law.get("languages", []),
+                                                                                  law.get("base_losses", []))})
     tracker.log_metrics(parent_run_id, metrics)
     tracker.set_tags(parent_run_id, {f"polymix.recommended.{summary['model']}.{summary['task']}": rec["mixture"]})
     if "fitted_law" in summary:
@@ -272,19 +299,26 @@ def log_transfer_heatmap(tracker: Tracker, run_id: str, law: dict, artifact_file
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    languages, transfer = law["languages"], np.array(law["transfer"])
-    figure, axes = plt.subplots(figsize=(1.0 + 0.6 * len(languages), 0.8 + 0.6 * len(languages)))
-    image = axes.imshow(transfer, vmin=0, vmax=1, cmap="viridis")
-    axes.set_xticks(range(len(languages)), languages)
-    axes.set_yticks(range(len(languages)), languages)
-    axes.set_xlabel("trained on language j")
-    axes.set_ylabel("counts for language i")
-    for i in range(len(languages)):
-        for j in range(len(languages)):
-            axes.text(j, i, f"{transfer[i, j]:.2f}", ha="center", va="center", color="white" if transfer[i, j] < 0.6 else "black")
-    # T is fitted with d0 = 1: a base that already knows a language shows it as off-diagonal mass too (T + c)/(1 + c)
-    axes.set_title(f"fitted interaction matrix T (d0 = 1: transfer and the base's prior knowledge)\n{title}", fontsize=8)
-    figure.colorbar(image, ax=axes, fraction=0.046)
+    languages = law["languages"]
+    # T is fitted with d0 = 1: a base that already knows a language shows it as off-diagonal mass too, (T + c)/(1 + c);
+    # beside it, T with the base's prior taken out where the base's own losses were measured
+    panels = [("fitted T (d0 = 1: transfer and the base's prior knowledge)", law["transfer"])]
+    if "transfer_without_prior" in law:
+        panels.append(("T with the base's prior taken out (its own losses as zero data)", law["transfer_without_prior"]))
+    side = 0.6 * len(languages)
+    figure, axes_list = plt.subplots(1, len(panels), figsize=(len(panels) * (1.4 + side), 1.0 + side), squeeze=False)
+    for axes, (name, values) in zip(axes_list[0], panels):
+        transfer = np.array([[np.nan if v is None else v for v in row] for row in values], dtype=float)
+        image = axes.imshow(transfer, vmin=0, vmax=1, cmap="viridis")
+        axes.set_xticks(range(len(languages)), languages)
+        axes.set_yticks(range(len(languages)), languages)
+        axes.set_xlabel("trained on language j")
+        axes.set_ylabel("counts for language i")
+        for (i, j), value in np.ndenumerate(transfer):
+            axes.text(j, i, "—" if np.isnan(value) else f"{value:.2f}", ha="center", va="center",
+                      color="white" if not value >= 0.6 else "black")
+        axes.set_title(f"{name}\n{title}", fontsize=7)
+        figure.colorbar(image, ax=axes, fraction=0.046)
     figure.tight_layout()
     tracker.log_figure(run_id, figure, artifact_file)
     plt.close(figure)
@@ -313,11 +347,21 @@ def format_outcome(outcome: SearchOutcome) -> str:
         lines.append("  fitted interaction matrix T (row i: how much each language's data counts for language i, at d0 = 1;")
         lines.append("  what the base already knew reads as transfer too: a true T with prior c·(D + 1) examples shows "
                      "(T + c)/(1 + c)):")
-        lines.append("  " + " " * width + "".join(f"{lang:>7}" for lang in law["languages"]))
-        for lang, row in zip(law["languages"], law["transfer"]):
-            lines.append(f"  {lang:<{width}}" + "".join(f"{value:>7.2f}" for value in row))
+        lines.extend(matrix_lines(law["languages"], law["transfer"], width))
+        if "transfer_without_prior" in law:
+            lines.append("  T with the base's prior taken out (the base's own losses as the law's zero-data point; "
+                         "below 0: interference; — no zero-data point):")
+            lines.extend(matrix_lines(law["languages"], law["transfer_without_prior"], width))
+            lines.append("  the base's prior, in examples of the language's own data: " + ", ".join(
+                f"{lang} {'—' if p is None else f'{p:.0f}'}" for lang, p in zip(law["languages"], law["prior_examples"])))
         lines.append("  β: " + ", ".join(f"{lang} {b:.2f}" for lang, b in zip(law["languages"], law["exponent"])))
     return "\n".join(lines)
+
+
+def matrix_lines(languages: list[str], matrix: list[list], width: int) -> list[str]:
+    cell = lambda value: f"{'—':>7}" if value is None else f"{value:>7.2f}"  # noqa: E731
+    return (["  " + " " * width + "".join(f"{lang:>7}" for lang in languages)]
+            + [f"  {lang:<{width}}" + "".join(map(cell, row)) for lang, row in zip(languages, matrix)])
 
 
 def run_ratio_search(study: Study, workdir: Path = Path(".polymix"), address: str | None = None) -> dict:

@@ -83,7 +83,7 @@ def validation_losses_at(checkpoint: str, job: SFTJob) -> dict[str, float]:
         model.to("cuda" if ray.get_gpu_ids() else "cpu")
         return validation_loss(model, tokenizer, job, job.task, validation_rows(job)[job.task])
 
-    if Path(checkpoint).is_dir():  # an in-process trial's folder, or Ray storage on a local or shared path
+    if Path(checkpoint).is_dir() or "://" not in checkpoint:  # a local folder (a trial's, Ray storage's), or a hub id
         return measure(checkpoint)
     with ray.train.Checkpoint(path=checkpoint).as_directory() as path:
         return measure(path)
@@ -103,3 +103,13 @@ def revalidate(base: TrialSpec, context: dict, tracker: Tracker, runs: list[Unva
     languages = sorted({lang for run in runs for lang in run.missing})
     print(f"[polymix] validated {len(runs)} earlier runs' kept checkpoints on {', '.join(languages)} "
           f"(recorded on those runs as {PREFIX}<lang>)", flush=True)
+
+
+def base_losses(base: TrialSpec, context: dict) -> dict[str, float]:
+    """The base model's validation loss in every searched language before any fine-tuning (one Ray task placed like
+    a trial's worker): the loss law's zero-data point, which separates the base's prior from transfer
+    (search/mixtures/climb.py, separate_prior)."""
+    resources = base.resources
+    remote = ray.remote(validation_losses_at).options(num_cpus=resources.cpus_per_worker,
+                                                      num_gpus=min(resources.gpus_per_worker, 1))
+    return ray.get(remote.remote(context["model_path"], sft_job(base, context["model_path"], context["data_dir"])))

@@ -51,7 +51,13 @@ def test_climb_search_then_adding_a_language_reuses_its_runs(tmp_path):
     assert f"chosen as {optimiser['rule']}" in first.stdout
     assert optimiser["method"] == "run" or optimiser["certified"]
     assert parent.data.metrics["search/tiny-s-math/recommended_measured"] == pytest.approx(rec["measured"]["val/objective"])
-    assert summary["fitted_law"]["languages"] == ["en", "es"]
+    law = summary["fitted_law"]
+    assert law["languages"] == ["en", "es"]
+    # the base's own losses, measured before any fine-tuning, split T into the base's prior and transfer
+    base = [parent.data.metrics[f"search/tiny-s-math/base/val/loss/{lang}"] for lang in ("en", "es")]
+    assert base == pytest.approx(law["base_losses"], abs=1e-4) and min(base) > 0
+    assert len(law["transfer_without_prior"]) == 2 and len(law["prior_examples"]) == 2
+    assert "T with the base's prior taken out" in first.stdout
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "search/tiny-s-math")}
     assert artifacts == {"search/tiny-s-math/recommendation.json", "search/tiny-s-math/transfer_matrix.png"}
 

@@ -49,6 +49,26 @@ def test_the_offset_is_a_normalisation_a_law_with_d0_1_predicts_any_d0_exactly()
         minimise_directly(truth, weights).objective, abs=1e-6)
 
 
+def test_the_base_losses_take_the_prior_out_of_T_which_the_d0_1_fit_cannot():
+    """A base that already knows each language as well as 1,000 own examples (prior = D): the d0 = 1 fit reads
+    (T + c)/(1 + c) off the diagonal, far from T; the base's own losses as the zero-data point give T and the prior
+    back. With the base's loss off the law's curve (a cost of learning the format), no zero-data point: NaN."""
+    from search.mixtures.climb import separate_prior
+
+    rng = np.random.default_rng(3)
+    truth = random_law(rng, 3, budget=1000.0, offset=1000.0)
+    ratios = rng.dirichlet(np.ones(3), size=15)
+    fitted = fit_loss_law(truth.languages, ratios, truth.losses(ratios), truth.budget, offset=1.0)
+    off = ~np.eye(3, dtype=bool)
+    assert np.abs(fitted.transfer - truth.transfer)[off].max() > 0.2
+    base = truth.floor + truth.scale * truth.offset ** -truth.exponent
+    split = separate_prior(fitted, base)
+    assert np.abs(split.transfer - truth.transfer).max() < 0.01
+    assert split.prior == pytest.approx(np.full(3, 1000.0), rel=0.05)  # the curve read at its far end: looser than T
+    too_low = separate_prior(fitted, fitted.losses(np.eye(3)).diagonal() - 1e-3)  # below the own data's loss
+    assert np.isnan(too_low.transfer).all() and np.isnan(too_low.prior).all()
+
+
 def test_without_interactions_the_optimum_equalises_weighted_marginal_benefits():
     """KKT with T = I: every funded language has the same weighted marginal benefit λ, an unfunded one at most λ."""
     rng = np.random.default_rng(2)
