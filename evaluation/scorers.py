@@ -34,8 +34,8 @@ from training.sample_data import SPLITS
 from training.tasks import TASKS, SampleGenerator, SourceFormat, Task, extract_number
 
 
-def score_math(completion: str, record: dict) -> bool:
-    predicted = extract_number(completion)
+def score_math(completion: str, record: dict, lang: str | None = None) -> bool:
+    predicted = extract_number(completion, lang)  # as the completion's language writes numbers
     return predicted is not None and predicted == float(str(record["answer"]).replace(",", ""))
 
 
@@ -116,7 +116,7 @@ class Scorer:
 
 
 SCORERS: dict[str, Scorer] = {
-    "numeric_answer": Scorer(lambda completion, record, lang: {"acc": float(score_math(completion, record))}),
+    "numeric_answer": Scorer(lambda completion, record, lang: {"acc": float(score_math(completion, record, lang))}),
     "api_call": Scorer(lambda completion, record, lang: {"acc": float(score_api(completion, record))}),
     "rouge_l": Scorer(score_summary),
     "verifiable_instructions": Scorer(score_instructions, row_problems=_instruction_row_problems),

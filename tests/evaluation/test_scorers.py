@@ -1,3 +1,5 @@
+import pytest
+
 from evaluation.evaluate import summarize
 from evaluation.scorers import extract_number, parse_call, score_api, score_math
 
@@ -10,6 +12,26 @@ def test_math_right_wrong_unparsable():
     assert not score_math("I do not know", record)
     assert extract_number("total 1,200 apples") == 1200.0
     assert score_math("La respuesta es 8.0", record)
+
+
+@pytest.mark.parametrize("text, lang, number", [
+    ("2,5", "es", 2.5), ("1.250", "es", 1250), ("1.234.567,5", "de", 1234567.5), ("-3,5 grados", "de", -3.5),
+    ("1 000", "fr", 1000), ("12 345", "ru", 12345), ("2,5", "ru", 2.5), ("La respuesta es 8.0", "es", 8.0),
+    ("es 1.5", "es", 1.5),  # a period that cannot group thousands is a decimal point, even where "." groups
+    ("1,250", "en", 1250), ("1.250", "en", 1.25), ("1,234,567.5", "en", 1234567.5), ("1\u00a0000", "en", 1000),
+    ("1 000", "en", 0),  # en does not group with a plain space: two numbers, the last is 000
+    ("1,00,000", "bn", 100000), ("১২", "bn", 12), ("１２", "ja", 12), ("entre 2 y 3", "es", 3), ("5, 6", "en", 6),
+])
+def test_numbers_are_read_as_the_language_writes_them(text, lang, number):
+    """docs/validity.md: "2,5" is 2.5 and "1.250" is 1250 in es, de, fr and ru; dropping commas and reading every
+    period as a decimal point (the earlier rule) made 25 and 1.25 of them, an error only those languages paid."""
+    assert extract_number(text, lang) == number
+
+
+def test_math_is_scored_in_the_completions_language():
+    assert score_math("La respuesta es 2,5", {"answer": "2.5"}, "es")
+    assert score_math("Die Antwort ist 1.250", {"answer": "1250"}, "de")
+    assert not score_math("The answer is 1.250", {"answer": "1250"}, "en")
 
 
 def test_api_exact_match():
