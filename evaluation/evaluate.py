@@ -39,8 +39,11 @@ def evaluate_languages(
             scores = [{**score, "acc": 0.0} if ok is False else score for score, ok in zip(scores, faithful)]
         judged = [ok for ok in faithful if ok is not None]
         n = max(len(scores), 1)
+        mean = sum(score["acc"] for score in scores) / n
         results[lang] = {
-            "accuracy": sum(score["acc"] for score in scores) / n,
+            "accuracy": mean,
+            # sample standard deviation of the scores: a continuous score's interval (NaN below 2 rows)
+            "sd": (sum((score["acc"] - mean) ** 2 for score in scores) / (n - 1)) ** 0.5 if n > 1 else float("nan"),
             "metrics": {name: sum(score[name] for score in scores) / n for name in (scores[0] if scores else {}) if name != "acc"},
             # (NaN when no response had a language to judge: letterless output, JSON; None for code tasks)
             "fidelity": (sum(judged) / len(judged) if judged else float("nan")) if task_format.prose else None,
@@ -57,8 +60,10 @@ def evaluate_languages(
 
 
 def language_metrics(results: dict[str, dict]) -> dict[str, float]:
-    """A task's further metrics and the fidelity per language, as ``eval/<metric>/<lang>`` and ``eval/fidelity/<lang>``."""
+    """A task's further metrics, the scores' standard deviation and the fidelity per language, as
+    ``eval/<metric>/<lang>``, ``eval/sd/<lang>`` and ``eval/fidelity/<lang>``."""
     metrics = {f"eval/{name}/{lang}": value for lang, result in results.items() for name, value in result["metrics"].items()}
+    metrics.update({f"eval/sd/{lang}": result["sd"] for lang, result in results.items() if "sd" in result})
     for lang, result in results.items():
         if result["fidelity"] is not None:  # a prose task: logged for every language, with how many were judged
             metrics.update({f"eval/fidelity/{lang}": result["fidelity"], f"eval/fidelity_judged/{lang}": result["fidelity_judged"]})

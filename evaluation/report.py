@@ -30,8 +30,10 @@ from evaluation.analysis import (
     transfer_matrix,
     zero_shot_vs_direct,
 )
-from evaluation.stats import bootstrap_interval, wilson_interval
+from evaluation.scorers import scorer_for
+from evaluation.stats import bootstrap_interval, mean_interval, wilson_interval
 from training.languages import ALL_LANGUAGES
+from training.tasks import get_task
 
 FIGURES = ("accuracy_heatmap.png", "coverage_curves.png", "gains_by_language.png", "transfer_heatmap.png", "regression_coefficients.png",
            "dose_curves.png")
@@ -65,12 +67,15 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
 
 
 def with_intervals(table: pd.DataFrame) -> pd.DataFrame:
-    """Each (run, language) accuracy with its 95% Wilson interval over its n test examples (NaN where n is unknown or
-    0)."""
+    """Each (run, language) score with its 95% interval over its n test examples: Wilson where the task's scores are
+    successes (0 or 1), a t interval from the scores' standard deviation where they are continuous (ROUGE-L, chrF;
+    NaN for runs that did not log it); NaN where n is unknown or 0."""
     def interval(row) -> tuple[float, float]:
         if np.isnan(row["n"]) or row["n"] <= 0:
             return np.nan, np.nan
         n = int(row["n"])
+        if not scorer_for(get_task(row["task"])).binary:
+            return mean_interval(row["accuracy"], row["sd"], n)
         return wilson_interval(min(max(round(row["accuracy"] * n), 0), n), n)
 
     bounds = table.apply(interval, axis=1, result_type="expand") if len(table) else pd.DataFrame(columns=[0, 1])
@@ -312,7 +317,8 @@ def _accuracy_section(single: pd.DataFrame, report: Report, order: list[str]) ->
     plot_accuracy(single, report, order)
     n = sorted({int(v) for v in single["n"] if not np.isnan(v)})
     widest = float((intervals["high"] - intervals["low"]).max() / 2) if n else float("nan")
-    about_n = (f"n = {'/'.join(map(str, n))} test examples per cell; the 95% Wilson interval of a cell is up to "
+    about_n = (f"n = {'/'.join(map(str, n))} test examples per cell; the 95% interval of a cell (Wilson for success "
+               f"rates, t for continuous scores) is up to "
                f"±{widest:.2f}; every interval is in accuracy.csv" if n else "n unknown for these runs")
     return ["", "## Accuracy per language", "", f"Accuracy of each run on each evaluation language ({about_n}).", "",
             markdown_table(accuracy_table(single, order), digits=2), "", "![](accuracy_heatmap.png)", ""]

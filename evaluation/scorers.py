@@ -113,13 +113,17 @@ class Scorer:
     # What makes a data row one this scorer cannot score (instruction kinds it does not know, a missing parameter),
     # checked on every split before any job starts; None when every row with the task's fields can be scored.
     row_problems: Callable[[dict], list[str]] | None = None
+    # Whether every score is 0 or 1 (a success count: Wilson intervals); else a mean of continuous scores (ROUGE-L,
+    # chrF), whose interval comes from the scores' standard deviation (evaluation/report.py).
+    binary: bool = True
 
 
 SCORERS: dict[str, Scorer] = {
     "numeric_answer": Scorer(lambda completion, record, lang: {"acc": float(score_math(completion, record, lang))}),
     "api_call": Scorer(lambda completion, record, lang: {"acc": float(score_api(completion, record))}),
-    "rouge_l": Scorer(score_summary),
-    "verifiable_instructions": Scorer(score_instructions, row_problems=_instruction_row_problems),
+    "rouge_l": Scorer(score_summary, binary=False),
+    # (rows without a verifiable instruction score chrF: docs/validity.md)
+    "verifiable_instructions": Scorer(score_instructions, row_problems=_instruction_row_problems, binary=False),
 }
 
 

@@ -26,6 +26,15 @@ def wilson_interval(successes: float, n: int, confidence: float = CONFIDENCE) ->
     return float(low), float(high)
 
 
+def mean_interval(mean: float, sd: float, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """t interval of a mean of ``n`` continuous scores in [0, 1] (ROUGE-L, chrF) with sample standard deviation
+    ``sd``, clipped to [0, 1]; NaN where ``sd`` is unknown or n < 2."""
+    if n < 2 or not np.isfinite(sd):
+        return float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n)
+    return float(max(mean - half, 0.0)), float(min(mean + half, 1.0))
+
+
 def bootstrap_interval(values, statistic=np.median, confidence: float = CONFIDENCE, n_resamples: int = 9999,
                        seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic`` over ``values`` (one sample, e.g. paired differences)."""

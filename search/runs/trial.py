@@ -227,7 +227,8 @@ def record_evaluation(tracker: Tracker, run_id: str, spec: TrialSpec, results: d
 
 
 def log_language_view(tracker: Tracker, run_id: str, spec: TrialSpec, results: dict) -> None:
-    """What the MLflow UI shows of a run at a glance: its accuracy per language with 95% Wilson intervals, as one
+    """What the MLflow UI shows of a run at a glance: its accuracy per language with 95% intervals (Wilson; t for
+    continuous scores), as one
     figure (``accuracy_by_language.png``) and a table (``accuracy_by_language.json``). Drawn from the metrics, so
     skipped, saying so, while the tracking server does not answer (images and tables are not journaled)."""
     away = "[polymix] accuracy_by_language.png/.json not logged: the tracking server does not answer"
@@ -240,7 +241,7 @@ def log_language_view(tracker: Tracker, run_id: str, spec: TrialSpec, results: d
 
     table = with_intervals(pd.DataFrame([
         {"task": task, "lang": lang, "trained": spec.task_counts()[task].get(lang, 0) > 0, "accuracy": result["accuracy"],
-         "n": float(result["n"])} for task, by_lang in results.items() for lang, result in by_lang.items()]))
+         "n": float(result["n"]), "sd": result["sd"]} for task, by_lang in results.items() for lang, result in by_lang.items()]))
     figure = language_accuracy_figure(table, spec.label)
     logged = tracker.log_table(run_id, table, "accuracy_by_language.json") and tracker.log_figure(
         run_id, figure, "accuracy_by_language.png")

@@ -35,7 +35,8 @@ def results_table(runs):
                              "mixture": params.get("mixture"), "trained": ",".join(trained), "n_trained": len(trained),
                              "examples": sum(counts.values()),
                              "baseline": params.get("baseline") == "true", "lang": lang, "accuracy": accuracy,
-                             "n": metrics.get(f"{prefix}n/{lang}", float("nan")), "setting": "multi" if multi else "single",
+                             "n": metrics.get(f"{prefix}n/{lang}", float("nan")),
+                             "sd": metrics.get(f"{prefix}sd/{lang}", float("nan")), "setting": "multi" if multi else "single",
                              "dose": dose, "dosed": lang in params.get("dose_languages", "").split(","),
                              "fidelity": metrics.get(f"{prefix}fidelity/{lang}", float("nan"))})
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)

@@ -5,6 +5,7 @@ then the report's §1b sections."""
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -43,6 +44,10 @@ def test_single_and_multi_task_runs_log_each_task_per_language_with_fidelity(tmp
     predictions = Path(client.download_artifacts(runs["multitask"].info.run_id, "predictions.jsonl", str(tmp_path)))
     rows = [json.loads(line) for line in predictions.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 2 * 3 * 4 and {row["task"] for row in rows} == {"summarization", "instruction"}
+    for task in ("summarization", "instruction"):  # continuous scores: their spread is logged for the t interval
+        for lang in LANGUAGES:
+            scores = [row["score"] for row in rows if row["task"] == task and row["lang"] == lang]
+            assert multi.metrics[f"eval/{task}/sd/{lang}"] == pytest.approx(float(np.std(scores, ddof=1)), abs=1e-9)
 
     polymix(tmp_path, "report", "generative-micro")
     report = (tmp_path / "reports" / "generative-micro" / "report.md").read_text(encoding="utf-8")

@@ -66,3 +66,33 @@ def test_a_mean_clustered_by_observation_is_the_one_sample_t_test_and_clusters_w
     low, high = cluster_bootstrap(values, [0, 0, 1, 1, 2, 2, 3, 4])
     assert low <= np.median(values) <= high
     assert np.isnan(cluster_bootstrap(values, [0, 0, 1, 1, 2, 2, 3, 3])[0])  # four groups: too few to resample
+
+
+def test_continuous_scores_get_a_t_interval_that_covers_and_the_report_uses_it():
+    """ROUGE-L or chrF means are not success counts: a Wilson interval on round(mean·n) takes the variance of a
+    proportion, p(1 − p)/n, ~5× too wide for scores spread like Beta(20, 20); the t interval from the scores' own
+    standard deviation covers at its level (the unit: one test row's score)."""
+    import pandas as pd
+
+    from evaluation.report import with_intervals
+    from evaluation.stats import mean_interval
+
+    rng = np.random.default_rng(0)
+    n, covered, t_width, wilson_width = 30, 0, [], []
+    for _ in range(2000):
+        scores = rng.beta(20, 20, n)
+        low, high = mean_interval(scores.mean(), scores.std(ddof=1), n)
+        covered += low <= 0.5 <= high
+        t_width.append(high - low)
+        w_low, w_high = wilson_interval(round(scores.mean() * n), n)
+        wilson_width.append(w_high - w_low)
+    assert 0.93 <= covered / 2000 <= 0.97
+    assert np.mean(wilson_width) > 4 * np.mean(t_width)
+    assert all(math.isnan(v) for v in mean_interval(0.5, float("nan"), n))  # a run that logged no sd: no interval
+
+    rows = pd.DataFrame([{"task": "summarization", "accuracy": 0.5, "sd": 0.1, "n": 100.0},
+                         {"task": "math", "accuracy": 0.5, "sd": 0.5, "n": 100.0}])
+    bounds = with_intervals(rows)
+    half = stats.t.ppf(0.975, 99) * 0.1 / 10
+    assert bounds.loc[0, "low"] == pytest.approx(0.5 - half) and bounds.loc[0, "high"] == pytest.approx(0.5 + half)
+    assert (bounds.loc[1, "low"], bounds.loc[1, "high"]) == pytest.approx(wilson_interval(50, 100))
