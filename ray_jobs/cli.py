@@ -180,12 +180,14 @@ def _cmd_server(args) -> int:
 
 
 def _cmd_pretrain_base(args) -> int:
-    from training.models import base_manifest
+    from training.models import base_manifest, base_stored_dtype
     from training.pretrain import Recipe, pretrain_base
 
-    # By default the committed base's own schedule, as its manifest records it (tiny-s 5000, tiny-m 8000).
+    # By default the committed base's own schedule and storage, as it records them (tiny-s 5000 steps in float32,
+    # tiny-m 10000 in bfloat16).
     steps = args.steps or base_manifest(args.size)["steps"]
-    recipe = Recipe(size=args.size, steps=steps, seed=args.seed, stored_dtype=args.stored_dtype)
+    stored = args.stored_dtype or base_stored_dtype(args.size)
+    recipe = Recipe(size=args.size, steps=steps, seed=args.seed, stored_dtype=stored)
     workdir = Path(args.workdir) / "pretrain" / f"tiny-{args.size}-seed{args.seed}"
     written = pretrain_base(recipe, workdir, args.out, args.stop_after, args.threads)
     if written:
@@ -283,13 +285,14 @@ def _add_pretrain_command(commands) -> None:
                                    "corpus (resumes from WORKDIR/pretrain/... if stopped)")
     pretrain.add_argument("--size", choices=("s", "m"), default="m")
     pretrain.add_argument("--steps", type=int, help="optimiser steps of the whole run (default: the committed base's, "
-                          "tiny-s 5000, tiny-m 8000)")
+                          "tiny-s 5000, tiny-m 10000)")
     pretrain.add_argument("--seed", type=int, default=0)
     pretrain.add_argument("--out", help="where the finished base goes (default: the committed training/bases/tiny-SIZE)")
     pretrain.add_argument("--stop-after", type=int, help="stop after this many steps from where it stands (go on later)")
     pretrain.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
-    pretrain.add_argument("--stored-dtype", choices=("float32", "bfloat16"), default="float32",
-                          help="how the weights are stored (bfloat16: half the bytes in the repository's history)")
+    pretrain.add_argument("--stored-dtype", choices=("float32", "bfloat16"),
+                          help="how the weights are stored (default: the committed base's, tiny-s float32, tiny-m "
+                          "bfloat16; bfloat16 leaves half the bytes in the repository's history)")
     pretrain.set_defaults(handler=_cmd_pretrain_base)
 
 

@@ -48,7 +48,7 @@ class Recipe:
     log_every: int = 100
     checkpoint_every: int = 500
     # How the weights are stored: "bfloat16" halves the bytes every committed version leaves in the repository's
-    # history (fine-tuning loads them as fp32); the committed bases are float32.
+    # history (fine-tuning loads them as fp32); the committed tiny-m is bfloat16, tiny-s float32.
     stored_dtype: str = "float32"
 
 
