@@ -116,8 +116,10 @@ def test_evaluation_logs_score_task_metrics_and_fidelity_and_can_zero_wrong_lang
     assert es["metrics"]["chrf"] == pytest.approx((1.0 + chrf("The cat sleeps in the house.", "El gato duerme en la casa.")) / 2)
     assert es["fidelity"] == 0.5 and [p["faithful"] for p in es["predictions"]] == [True, False]
     assert [(p["tokens"], p["finish"]) for p in es["predictions"]] == [(7, "eos"), (7, "eos")]
+    sd = abs(1.0 - english_rouge) / 2 ** 0.5  # the sample standard deviation of the two scores
+    assert es["sd"] == pytest.approx(sd)
     assert evaluate.language_metrics(results) == {"eval/chrf/es": es["metrics"]["chrf"], "eval/fidelity/es": 0.5,
-                                                  "eval/fidelity_judged/es": 2}
+                                                  "eval/fidelity_judged/es": 2, "eval/sd/es": es["sd"]}
     # The wrong-language penalty is instruction following's (the Post-trainer's Guide's); a summary keeps its ROUGE-L.
     kept = evaluate.evaluate_languages(None, None, "summarization", {"es": rows}, wrong_language_scores_zero=True)
     assert kept["es"]["accuracy"] == es["accuracy"]

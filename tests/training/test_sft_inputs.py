@@ -88,6 +88,6 @@ def test_a_checkpoint_records_the_job_flat_with_its_settings_among_the_run_field
                  objective_weights={"en": 1.0})
     record = job.record()
     assert list(record) == ["model_path", "task", "data_dir", "counts", "seed", *TrainSettings.model_fields,
-                            "validation_languages", "objective_weights", "task_counts"]
+                            "validation_languages", "objective_weights", "task_counts", "content_pool"]
     assert (record["seed"], record["lr"], record["epochs"], record["objective_weights"]) == (3, 2e-5, 3, {"en": 1.0})
     assert json.loads(json.dumps(record)) == record
