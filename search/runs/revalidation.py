@@ -76,8 +76,8 @@ def expected_measured(previous: tuple[np.ndarray, np.ndarray] | None, runs: list
 
 
 def validation_losses_at(checkpoint: str, job: SFTJob) -> dict[str, float]:
-    """The job's validation loss per language (its ``validation_languages``) at a kept checkpoint: the same rows and
-    the same computation as the run's own per-epoch validation."""
+    """The job's validation loss per language (its ``validation_languages``) at a kept checkpoint or a model (a local
+    folder or a hub id): the same rows and the same computation as the run's own per-epoch validation."""
     def measure(path: str) -> dict[str, float]:
         model, tokenizer = load_model(path), load_tokenizer(path)
         model.to("cuda" if ray.get_gpu_ids() else "cpu")
@@ -89,12 +89,17 @@ def validation_losses_at(checkpoint: str, job: SFTJob) -> dict[str, float]:
         return measure(path)
 
 
+def remote_validation(base: TrialSpec):
+    """``validation_losses_at`` as a Ray task placed like one of ``base``'s workers."""
+    resources = base.resources
+    return ray.remote(validation_losses_at).options(num_cpus=resources.cpus_per_worker,
+                                                    num_gpus=min(resources.gpus_per_worker, 1))
+
+
 def revalidate(base: TrialSpec, context: dict, tracker: Tracker, runs: list[Unvalidated]) -> None:
     """Validate each run's kept checkpoint on the languages it missed, as Ray tasks placed like a trial's workers,
     and record the losses on the run."""
-    resources = base.resources
-    remote = ray.remote(validation_losses_at).options(num_cpus=resources.cpus_per_worker,
-                                                      num_gpus=min(resources.gpus_per_worker, 1))
+    remote = remote_validation(base)
     jobs = [sft_job(base.model_copy(update={"counts": run.counts, "validation_languages": list(run.missing)}),
                     context["model_path"], context["data_dir"]) for run in runs]
     for run, losses in zip(runs, ray.get([remote.remote(run.checkpoint, job) for run, job in zip(runs, jobs)])):
@@ -109,7 +114,4 @@ def base_losses(base: TrialSpec, context: dict) -> dict[str, float]:
     """The base model's validation loss in every searched language before any fine-tuning (one Ray task placed like
     a trial's worker): the loss law's zero-data point, which separates the base's prior from transfer
     (search/mixtures/climb.py, separate_prior)."""
-    resources = base.resources
-    remote = ray.remote(validation_losses_at).options(num_cpus=resources.cpus_per_worker,
-                                                      num_gpus=min(resources.gpus_per_worker, 1))
-    return ray.get(remote.remote(context["model_path"], sft_job(base, context["model_path"], context["data_dir"])))
+    return ray.get(remote_validation(base).remote(context["model_path"], sft_job(base, context["model_path"], context["data_dir"])))
