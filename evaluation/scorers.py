@@ -31,12 +31,12 @@ from evaluation.summarization import chrf, rouge_l
 from training.errors import ConfigError
 from training.languages import ALL_LANGUAGES
 from training.sample_data import SPLITS
-from training.tasks import TASKS, SampleGenerator, SourceFormat, Task, extract_number
+from training.tasks import TASKS, SampleGenerator, SourceFormat, Task, answer_readings
 
 
 def score_math(completion: str, record: dict, lang: str | None = None) -> bool:
-    predicted = extract_number(completion, lang)  # as the completion's language writes numbers
-    return predicted is not None and predicted == float(str(record["answer"]).replace(",", ""))
+    # the final number as the completion's language writes numbers, or as en does where the two readings differ
+    return float(str(record["answer"]).replace(",", "")) in answer_readings(completion, lang)
 
 
 def parse_call(text: str) -> tuple[str, dict[str, str]] | None:

@@ -53,6 +53,18 @@ def extract_number(text: str, lang: str | None = None) -> float | None:
         return None
 
 
+def answer_readings(text: str, lang: str | None) -> set[float]:
+    """The final number of ``text`` as ``lang`` writes numbers and, in a language whose decimal mark is the comma
+    (es, de, fr, ru), as en writes them too: models and machine-translated training data often keep English digits
+    ("1,000" in Spanish text), and the two readings differ only for one "." or "," before exactly three digits. A
+    number grouped with spaces has one reading: en's would split it."""
+    readings = {extract_number(text, lang)}
+    matches = _NUMBER.findall(text)
+    if NUMBER_FORMATS.get(lang, _ENGLISH)[0] != "," and matches and not re.search(r"\s", matches[-1]):
+        readings.add(extract_number(text, None))
+    return readings - {None}
+
+
 _SENTENCE_END = re.compile(r"(?<=[。！？।])|(?<=[.!?])\s+|\n")
 # Markup of an answer that is not one number: LaTeX (\frac, \sqrt, \text{...}), powers, fractions, intervals.
 _NOT_A_NUMBER = re.compile(r"[\\{}^_/√π∞\[\]()]")

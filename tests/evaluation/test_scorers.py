@@ -1,7 +1,8 @@
 import pytest
 
 from evaluation.evaluate import summarize
-from evaluation.scorers import extract_number, parse_call, score_api, score_math
+from evaluation.scorers import parse_call, score_api, score_math
+from training.answers import extract_number
 
 
 def test_math_right_wrong_unparsable():
@@ -32,6 +33,10 @@ def test_math_is_scored_in_the_completions_language():
     assert score_math("La respuesta es 2,5", {"answer": "2.5"}, "es")
     assert score_math("Die Antwort ist 1.250", {"answer": "1250"}, "de")
     assert not score_math("The answer is 1.250", {"answer": "1250"}, "en")
+    # English digits in a comma-decimal language (as machine-translated training data keeps them): either reading
+    assert score_math("La respuesta es 1,000", {"answer": "1000"}, "es") and score_math("Es 1,5", {"answer": "1.5"}, "es")
+    assert not score_math("Il y a 1 000 pommes", {"answer": "0"}, "fr")  # space grouping has one reading
+    assert not score_math("উত্তর 1,00,000", {"answer": "0"}, "bn")  # bn groups like en: no second reading
 
 
 def test_api_exact_match():

@@ -17,7 +17,7 @@ which a task misses a part, names an unregistered scorer or generates rows witho
 
 from __future__ import annotations
 
-from training.answers import extract_number, format_number, numeric_final_answer
+from training.answers import answer_readings, extract_number, format_number, numeric_final_answer
 from training.tasks import api, instruction, math, summarization
 from training.tasks.base import SampleGenerator, SourceFormat, Task, registry, source_formats
 from training.tasks.math import QUESTION, STEP_BY_STEP
@@ -37,4 +37,4 @@ def get_task(name: str) -> Task:
 
 
 __all__ = ["FORMATS", "QUESTION", "STEP_BY_STEP", "SUMMARIZE", "TASKS", "SampleGenerator", "SourceFormat", "Task",
-           "extract_number", "format_number", "get_task", "numeric_final_answer", "registry"]
+           "answer_readings", "extract_number", "format_number", "get_task", "numeric_final_answer", "registry"]
