@@ -89,6 +89,19 @@ def _split_of(task: Task) -> Callable[[dict], str]:
     return split_of
 
 
+def _interleaved(drawn: list[tuple[int, dict]]) -> list[dict]:
+    """An evaluation split's rows, one template (or API) after the other in turn, each template's in draw order.
+
+    A study evaluates the first ``eval.test_examples`` rows, so these must spread evenly over the templates: drawn
+    uniformly, the first 30 of the 8 test APIs held 6 of one and 2 of another, and a cell's score said more about
+    which APIs came first than about the model."""
+    by_template: dict[int, list[dict]] = {}
+    for template, rows in drawn:
+        by_template.setdefault(template, []).append(rows)
+    queues = list(by_template.values())
+    return [queue[turn] for turn in range(max(map(len, queues), default=0)) for queue in queues if turn < len(queue)]
+
+
 def _examples(task: Task, counts: dict[str, int], seed: int) -> Iterator[tuple[str, str, dict[str, dict]]]:
     """(split, id, the example's row in every language); ids run on across splits, in :data:`SPLITS` order.
 
@@ -129,14 +142,14 @@ def _examples(task: Task, counts: dict[str, int], seed: int) -> Iterator[tuple[s
                 raise ValueError(f"{task.name} sample data: no {split} example left whose prompt no earlier split holds "
                                  f"after {_MAX_DISJOINT_DRAWS} draws; its templates allow too few distinct prompts")
             seen.add(key)
-            drawn[split].append(rows)
+            drawn[split].append((template, rows))
             for lang, prompt in prompts.items():
                 in_split[lang].add(prompt)
         for lang in ALL_LANGUAGES:
             taken[lang] |= in_split[lang]
     number = 0
     for split in SPLITS:
-        for rows in drawn[split]:
+        for rows in (_interleaved(drawn[split]) if split != "train" else [rows for _, rows in drawn[split]]):
             yield split, f"{task.name}-{number:05d}", rows
             number += 1
 

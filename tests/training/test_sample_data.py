@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from training.languages import ALL_LANGUAGES
 from training.sample_data import SPLITS, write_sample_data
 from training.sample_render import plural_index, render
-from training.sample_tables import API_CATALOGUE, MATH_PROBLEMS, NAMES
+from training.sample_tables import API_CATALOGUE, API_NAME_VERBS, MATH_PROBLEMS, NAMES
 from training.tasks import TASKS
 
 COUNTS = {"train": 300, "validation": 40, "test": 50}
@@ -160,7 +161,20 @@ def test_train_apis_are_renamed_per_example_with_words_of_no_evaluation_api(data
     assert 0.4 < renamed < 0.6
     evaluation = {api["name"] for api in API_CATALOGUE if api["split"] != "train"}
     assert evaluation_words_in({row["api_name"] for row in train}, evaluation) == set()
+    # Half the words are made up, so a call's first token is not always one of the verb list's (a test API's name
+    # starts with pieces no list word starts with).
+    made_up = sum(re.match(r"[A-Z][a-z]*", row["api_name"])[0] not in API_NAME_VERBS for row in train) / len(train)
+    assert 0.35 < made_up < 0.65
     assert evaluation_words_in({"FetchPopulationLamp"}, evaluation) == {"Population"}  # a planted leak is caught
+
+
+def test_the_first_rows_of_an_evaluation_split_spread_evenly_over_its_apis(data):
+    """A study scores the first eval.test_examples rows: they take the test APIs in turn, not as drawn."""
+    test_apis = {api["name"] for api in API_CATALOGUE if api["split"] == "test"}
+    for lang in ("en", "ja"):
+        rows = data["api", lang, "test"]
+        first = Counter(row["api_name"] for row in rows[:3 * len(test_apis)])
+        assert set(first) == test_apis and set(first.values()) == {3}, first
 
 
 def evaluation_words_in(names: set[str], evaluation_names: set[str]) -> set[str]:

@@ -9,6 +9,7 @@ by exact match of name, arguments and values. Responses are code, so their langu
 from __future__ import annotations
 
 import random
+import re
 
 from training import loaders
 from training import sample_tables as tables
@@ -64,14 +65,32 @@ def _fresh_signature(rng: random.Random, keys: list[str]) -> dict:
     A real API-calling train set holds far more distinct APIs than the catalogue's 18 train APIs, which let SFT
     memorise their names and keys: a model that memorised them writes a test API's unfamiliar name and keys from the
     memorised ones instead of copying them from the description (docs/tiny_bases.md). Renamed, every train example asks for what the test asks: to copy the
-    signature its description gives. The name words are none of a validation or test API's (a test checks)."""
-    words = [rng.choice(tables.API_NAME_VERBS)] + rng.sample(tables.API_NAME_NOUNS, rng.randint(1, 2))
+    signature its description gives. Half the words are made up: a test API's name (``SetThermostat``: ``Se``, ``t``,
+    ``Th``, ``erm``...) is cut into pieces no list word begins with, and a model fine-tuned on list words only learnt
+    to start a call with one of their first tokens. No word is one of a validation or test API's name (a test checks)."""
+    words = [_name_word(rng, tables.API_NAME_VERBS)] + [_name_word(rng, tables.API_NAME_NOUNS)
+                                                        for _ in range(rng.randint(1, 2))]
     signature: dict = {"name": "".join(words)}
     if rng.random() < 0.5:
-        nouns = [noun.lower() for noun in rng.sample(tables.API_NAME_NOUNS, 2 * len(keys))]
+        nouns = [_name_word(rng, tables.API_NAME_NOUNS).lower() for _ in range(2 * len(keys))]
         signature["keys"] = {key: nouns[2 * i] + (f"_{nouns[2 * i + 1]}" if rng.random() < 0.5 else "")
                              for i, key in enumerate(keys)}
     return signature
+
+
+_CONSONANTS, _VOWELS = "bcdfghklmnprstvz", "aeiou"
+_EVALUATION_NAME_WORDS = {word for api in tables.API_CATALOGUE if api["split"] != "train"
+                          for word in re.findall(r"[A-Z][a-z]*", api["name"])}
+
+
+def _name_word(rng: random.Random, words: list[str]) -> str:
+    """A word of the list, or (half the time) a made-up one of 1-3 syllables, capitalised."""
+    while True:
+        word = rng.choice(words) if rng.random() < 0.5 else "".join(
+            rng.choice(_CONSONANTS) + rng.choice(_VOWELS) + rng.choice(("", "", rng.choice(_CONSONANTS)))
+            for _ in range(rng.randint(1, 3))).capitalize()
+        if word not in _EVALUATION_NAME_WORDS:
+            return word
 
 
 def _api_row(example: dict, lang: str) -> dict:
