@@ -28,7 +28,7 @@ from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_
 
 from training.batching import GlobalBatchSampler, make_collate, step_target_tokens, target_tokens
 from training.engines import DDPEngine, DeepSpeedEngine, decay_groups
-from training.errors import ConfigError
+from training.errors import ConfigError, DataError
 from training.mixture import build_mixture
 from training.models import keeps_selected_logits, load_model, load_tokenizer
 from training.session import CheckpointWriter, RayTrainSession
@@ -98,7 +98,7 @@ def run_sft(job: SFTJob, validator: Validator, session) -> None:
     partitioned = partitioned_loading(ds_config) if zero3 else None  # noqa: F841 (kept alive on purpose)
     model, first_epoch, optimizer_state = load_for_training(job, device, session)
     tokenizer = load_tokenizer(job.model_path)
-    train_rows = tokenized_mixture(job, tokenizer)
+    train_rows, too_long = tokenized_mixture(job, tokenizer)
     validation = validation_rows(job)
 
     sampler = GlobalBatchSampler(len(train_rows), job.train.global_batch, job.train.micro_batch, world_size, rank, job.seed,
@@ -114,7 +114,8 @@ def run_sft(job: SFTJob, validator: Validator, session) -> None:
         sampler.set_epoch(epoch)
         metrics = {"epoch": epoch, **train_epoch(engine, loader, accumulation, device), "train/lr": engine.lr(),
                    # 0 for a run trained from the start; else the epoch whose checkpoint a restart resumed from
-                   "train/resumed_from_epoch": first_epoch - 1}
+                   "train/resumed_from_epoch": first_epoch - 1,
+                   "train/too_long_dropped": too_long}
         validated, checkpoint = validate_and_checkpoint(job, engine, tokenizer, validator, validation, epoch, rank, zero3)
         session.report({**metrics, **validated}, checkpoint, f"epoch_{epoch:03d}")
 
@@ -163,35 +164,43 @@ def load_for_training(job: SFTJob, device, session):
         return model, epoch + 1, state
 
 
-def tokenize(tokenizer, prompt: str, target: str, max_seq_len: int) -> dict[str, list[int]]:
-    """Prompt tokens are masked out of the loss (label -100); the target ends with EOS."""
+def tokenize(tokenizer, prompt: str, target: str, max_seq_len: int) -> dict[str, list[int]] | None:
+    """Prompt tokens are masked out of the loss (label -100); the target ends with EOS and is never cut: trained on
+    cut targets, a model never learns to stop (a long chain of thought would run to the budget).
+
+    Too long: the prompt loses its middle, keeping the instruction before it and the cue after it, down to a quarter
+    of ``max_seq_len``. A target that leaves less room than that makes the example unusable: None, which the caller
+    drops and counts. A prompt that fits keeps every token."""
     prompt_ids = tokenizer(prompt).input_ids  # with the model's own BOS if it uses one, as at generation
     target_ids = tokenizer(target, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
-    # Too long: the target keeps at least half the length; a long prompt (an article to summarise) loses its
-    # middle, keeping the instruction before it and the cue after it. A prompt that fits keeps every token.
-    target_ids = target_ids[:max(max_seq_len - len(prompt_ids), max_seq_len // 2)]
     budget = max_seq_len - len(target_ids)
+    if budget < min(len(prompt_ids), max_seq_len // 4):
+        return None
     if len(prompt_ids) > budget:
         head = budget // 4
         prompt_ids = prompt_ids[:head] + prompt_ids[len(prompt_ids) - (budget - head):]
-    input_ids = prompt_ids + target_ids
-    labels = [-100] * len(prompt_ids) + target_ids
-    return {"input_ids": input_ids, "labels": labels}
+    return {"input_ids": prompt_ids + target_ids, "labels": [-100] * len(prompt_ids) + target_ids}
 
 
-def tokenized_mixture(job: SFTJob, tokenizer) -> datasets.Dataset:
+def tokenized_mixture(job: SFTJob, tokenizer) -> tuple[datasets.Dataset, int]:
     """Every task's mixture, tokenised with its own prompt format (tasks have different columns, so they meet as
-    token ids), then shuffled together."""
-    parts = []
+    token ids), then shuffled together; and how many examples were dropped as too long for ``train.max_seq_len``."""
+    parts, dropped = [], 0
     for name, counts in job.per_task().items():
         task = get_task(name)
         mixture = build_mixture(load_parallel(job.data_dir, name, "train", list(counts)), counts, job.seed,
                                 job.content_pool)
-        parts.append(mixture.map(
-            lambda row, task=task: tokenize(tokenizer, task.prompt(row, row["lang"]), task.target(row), job.train.max_seq_len),
+        rows = mixture.map(
+            lambda row, task=task: tokenize(tokenizer, task.prompt(row, row["lang"]), task.target(row),
+                                            job.train.max_seq_len) or {"input_ids": [], "labels": []},
             remove_columns=mixture.column_names,
-        ))
-    return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts).shuffle(seed=job.seed)
+        ).filter(lambda row: len(row["input_ids"]) > 0)
+        if len(rows) == 0:
+            raise DataError(f"{name}: every training example's target is longer than train.max_seq_len "
+                            f"({job.train.max_seq_len} tokens) allows; raise train.max_seq_len")
+        dropped += len(mixture) - len(rows)
+        parts.append(rows)
+    return (parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts).shuffle(seed=job.seed)), dropped
 
 
 def validation_rows(job: SFTJob) -> dict[str, dict[str, datasets.Dataset]]:
@@ -270,7 +279,8 @@ def validation_loss(model, tokenizer, job: SFTJob, task_name: str, by_lang: dict
     model.eval()
     losses = {}
     for lang, rows in by_lang.items():
-        examples = [tokenize(tokenizer, task.prompt(r, lang), task.target(r), job.train.max_seq_len) for r in rows]
+        examples = [example for r in rows
+                    if (example := tokenize(tokenizer, task.prompt(r, lang), task.target(r), job.train.max_seq_len))]
         examples.sort(key=lambda example: len(example["input_ids"]))  # similar lengths share a batch: less padding
         total, count = 0.0, 0
         for start in range(0, len(examples), job.train.micro_batch):
@@ -278,7 +288,7 @@ def validation_loss(model, tokenizer, job: SFTJob, task_name: str, by_lang: dict
             n_targets = target_tokens(batch)
             total += model(**batch).loss.item() * n_targets
             count += n_targets
-        losses[lang] = total / max(count, 1)
+        losses[lang] = total / count if count else float("nan")  # every row too long: no loss to report
     model.train()
     return losses
 

@@ -22,10 +22,40 @@ def test_an_example_that_fits_keeps_every_token_and_masks_the_prompt():
     assert out["labels"] == [-100] * 8 + [ord("5"), 2]
 
 
-def test_a_long_target_after_a_short_prompt_is_cut_at_the_end_as_before():
-    out = tokenize(CharTokenizer(), "Q?", "x" * 50, 20)
-    assert len(out["input_ids"]) == 20 and out["input_ids"][:3] == [1, ord("Q"), ord("?")]
-    assert out["labels"][3:] == [ord("x")] * 17
+def test_a_target_is_never_cut_so_the_model_learns_to_stop():
+    """A long chain of thought keeps its EOS: the prompt gives up its middle first, down to a quarter of the budget;
+    a target that leaves less room than that drops the example (None), which the run counts."""
+    prompt = "Question:" + "q" * 40 + "Answer:"
+    out = tokenize(CharTokenizer(), prompt, "x" * 40, 64)
+    assert len(out["input_ids"]) == 64 and out["input_ids"][-41:] == [ord("x")] * 40 + [2]
+    assert out["labels"][-41:] == [ord("x")] * 40 + [2] and out["labels"][:23] == [-100] * 23
+    kept_prompt = "".join(chr(i) for i in out["input_ids"][1:23])
+    assert kept_prompt.endswith("Answer:")  # the cue survives
+    assert tokenize(CharTokenizer(), prompt, "x" * 50, 64) is None  # 13 tokens left for a prompt of 57: dropped
+    assert tokenize(CharTokenizer(), "Q?", "x" * 50, 64)["input_ids"][-1] == 2  # a short prompt fits whole
+
+
+def test_too_long_examples_are_dropped_and_counted_and_a_mixture_of_only_those_is_refused(sample_dir):
+    import pytest
+
+    from training.errors import DataError
+    from training.settings import TrainSettings
+    from training.sft import SFTJob, tokenized_mixture
+
+    def job(max_seq_len: int) -> SFTJob:
+        return SFTJob(model_path="unused", task="math", data_dir=str(sample_dir), counts={"en": 20},
+                      train=TrainSettings(max_seq_len=max_seq_len))
+
+    rows, dropped = tokenized_mixture(job(4096), CharTokenizer())
+    assert (len(rows), dropped) == (20, 0)
+    sizes = [(row["labels"].count(-100), len(row["input_ids"]) - row["labels"].count(-100)) for row in rows]
+    limit = sorted(target for _, target in sizes)[10] * 4 // 3  # about half the targets leave too little room
+    rows, dropped = tokenized_mixture(job(limit), CharTokenizer())
+    expected = sum(target > limit - min(prompt, limit // 4) for prompt, target in sizes)
+    assert 0 < dropped == expected < 20
+    assert len(rows) == 20 - dropped and all(row["input_ids"][-1] == 2 and len(row["input_ids"]) <= limit for row in rows)
+    with pytest.raises(DataError, match="raise train.max_seq_len"):
+        tokenized_mixture(job(8), CharTokenizer())
 
 
 def test_a_long_article_loses_its_middle_not_the_summary_nor_the_instruction_and_cue():
@@ -45,8 +75,8 @@ def test_a_multitask_mixture_holds_every_tasks_examples_in_its_own_format(sample
     job = SFTJob(model_path="unused", task="multitask", data_dir=str(sample_dir), counts={"en": 30, "ja": 10},
                  task_counts={"summarization": {"en": 20, "ja": 10}, "instruction": {"en": 10}},
                  train=TrainSettings(max_seq_len=4096))
-    rows = tokenized_mixture(job, CharTokenizer())
-    assert len(rows) == 40
+    rows, dropped = tokenized_mixture(job, CharTokenizer())
+    assert (len(rows), dropped) == (40, 0)
     prompts = ["".join(chr(i) for i, label in zip(row["input_ids"][1:], row["labels"][1:]) if label == -100) for row in rows]
     assert sum(p.startswith("Summarize the following article") for p in prompts) == 20  # en articles
     assert sum(p.startswith("次の記事を一文で要約してください") for p in prompts) == 10
