@@ -25,11 +25,12 @@ from evaluation.stats import bootstrap_interval, cluster_bootstrap, clustered_me
 from training.languages import LANGUAGES
 
 RESULT_COLUMNS = ["run_id", "model", "family", "params", "task", "mixture", "trained", "n_trained", "examples", "baseline",
-                  "lang", "accuracy", "n", "sd", "setting", "dose", "dosed", "fidelity"]
+                  "lang", "accuracy", "n", "sd", "setting", "dose", "dosed", "fidelity", "unparsed"]
 # setting: "single" (one task per run) or "multi" (the run trained on several tasks; one row per task); dose: the
 # examples per dosed language of a dose-design run (NaN otherwise); dosed: the evaluation language is one of the
 # design's dosed ("seen") languages; fidelity: share of responses in the prompt's language (NaN: not measured); sd:
-# the standard deviation of the test scores behind ``accuracy`` (NaN in runs from before it was logged).
+# the standard deviation of the test scores behind ``accuracy`` (NaN in runs from before it was logged); unparsed: the
+# share of responses with no answer to score (no number, no call; NaN for tasks that score every response).
 MATCH_MARGIN = 0.01  # zero-shot "matches" direct exposure when at most one accuracy point below it
 SETTINGS = ("direct", "transfer", "english")  # the eval language was added / is in neither run / is English
 

@@ -2,9 +2,10 @@
 
 Every scorer gives, per response, the task's score under ``acc`` (what the study reports as ``eval/acc/<lang>``,
 compares and selects checkpoints by) and any further metrics of the task:
-- ``numeric_answer`` (math): the last number in the completion equals the gold final number (MGSM-style accuracy);
+- ``numeric_answer`` (math): the last number in the completion equals the gold final number (MGSM-style accuracy),
+  and ``unparsed``: the completion holds no number;
 - ``api_call`` (api): the completion's first call has the gold API name and exactly the gold arguments and values
-  (API-Bank exact match);
+  (API-Bank exact match), and ``unparsed``: it holds no well-formed call;
 - ``rouge_l`` (summarization): ROUGE-L F1 on script-aware words (``acc``) and chrF (``chrf``) against the gold
   summary, and where the rows list a summary's facts (the sample data) the share of them the summary states
   (``facts``);
@@ -119,8 +120,12 @@ class Scorer:
 
 
 SCORERS: dict[str, Scorer] = {
-    "numeric_answer": Scorer(lambda completion, record, lang: {"acc": float(score_math(completion, record, lang))}),
-    "api_call": Scorer(lambda completion, record, lang: {"acc": float(score_api(completion, record))}),
+    # unparsed: the response holds no number (math) or no well-formed call (api) to compare with the gold one; a
+    # language whose answers go unparsed scores low for its format, not its reasoning (eval/unparsed/<lang>)
+    "numeric_answer": Scorer(lambda completion, record, lang: {"acc": float(score_math(completion, record, lang)),
+                                                               "unparsed": float(not answer_readings(completion, lang))}),
+    "api_call": Scorer(lambda completion, record, lang: {"acc": float(score_api(completion, record)),
+                                                         "unparsed": float(parse_call(completion) is None)}),
     "rouge_l": Scorer(score_summary, binary=False),
     # (rows without a verifiable instruction score chrF: docs/validity.md)
     "verifiable_instructions": Scorer(score_instructions, row_problems=_instruction_row_problems, binary=False),

@@ -198,7 +198,10 @@ def test_dose_curves_and_multi_vs_single_task_from_a_guide_study(tmp_path):
         if trial.baseline:
             continue
         multi = bool(trial.tasks)
-        results = {task: {lang: {"accuracy": guide_accuracy(trial, task, lang, multi), "n": 100, "metrics": {},
+        # a math answer in ja goes unparsed a quarter of the time
+        unparsed = lambda task, lang: {"unparsed": 0.25 if lang == "ja" else 0.0} if task == "math" else {}
+        results = {task: {lang: {"accuracy": guide_accuracy(trial, task, lang, multi), "n": 100,
+                                 "metrics": unparsed(task, lang),
                                  "fidelity": 0.9, "fidelity_judged": 100} for lang in languages} for task in trial.task_counts()}
         run_id = tracker.client.create_run(experiment_id, tags={SPEC_HASH_TAG: trial.spec_hash, KIND_TAG: "trial"}).info.run_id
         tracker.log_params(run_id, {**trial_params(trial), "model_params": int(trial.model.params), "model_family": "aya"})
@@ -221,3 +224,8 @@ def test_dose_curves_and_multi_vs_single_task_from_a_guide_study(tmp_path):
     text = (tmp_path / "report" / "report.md").read_text()
     assert "## Dose curves" in text and "## Multi-task vs single-task training" in text and "## Language fidelity" in text
     assert "dose_curves.png" in report.files and "60 finished runs (0 pretrained-only, 15 multi-task)" in text
+    unparsed_rows = text.split("## Unparsed answers", 1)[1].split("\n\n")[2].splitlines()
+    assert unparsed_rows[0].startswith("| model | task | ") and " ja " in unparsed_rows[0]
+    ja = unparsed_rows[0].split(" | ").index("ja")
+    assert {row.split(" | ")[1] for row in unparsed_rows[2:]} == {"math"}  # the only task that logged it
+    assert {row.split(" | ")[ja] for row in unparsed_rows[2:]} == {"0.25"}

@@ -88,7 +88,7 @@ def log_runs_used(drive: Drive, trials: list[TrialSpec], finished: dict[str, obj
 def log_study_heatmap(drive: Drive, declared: list[TrialSpec], finished: dict[str, object]) -> None:
     """The sweep's accuracy at a glance on its parent run: ``accuracy_heatmap.png``, a panel per model × task, its
     mixtures (study order) × evaluation languages, from every finished run the sweep used."""
-    from evaluation.report import accuracy_heatmap, plt  # (evaluation.report draws off-screen: Agg)
+    from evaluation.report_figures import accuracy_heatmap, plt  # (draws off-screen: Agg)
 
     table = results_table([finished[t.spec_hash] for t in declared if t.spec_hash in finished])
     table = table[table["setting"] == "single"]

@@ -237,7 +237,8 @@ def log_language_view(tracker: Tracker, run_id: str, spec: TrialSpec, results: d
         return
     import pandas as pd
 
-    from evaluation.report import language_accuracy_figure, plt, with_intervals  # (draws off-screen: Agg)
+    from evaluation.report import with_intervals
+    from evaluation.report_figures import language_accuracy_figure, plt  # (draws off-screen: Agg)
 
     table = with_intervals(pd.DataFrame([
         {"task": task, "lang": lang, "trained": spec.task_counts()[task].get(lang, 0) > 0, "accuracy": result["accuracy"],

@@ -38,5 +38,6 @@ def results_table(runs):
                              "n": metrics.get(f"{prefix}n/{lang}", float("nan")),
                              "sd": metrics.get(f"{prefix}sd/{lang}", float("nan")), "setting": "multi" if multi else "single",
                              "dose": dose, "dosed": lang in params.get("dose_languages", "").split(","),
-                             "fidelity": metrics.get(f"{prefix}fidelity/{lang}", float("nan"))})
+                             "fidelity": metrics.get(f"{prefix}fidelity/{lang}", float("nan")),
+                             "unparsed": metrics.get(f"{prefix}unparsed/{lang}", float("nan"))})
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)

@@ -65,6 +65,9 @@ def test_micro_study_end_to_end_then_rerun_reusing_baselines(tmp_path):
         metrics, params = run.data.metrics, run.data.params
         assert {f"eval/acc/{lang}" for lang in LANGUAGES} <= set(metrics) and "eval/acc/ja" not in metrics
         assert all(0.0 <= metrics[f"eval/acc/{lang}"] <= 1.0 for lang in LANGUAGES)
+        # every response either scored or unparsed (no number, no call): an unparsed one cannot be right
+        assert all(0.0 <= metrics[f"eval/unparsed/{lang}"] <= 1.0 - metrics[f"eval/acc/{lang}"] for lang in LANGUAGES)
+        assert params["baseline"] == "true" or metrics["train/too_long_dropped"] == 0
         assert len(run.data.tags["polymix.spec_hash"]) == 16
         assert params[f"eval.max_new_tokens.{params['task']}"] == "48"  # the study's budget, not the references'
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}

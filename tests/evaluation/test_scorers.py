@@ -39,6 +39,18 @@ def test_math_is_scored_in_the_completions_language():
     assert not score_math("উত্তর 1,00,000", {"answer": "0"}, "bn")  # bn groups like en: no second reading
 
 
+def test_a_response_with_no_number_or_no_call_is_counted_as_unparsed():
+    from evaluation.scorers import SCORERS
+
+    math, api = SCORERS["numeric_answer"].score, SCORERS["api_call"].score
+    assert math("I do not know", {"answer": "8"}, "en") == {"acc": 0.0, "unparsed": 1.0}
+    assert math("The answer is 9.", {"answer": "8"}, "en") == {"acc": 0.0, "unparsed": 0.0}  # wrong, not unparsed
+    assert math("答えは８です", {"answer": "8"}, "ja") == {"acc": 1.0, "unparsed": 0.0}
+    call = {"call": "GetWeather(city='Nairobi')"}
+    assert api("GetWeather(city=", call, "en") == {"acc": 0.0, "unparsed": 1.0}
+    assert api("GetWeather(city='Mombasa')", call, "en") == {"acc": 0.0, "unparsed": 0.0}
+
+
 def test_api_exact_match():
     record = {"call": "GetWeather(city='Nairobi', date='2024-05-01')"}
     assert score_api("GetWeather(city='Nairobi', date='2024-05-01')\nmore text", record)
