@@ -6,6 +6,7 @@ Row ids must be the same, in the same order, in every language of a task and spl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -48,6 +49,12 @@ def _source_files() -> list[tuple[str, Path]]:
             if path.is_file() and not any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
                 files.append((f"{source.name}/{relative.as_posix()}", path))
     return files
+
+
+@functools.lru_cache(maxsize=None)  # hashed once per process: every run's identity asks for it
+def sample_data_version(seed: int = 0) -> str:
+    """The sample data's version: the start of its cache key (edited templates or generator: different data)."""
+    return sample_data_key(seed)[:16]
 
 
 def sample_data_key(seed: int = 0) -> str:

@@ -29,7 +29,8 @@ class TrialResources(Frozen):
 #    parameter name, the tasks' generation budgets and stop strings, chrF-scored instruction rows without a
 #    verifiable constraint, the language model's parameter count.
 # 3: math answers read as the completion's language writes numbers ("2,5" is 2.5 in es, de, fr, ru).
-RECIPE = 3
+# 4: a target is never cut (a too-long example loses its prompt's middle, or is dropped and counted); eval/unparsed.
+RECIPE = 4
 
 
 class TrialSpec(Frozen):
@@ -104,6 +105,10 @@ class TrialSpec(Frozen):
         content = {**self.model_dump(mode="json", include=include), "recipe": RECIPE}
         if self.model.tiny is not None and self.model.init == "pretrained":  # a new version of the base: new runs
             content["model"]["base"] = base_version(self.model.tiny)
+        if self.data.path is None and self.data.sources is None:  # a new version of the sample data: new runs
+            from training.sources import sample_data_version  # (imports datasets: not when validating a study)
+
+            content["data"]["sample"] = sample_data_version(self.data.sample_seed)
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     @property

@@ -130,6 +130,19 @@ def test_a_run_of_an_older_recipe_is_a_different_run(monkeypatch):
     assert trial.spec_hash != current
 
 
+def test_a_run_on_another_version_of_the_sample_data_is_a_different_run(monkeypatch):
+    """Edited templates or generator make other data: runs on the sample data carry its version; runs on a data
+    path do not (their files are the user's)."""
+    import training.sources as sources
+
+    study = load_study(ROOT / "configs/smoke.yaml")
+    trial = expand_trials(study)[1]
+    on_files = expand_trials(study.model_copy(update={"data": study.data.model_copy(update={"path": "/data"})}))[1]
+    current, files_hash = trial.spec_hash, on_files.spec_hash
+    monkeypatch.setattr(sources, "sample_data_version", lambda seed: "edited")
+    assert trial.spec_hash != current and on_files.spec_hash == files_hash
+
+
 def test_every_trial_field_is_declared_part_of_a_runs_identity_or_not():
     """A run's identity is the fields named as defining it: a field added to TrialSpec without that decision fails
     here instead of silently changing (or not changing) every run's hash."""
