@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from evaluation.stats import bootstrap_interval, cluster_bootstrap, clustered_mean, wilson_interval, win_rate
+from evaluation.stats import bootstrap_interval, cluster_bootstrap, clustered_mean, holm, wilson_interval, win_rate
 from training.languages import LANGUAGES
 
 RESULT_COLUMNS = ["run_id", "model", "family", "params", "task", "mixture", "trained", "n_trained", "examples", "baseline",
@@ -97,6 +97,7 @@ def gain_summary(gains: pd.DataFrame) -> pd.DataFrame:
     columns = ["task", "setting", "pairs", "models", "median_gain", "median_low", "median_high", "mean_gain", "mean_low",
                "mean_high", "ties", "win_rate", "win_low", "win_high", "p_value"]
     summary = pd.DataFrame(rows, columns=columns)
+    summary["p_holm"] = holm(summary["p_value"])  # the table's tests are one family
     summary["setting"] = pd.Categorical(summary["setting"], SETTINGS, ordered=True)
     return summary.sort_values(["task", "setting"], ignore_index=True)
 
@@ -225,6 +226,8 @@ def pooled_regression(table: pd.DataFrame, seed: int = 0, train_fraction: float 
     coefficients = pd.DataFrame({"term": fit.params.index, "coef": fit.params.to_numpy(),
                                  "low": intervals[0].to_numpy(), "high": intervals[1].to_numpy(),
                                  "p_value": fit.pvalues.to_numpy()})
+    terms = coefficients["term"] != "const"  # the family: every term's test of no effect (not the intercept's)
+    coefficients.loc[terms, "p_holm"] = holm(coefficients.loc[terms, "p_value"])
     return Regression(coefficients, float(fit.rsquared), float(1 - residual / total), len(train), len(test), cut,
                       len(runs) - cut, dropped)
 
@@ -277,4 +280,6 @@ def single_vs_multi(table: pd.DataFrame) -> pd.DataFrame:
                      "multi": group["multi"].mean(), "median_diff": group["diff"].median(), "median_low": low,
                      "median_high": high, "mean_diff": mean.mean, "mean_low": mean.low, "mean_high": mean.high,
                      "win_rate": wins.rate, "win_low": wins.low, "win_high": wins.high, "p_value": mean.p_value})
-    return pd.DataFrame(rows, columns=columns)
+    comparison = pd.DataFrame(rows, columns=columns)
+    comparison["p_holm"] = holm(comparison["p_value"])  # the table's tests are one family
+    return comparison

@@ -52,7 +52,7 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
         if isinstance(value, (float, np.floating)):
             if np.isnan(value):
                 return "—"
-            return format_p(value) if column == "p_value" else f"{value:.{digits}f}"
+            return format_p(value) if column in ("p_value", "p_holm") else f"{value:.{digits}f}"
         return str(value)
 
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
@@ -171,7 +171,8 @@ def _gains_section(compared: pd.DataFrame, report: Report, order: list[str]) -> 
         "The unit is the run pair (model, task, X): its languages are averaged first, and `pairs` is n. "
         "Median with a 95% bootstrap interval resampling models (with at least 5 models); mean with a 95% t interval and a "
         "two-sided t-test of no gain, standard errors clustered by model (`models`: the pairs of one model "
-        "share its English-only run); win rate (gain > 0) over pairs with a 95% Wilson interval.", "",
+        "share its English-only run); win rate (gain > 0) over pairs with a 95% Wilson interval. `p_holm`: the "
+        "p-value after Holm's correction across this table's tests (one family).", "",
         markdown_table(gain_summary(gains)), "",
         "![](gains_by_language.png)", "", "![](transfer_heatmap.png)", ""]
 
@@ -203,7 +204,8 @@ def _regression_section(compared: pd.DataFrame, report: Report, seed: int) -> li
         f"the runs ({regression.runs_train} runs, {regression.n_train} rows); out-of-sample R² on the other "
         f"runs ({regression.runs_test} runs, {regression.n_test} rows): **{regression.r2_out_of_sample:.3f}** "
         f"(in-sample {regression.r2_in_sample:.3f}). 95% intervals and p-values with standard errors "
-        f"clustered by run (n = {regression.runs_train} runs).{dropped}", "",
+        f"clustered by run (n = {regression.runs_train} runs); `p_holm`: Holm's correction across the terms' tests (one "
+        f"family, the intercept aside).{dropped}", "",
         markdown_table(regression.coefficients), "", "![](regression_coefficients.png)", ""]
 
 
@@ -230,7 +232,8 @@ def _posttrainer_sections(table: pd.DataFrame, report: Report, silent: dict[str,
             sections += ["The unit is the run pair: the same model, mixture and task trained single- and multi-task, its "
                          "evaluation languages averaged first (`pairs` is n). Median difference multi − single (95% "
                          "bootstrap interval across pairs), mean with a 95% t interval and a two-sided t-test of no "
-                         "difference, win rate of multi-task (95% Wilson interval).", "", markdown_table(comparison)]
+                         "difference, win rate of multi-task (95% Wilson interval); `p_holm`: Holm's correction across "
+                         "this table's tests (one family).", "", markdown_table(comparison)]
     fidelity = table[~table["baseline"] & table["fidelity"].notna()]
     if not fidelity.empty:
         pivot = fidelity.pivot_table(index=["task", "setting"], columns="lang", values="fidelity", aggfunc="mean")

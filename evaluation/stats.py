@@ -119,3 +119,16 @@ def cluster_bootstrap(values, groups, statistic=np.median, confidence: float = C
         estimates = np.array([statistic(np.concatenate([members[i] for i in draw])) for draw in draws])
     tail = (1 - confidence) / 2
     return float(np.quantile(estimates, tail)), float(np.quantile(estimates, 1 - tail))
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (NaN, a test that could not be made, is not a member and
+    stays NaN): controls the chance of any false rejection in the family at the nominal level, for any dependence."""
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full_like(p, np.nan)
+    present = ~np.isnan(p)
+    if present.any():
+        adjusted[present] = multipletests(p[present], method="holm")[1]
+    return adjusted

@@ -72,6 +72,8 @@ def test_regression_recovers_the_papers_coefficients(paper_runs):
         assert abs(fitted.loc[term, "coef"] - true) <= 0.02, (term, fitted.loc[term, "coef"], true)
         assert fitted.loc[term, "low"] < fitted.loc[term, "coef"] < fitted.loc[term, "high"]
     assert regression.dropped == {}
+    terms = fitted.drop(index="const")  # Holm across the terms: never below a term's own p, the intercept aside
+    assert (terms["p_holm"] >= terms["p_value"]).all() and math.isnan(fitted.loc["const", "p_holm"])
     runs = table["run_id"].nunique()  # the split is by run: a run's languages never sit on both sides
     assert regression.runs_train == round(0.7 * runs) and regression.runs_test == runs - regression.runs_train
     assert regression.n_train == regression.runs_train * len(ALL_LANGUAGES) and regression.n_test + regression.n_train == len(table)

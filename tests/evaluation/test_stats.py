@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from evaluation.stats import bootstrap_interval, wilson_interval, win_rate
+from evaluation.stats import bootstrap_interval, holm, wilson_interval, win_rate
 
 BILINGUAL = np.array([0.412, 0.388, 0.540, 0.296, 0.604, 0.352, 0.476, 0.520, 0.308, 0.444])
 ENGLISH_ONLY = np.array([0.380, 0.392, 0.472, 0.240, 0.588, 0.300, 0.480, 0.456, 0.276, 0.400])
@@ -96,3 +96,11 @@ def test_continuous_scores_get_a_t_interval_that_covers_and_the_report_uses_it()
     half = stats.t.ppf(0.975, 99) * 0.1 / 10
     assert bounds.loc[0, "low"] == pytest.approx(0.5 - half) and bounds.loc[0, "high"] == pytest.approx(0.5 + half)
     assert (bounds.loc[1, "low"], bounds.loc[1, "high"]) == pytest.approx(wilson_interval(50, 100))
+
+
+def test_holm_adjusts_a_family_step_down_and_leaves_out_tests_not_made():
+    # sorted 0.01, 0.03, 0.04 → × 3, × 2, × 1 = 0.03, 0.06, 0.04 → monotone: 0.03, 0.06, 0.06
+    adjusted = holm([0.01, 0.04, 0.03, float("nan")])
+    assert adjusted[:3] == pytest.approx([0.03, 0.06, 0.06]) and math.isnan(adjusted[3])
+    assert holm([0.5, 0.9]).tolist() == pytest.approx([1.0, 1.0])  # capped at 1
+    assert np.isnan(holm([float("nan")])).all()
