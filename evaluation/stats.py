@@ -132,3 +132,25 @@ def holm(p_values) -> np.ndarray:
     if present.any():
         adjusted[present] = multipletests(p[present], method="holm")[1]
     return adjusted
+
+
+def difference_lower_bound(new: tuple[float, float, float], reference: tuple[float, float, float], binary: bool,
+                           confidence: float = CONFIDENCE) -> float:
+    """One-sided lower confidence bound of the difference new − reference of two independent scores, each given as
+    (mean, n, standard deviation of its test scores): Newcombe's hybrid score interval for success rates (sound near 0
+    and 1), a normal interval from the two standard deviations for continuous scores. NaN where n or the deviation
+    is unknown. A non-inferiority test at margin δ rejects "new is worse by δ or more" when this bound is above −δ."""
+    (p_new, n_new, sd_new), (p_ref, n_ref, sd_ref) = new, reference
+    if not (n_new > 0 and n_ref > 0):
+        return float("nan")
+    alpha = 2 * (1 - confidence)  # the two-sided interval whose lower end is the one-sided bound
+    if binary:
+        from statsmodels.stats.proportion import confint_proportions_2indep
+
+        def successes(p: float, n: float) -> int:
+            return min(max(round(p * n), 0), int(n))
+
+        return float(confint_proportions_2indep(successes(p_new, n_new), int(n_new), successes(p_ref, n_ref), int(n_ref),
+                                                method="newcomb", compare="diff", alpha=alpha)[0])
+    se = (sd_new ** 2 / n_new + sd_ref ** 2 / n_ref) ** 0.5
+    return float(p_new - p_ref - stats.norm.ppf(1 - alpha / 2) * se)

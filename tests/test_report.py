@@ -104,11 +104,29 @@ def test_paper_comparisons_on_the_synthetic_study(paper_runs):
     assert summary.loc[("math", "direct"), "pairs"] == 16 and summary.loc[("math", "direct"), "models"] == 4
     comparison = zero_shot_vs_direct(table)
     # zero-shot at 9 languages lacks the in-training term (0.089) and gains 0.027 coverage: 0.062 below direct
-    # exposure, so a match (within 0.01) takes noise of 0.052 against σ ≈ 0.028: expected in 3% of comparisons
+    # exposure; with n = 250 a side no comparison can show non-inferiority at 0.05
     assert set(comparison["n_trained"]) == {9} and len(comparison) == 39  # es, ja, bn, sw × 5 models × 2 tasks, less the missing en-es
     assert (comparison["direct"] - comparison["zero_shot"]).mean() == pytest.approx(0.062, abs=0.01)
     rates = match_rates(comparison).set_index("resource")
-    assert rates["matched"].sum() / rates["comparisons"].sum() < 0.15
+    assert rates["matched"].sum() == 0 and (comparison["diff_low"] < -0.05).all()
+
+
+@pytest.mark.parametrize("n, matched", [(250, False), (4000, True)])
+def test_zero_shot_matches_direct_exposure_only_when_a_non_inferiority_test_says_so(n, matched):
+    """Equal accuracies on es (0.6) from en+es and from en+ja+bn (which leaves es out): at 250 test examples a side
+    the one-sided bound of the difference is below −0.05, at 4,000 (e.g. pooled repeats) above it."""
+    from evaluation.analysis import RESULT_COLUMNS
+
+    def row(run_id, trained, accuracy):
+        return {"run_id": run_id, "model": "m", "family": "f", "params": 1e9, "task": "math", "mixture": trained,
+                "trained": trained, "n_trained": trained.count(",") + 1, "examples": 1000, "baseline": False,
+                "lang": "es", "accuracy": accuracy, "n": n, "sd": np.nan, "setting": "single", "dose": np.nan,
+                "dosed": False, "fidelity": np.nan, "unparsed": np.nan}
+
+    table = pd.DataFrame([row("a", "en,es", 0.6), row("b", "bn,en,ja", 0.6)], columns=RESULT_COLUMNS)
+    comparison = zero_shot_vs_direct(table)
+    assert len(comparison) == 1 and comparison.loc[0, "matched"] == matched
+    assert comparison.loc[0, "zero_shot"] == comparison.loc[0, "direct"] == 0.6
 
 
 def test_polymix_report_writes_markdown_and_every_figure_and_logs_them(paper_runs, tmp_path, capsys):

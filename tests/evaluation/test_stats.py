@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from evaluation.stats import bootstrap_interval, holm, wilson_interval, win_rate
+from evaluation.stats import bootstrap_interval, difference_lower_bound, holm, wilson_interval, win_rate
 
 BILINGUAL = np.array([0.412, 0.388, 0.540, 0.296, 0.604, 0.352, 0.476, 0.520, 0.308, 0.444])
 ENGLISH_ONLY = np.array([0.380, 0.392, 0.472, 0.240, 0.588, 0.300, 0.480, 0.456, 0.276, 0.400])
@@ -104,3 +104,15 @@ def test_holm_adjusts_a_family_step_down_and_leaves_out_tests_not_made():
     assert adjusted[:3] == pytest.approx([0.03, 0.06, 0.06]) and math.isnan(adjusted[3])
     assert holm([0.5, 0.9]).tolist() == pytest.approx([1.0, 1.0])  # capped at 1
     assert np.isnan(holm([float("nan")])).all()
+
+
+def test_the_difference_bound_is_one_sided_and_knows_success_rates_from_continuous_scores():
+    # equal success rates 0.5 at n = 1000 a side: about −1.645 × √(2 × 0.25 / 1000) = −0.037
+    assert difference_lower_bound((0.5, 1000, float("nan")), (0.5, 1000, float("nan")), binary=True) == \
+        pytest.approx(-0.0367, abs=0.001)
+    # at n = 250 a side the same rates cannot show a 5-point margin (the report's MATCH_MARGIN)
+    assert difference_lower_bound((0.5, 250, float("nan")), (0.5, 250, float("nan")), binary=True) < -0.05
+    assert difference_lower_bound((0.0, 100, 0.0), (0.0, 100, 0.0), binary=True) < 0  # Newcombe: no zero width at 0
+    # continuous scores: from their standard deviations, −1.645 × √(2 × 0.04 / 100) = −0.0465
+    assert difference_lower_bound((0.5, 100, 0.2), (0.5, 100, 0.2), binary=False) == pytest.approx(-0.0465, abs=0.001)
+    assert math.isnan(difference_lower_bound((0.5, float("nan"), 0.2), (0.5, 100, 0.2), binary=False))
