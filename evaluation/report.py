@@ -208,9 +208,13 @@ def _regression_section(compared: pd.DataFrame, report: Report, seed: int) -> li
         f"OLS of accuracy on one row per (run, evaluation language), fitted on the rows of a seeded 70% of "
         f"the runs ({regression.runs_train} runs, {regression.n_train} rows); out-of-sample R² on the other "
         f"runs ({regression.runs_test} runs, {regression.n_test} rows): **{regression.r2_out_of_sample:.3f}** "
-        f"(in-sample {regression.r2_in_sample:.3f}). 95% intervals and p-values with standard errors "
-        f"clustered by run (n = {regression.runs_train} runs); `p_holm`: Holm's correction across the terms' tests (one "
-        f"family, the intercept aside).{dropped}", "",
+        f"(in-sample {regression.r2_in_sample:.3f}). 95% intervals and p-values with standard errors clustered by "
+        f"model, t with models − 1 degrees of freedom: a run's languages share its training and a model's runs share "
+        f"what it knows of each language, so only whole models are independent. Size and family, which vary only "
+        f"between models, come from the models alone (each model's intercept, then a regression of those on them). "
+        f"**These effects rest on {regression.models} models** (`clusters`); with fewer than about 5 the intervals are "
+        f"wide by necessity. `p_holm`: Holm's correction across the terms' tests (one family, the intercept "
+        f"aside).{dropped}", "",
         markdown_table(regression.coefficients), "", "![](regression_coefficients.png)", ""]
 
 

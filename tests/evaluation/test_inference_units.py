@@ -108,6 +108,58 @@ def test_regression_intervals_clustered_by_run_cover_the_true_coefficients_and_r
     assert np.mean([naive_hits[t] / REPLICATIONS for t in ("log10_size", "family=qwen", "coverage")]) < 0.8, naive_hits
 
 
+FIVE_MODELS = [("qwen", 0.6e9), ("qwen", 1.7e9), ("qwen", 8e9), ("gemma", 1e9), ("gemma", 4e9)]
+MODEL_SD, MODEL_LANG_SD = 0.05, 0.03  # a model's own level, and its own level in each language, shared by its runs
+
+
+def five_model_study(rng) -> pd.DataFrame:
+    """The study's real cluster count: 5 models in 2 families, each with its own effect on all its runs and its own
+    effect per language (what a model knows of a language shows in every run of it)."""
+    rows, sets = [], [["en"], ["en", "es"], ["en", "ja"], ["en", "es", "ja", "bn"], ["es", "ja", "bn", "sw"],
+                      ["en", "es", "ja", "bn", "sw"]]
+    for family, params in FIVE_MODELS:
+        model, level = f"{family}-{params:.0e}", rng.normal(0, MODEL_SD)
+        per_lang = {lang: rng.normal(0, MODEL_LANG_SD) for lang in LANGS}
+        for trained in [[], *sets]:
+            run_id, effect = f"{model}-{'-'.join(trained) or 'base'}", rng.normal(0, RUN_SD)
+            for lang in LANGS:
+                accuracy = (0.3 + TRUE["log10_size"] * np.log10(params / 1e9) + TRUE["family=qwen"] * (family == "qwen")
+                            + TRUE["pretrained_only"] * (not trained) + TRUE["eval_lang_in_training"] * (lang in trained)
+                            + TRUE["coverage"] * np.sqrt(len(trained) / 5) + level + per_lang[lang] + effect
+                            + rng.normal(0, ROW_SD))
+                rows.append(row(run_id, model, "math", ",".join(sorted(trained)), lang, accuracy, params, family,
+                                baseline=not trained))
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def test_at_five_models_with_model_effects_the_regression_covers_and_clustering_by_run_would_not():
+    """Clustered by run, size and family (which vary only between the 5 models) and the seen-language term (which
+    a model's language effects shift in all its runs) were read off ~24 runs: their intervals missed the truth often.
+    Clustered by model, size and family from the models alone, every term covers at about 95%."""
+    rng = np.random.default_rng(3)
+    hits = {term: 0 for term in TRUE}
+    by_run = {term: 0 for term in TRUE}
+    replications = 150
+    for replication in range(replications):
+        table = five_model_study(rng)
+        regression = pooled_regression(table, seed=replication)
+        fitted = regression.coefficients.set_index("term")
+        for term, truth in TRUE.items():
+            hits[term] += covered(fitted.loc[term, "low"], fitted.loc[term, "high"], truth)
+        design = sm.add_constant(regression_design(table)[list(TRUE)])
+        old = sm.OLS(table["accuracy"].to_numpy(), design).fit(  # the former method: clustered by run
+            cov_type="cluster", cov_kwds={"groups": pd.factorize(table["run_id"])[0]}, use_t=True).conf_int()
+        for term, truth in TRUE.items():
+            by_run[term] += covered(old.loc[term, 0], old.loc[term, 1], truth)
+    assert regression.models == 5 and set(fitted["clusters"]) == {"5 models"}
+    rates = {term: hit / replications for term, hit in hits.items()}
+    assert all(0.90 <= rate <= 0.99 for rate in rates.values()), rates
+    old_rates = {term: hit / replications for term, hit in by_run.items()}
+    # (measured: size 0.47, family 0.43, seen language 0.85)
+    assert max(old_rates["log10_size"], old_rates["family=qwen"]) < 0.7 and old_rates["eval_lang_in_training"] < 0.9, \
+        old_rates
+
+
 def test_a_task_where_every_run_scored_zero_is_flagged_and_not_counted_as_ties():
     rng = np.random.default_rng(2)
     study = bilingual_study(rng)
