@@ -190,7 +190,7 @@ class Regression:
     runs_train: int  # runs fitted
     runs_test: int  # runs held out, every row of a run on one side
     dropped: dict[str, str]  # term → why it was left out (no variation, e.g. one model family; or collinear)
-    models: int = 0  # models fitted: the clusters of the standard errors
+    models: int  # models fitted: the clusters of the standard errors
 
 
 def regression_design(table: pd.DataFrame) -> pd.DataFrame:
@@ -251,11 +251,10 @@ def pooled_regression(table: pd.DataFrame, seed: int = 0, train_fraction: float 
     coefficients = _coefficients(fit, confidence, f"{cut} runs of one model" if one_model
                                  else f"{rows['model'].nunique()} models")
     # A term constant within each model (size, family) is evidence from the models alone (docs/validity.md).
-    models = table["model"].iloc[train]
-    between = [term for term in kept if design[term].iloc[train].groupby(models.to_numpy()).nunique().max() == 1]
+    between = [term for term in kept if design[term].iloc[train].groupby(rows["model"].to_numpy()).nunique().max() == 1]
     if between:
         coefficients = coefficients.set_index("term")
-        by_model = _between_models(y[train], design.iloc[train], models, between, confidence)
+        by_model = _between_models(y[train], design.iloc[train], rows["model"], between, confidence)
         coefficients.loc[between] = by_model.loc[between, coefficients.columns]
         coefficients = coefficients.reset_index()
     terms = coefficients["term"] != "const"  # the family: every term's test of no effect (not the intercept's)
@@ -267,9 +266,9 @@ def pooled_regression(table: pd.DataFrame, seed: int = 0, train_fraction: float 
 def _between_models(y, design: pd.DataFrame, models: pd.Series, between: list[str], confidence: float) -> pd.DataFrame:
     """The terms constant within each model, estimated from the models alone, in two steps: each model's intercept
     from a fit of the other terms with one intercept per model, then OLS of those intercepts on ``between``, t with
-    models − terms − 1 degrees of freedom (NaN intervals when none is left). Clustered by run, 5 models' size and
-    family were read off ~150 runs and each model's own idiosyncrasy, shared by all its runs, was ignored: 72-77%
-    coverage where this gives ~95% (tests/evaluation/test_inference_units.py)."""
+    models − terms − 1 degrees of freedom (NaN intervals when none is left). At 5 models with model effects
+    (benchmarks/few_clusters.py) this covers ~0.95; clustered by run, which read 5 models' size and family off ~150
+    runs, 0.39-0.45, and clustered by model in one fit (CR1 with 5 clusters) 0.72-0.77."""
     within = [term for term in design if term not in between and term != "const"]
     per_model = pd.get_dummies(models.to_numpy(), dtype=float).set_index(design.index)
     intercepts = sm.OLS(y, pd.concat([design[within], per_model], axis=1)).fit().params[per_model.columns]

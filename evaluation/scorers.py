@@ -36,8 +36,13 @@ from training.tasks import TASKS, SampleGenerator, SourceFormat, Task, answer_re
 
 
 def score_math(completion: str, record: dict, lang: str | None = None) -> bool:
+    return math_scores(completion, record, lang)["acc"] == 1.0
+
+
+def math_scores(completion: str, record: dict, lang: str | None) -> dict[str, float]:
     # the final number as the completion's language writes numbers, or as en does where the two readings differ
-    return float(str(record["answer"]).replace(",", "")) in answer_readings(completion, lang)
+    readings = answer_readings(completion, lang)
+    return {"acc": float(float(str(record["answer"]).replace(",", "")) in readings), "unparsed": float(not readings)}
 
 
 def parse_call(text: str) -> tuple[str, dict[str, str]] | None:
@@ -122,8 +127,7 @@ class Scorer:
 SCORERS: dict[str, Scorer] = {
     # unparsed: the response holds no number (math) or no well-formed call (api) to compare with the gold one; a
     # language whose answers go unparsed scores low for its format, not its reasoning (eval/unparsed/<lang>)
-    "numeric_answer": Scorer(lambda completion, record, lang: {"acc": float(score_math(completion, record, lang)),
-                                                               "unparsed": float(not answer_readings(completion, lang))}),
+    "numeric_answer": Scorer(math_scores),
     "api_call": Scorer(lambda completion, record, lang: {"acc": float(score_api(completion, record)),
                                                          "unparsed": float(parse_call(completion) is None)}),
     "rouge_l": Scorer(score_summary, binary=False),

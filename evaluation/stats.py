@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 CONFIDENCE = 0.95
 
@@ -124,8 +125,6 @@ def cluster_bootstrap(values, groups, statistic=np.median, confidence: float = C
 def holm(p_values) -> np.ndarray:
     """Holm's step-down adjustment of a family of p-values (NaN, a test that could not be made, is not a member and
     stays NaN): controls the chance of any false rejection in the family at the nominal level, for any dependence."""
-    from statsmodels.stats.multitest import multipletests
-
     p = np.asarray(p_values, dtype=float)
     adjusted = np.full_like(p, np.nan)
     present = ~np.isnan(p)
@@ -145,8 +144,6 @@ def difference_lower_bound(new: tuple[float, float, float], reference: tuple[flo
         return float("nan")
     alpha = 2 * (1 - confidence)  # the two-sided interval whose lower end is the one-sided bound
     if binary:
-        from statsmodels.stats.proportion import confint_proportions_2indep
-
         def successes(p: float, n: float) -> int:
             return min(max(round(p * n), 0), int(n))
 
